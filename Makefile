@@ -1,0 +1,41 @@
+# `make run` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+LINT_DIR := tools/cypher-lint
+PYTEST_ARGS ?=
+
+.PHONY: run test setup lint typecheck unit format clean
+
+run: setup
+	$(BIN)/hub serve --demo
+
+test: setup lint typecheck
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed $(LINT_DIR)/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Neo4j's own Cypher parser, used by tests/graph/test_cypher_dialect.py.
+$(LINT_DIR)/node_modules/.installed: $(LINT_DIR)/package-lock.json
+	cd $(LINT_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check hub tests benchmarks
+	$(BIN)/ruff format --check hub tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy hub
+
+format: setup
+	$(BIN)/ruff format hub tests benchmarks
+	$(BIN)/ruff check --fix hub tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(LINT_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Service Agreements Hub: a GraphQL integration hub for service agreements."""

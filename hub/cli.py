@@ -1,0 +1,196 @@
+"""The ``hub`` command line: serve, tokens, imports and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+import yaml
+
+from hub.domain.bundle import BundleError
+from hub.domain.workflow import Role
+from hub.graph.client import Graph, GraphConnection
+from hub.graph.errors import GraphError
+from hub.graph.repositories import BundleImporter, TokenRepository
+from hub.graph.session import graph_connection, open_graph
+from hub.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Service Agreements Hub: SLAs, OLAs and UCs over a dependency graph.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo enterprise.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(demo_app, name="demo")
+
+log = logging.getLogger("hub")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc), code=2) from exc
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The driver logs every retried connection attempt as a warning; ours say enough.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
+    return settings
+
+
+def _with_graph(settings: Settings, work: Callable[[Graph], Awaitable[T]]) -> T:
+    """Run `work` on a migrated graph, reporting graph failures as one clear line."""
+
+    async def run(connection: GraphConnection) -> T:
+        async with open_graph(settings, connection) as graph:
+            return await work(graph)
+
+    try:
+        with graph_connection(settings) as connection:
+            return asyncio.run(run(connection))
+    except GraphError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Load the demo enterprise if absent and print a viewer token.")
+    ] = False,
+) -> None:
+    """Serve the GraphQL API (and, with no Neo4j URI, the embedded graph)."""
+    from hub.app import create_app
+
+    settings = _settings()
+    try:
+        with graph_connection(settings) as connection:
+            if demo:
+                token = asyncio.run(_prepare_demo(settings, connection))
+                typer.echo(
+                    f"\nGraphiQL: http://{host}:{port}/graphql\n"
+                    f"Demo token (viewer), send as 'Authorization: Bearer <token>':\n{token}\n",
+                    err=True,
+                )
+            uvicorn.run(
+                create_app(settings, connection),
+                host=host,
+                port=port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+    except GraphError as exc:
+        raise _fail(str(exc)) from exc
+
+
+async def _prepare_demo(settings: Settings, connection: GraphConnection) -> str:
+    from hub.demo import load_demo
+
+    async with open_graph(settings, connection) as graph:
+        result = await load_demo(graph)
+        if result.loaded:
+            log.info("demo enterprise loaded (%d agreements)", result.agreements)
+        return await TokenRepository(graph).create("demo", Role.VIEWER, None)
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(help="Who the token is for.")],
+    role: Annotated[str, typer.Option(help="viewer, editor, approver or admin.")],
+    domain: Annotated[
+        list[str] | None,
+        typer.Option(help="Business unit the token is limited to (repeatable)."),
+    ] = None,
+) -> None:
+    """Print a new API token on stdout (only its hash is stored)."""
+    try:
+        parsed = Role.parse(role)
+    except ValueError as exc:
+        raise _fail(str(exc), code=2) from exc
+    settings = _settings()
+    domains = frozenset(domain) if domain else None
+    token = _with_graph(settings, lambda g: TokenRepository(g).create(user, parsed, domains))
+    typer.echo(token)
+
+
+def read_bundle(path: Path) -> dict[str, Any]:
+    """A bundle file as data: JSON, or YAML with the same shape."""
+    text = path.read_text()
+    data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise BundleError([f"{path}: a bundle is an object with lists of records"])
+    return data
+
+
+@app.command("import")
+def import_bundle(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Load a bundle (JSON or YAML) idempotently; all of it or nothing."""
+    settings = _settings()
+    try:
+        raw = read_bundle(file)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise _fail(f"{file} is not valid JSON or YAML: {exc}") from exc
+    except BundleError as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        counts = _with_graph(settings, lambda g: BundleImporter(g).load(raw))
+    except BundleError as exc:
+        raise _fail(str(exc)) from exc
+    for name, value in _fields(counts):
+        typer.echo(f"{name}: {value}")
+
+
+def _fields(value: Any) -> list[tuple[str, Any]]:
+    return [(name, getattr(value, name)) for name in value.__slots__]
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo enterprise into the graph (no change if it is there already)."""
+    from hub.demo import load_demo
+
+    settings = _settings()
+    result = _with_graph(settings, load_demo)
+    if not result.loaded:
+        typer.echo("the demo enterprise is already loaded; nothing changed")
+        return
+    assert result.counts is not None
+    for name, value in _fields(result.counts):
+        typer.echo(f"{name}: {value}")
+    typer.echo(f"agreements: {result.agreements}")
+
+
+@app.command()
+def sync(source: Annotated[str, typer.Argument(help="A configured connector.")]) -> None:
+    """Run one sync of SOURCE now."""
+    _settings()
+    raise _fail(
+        f"no connector named {source!r} is configured; connectors arrive with the sync "
+        "issue (see docs/roadmap.md)"
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Connectors to external systems, one module each (see the connectors issue)."""

@@ -1,0 +1,91 @@
+"""The demo enterprise: a bundle plus agreements, authored and approved as people would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from hub.domain.models import AgreementSpec, AgreementStatus, ObjectiveSpec
+from hub.domain.workflow import Actor, Role
+from hub.graph.client import Graph
+from hub.graph.repositories import AgreementRepository, BundleImporter, ComponentRepository
+from hub.graph.repositories.bundles import ImportCounts
+
+AUTHOR = Actor(user="demo-author", role=Role.EDITOR)
+APPROVER = Actor(user="demo-approver", role=Role.APPROVER)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    loaded: bool
+    counts: ImportCounts | None
+    agreements: int
+
+
+def demo_bundle() -> dict[str, Any]:
+    text = resources.files("hub.demo").joinpath("enterprise.yaml").read_text()
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+async def load_demo(graph: Graph) -> DemoResult:
+    """Load the demo enterprise, unless it is loaded already (then change nothing)."""
+    raw = demo_bundle()
+    source = raw.get("source", "manual")
+    components = ComponentRepository(graph)
+    first_service = raw["services"][0]["externalId"]
+    if await components.lookup(source, first_service) is not None:
+        return DemoResult(loaded=False, counts=None, agreements=0)
+    counts = await BundleImporter(graph).load(raw)
+    created = await _author_agreements(graph, source, raw.get("agreements", []))
+    return DemoResult(loaded=True, counts=counts, agreements=created)
+
+
+async def _author_agreements(graph: Graph, source: str, specs: list[dict[str, Any]]) -> int:
+    components = ComponentRepository(graph)
+    agreements = AgreementRepository(graph)
+    ids: dict[str, str] = {}
+
+    async def resolve(external_id: str) -> str:
+        node_id = await components.lookup(source, external_id)
+        if node_id is None:
+            raise ValueError(f"the demo agreements name {external_id!r}, which the bundle lacks")
+        return node_id
+
+    for raw in specs:
+        spec = AgreementSpec(
+            kind=raw["kind"],
+            name=raw["name"],
+            covers=tuple([await resolve(key) for key in raw["covers"]]),
+            objectives=tuple(
+                ObjectiveSpec.model_validate(
+                    {
+                        "indicator": o["indicator"],
+                        "target": o["target"],
+                        "threshold": o.get("threshold"),
+                        "window_kind": o["windowKind"],
+                        "window_days": o.get("windowDays"),
+                        "priority": o.get("priority"),
+                    }
+                )
+                for o in raw["objectives"]
+            ),
+            customer_id=await resolve(raw["customer"]) if "customer" in raw else None,
+            provider_team_id=await resolve(raw["providerTeam"]) if "providerTeam" in raw else None,
+            vendor_id=await resolve(raw["vendor"]) if "vendor" in raw else None,
+            underpins=tuple(ids[key] for key in raw.get("underpins", [])),
+            effective_from=raw.get("effectiveFrom"),
+            effective_to=raw.get("effectiveTo"),
+        )
+        agreement_id = await agreements.create(spec, AUTHOR, note="demo data")
+        ids[raw["key"]] = agreement_id
+        wanted = AgreementStatus(raw.get("status", "ACTIVE"))
+        if wanted is AgreementStatus.DRAFT:
+            continue
+        await agreements.submit(agreement_id, AUTHOR, note="demo data")
+        if wanted is AgreementStatus.ACTIVE:
+            await agreements.approve(agreement_id, APPROVER, note="demo data")
+    return len(ids)

@@ -1,0 +1,1 @@
+"""Pure models and maths: no I/O."""

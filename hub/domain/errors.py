@@ -1,0 +1,40 @@
+"""Errors that describe what the user asked for, field by field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidInputError(Exception):
+    """Input that cannot be accepted; nothing was written. Each problem names its field."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = problems
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, prefix: str = "") -> InvalidInputError:
+        problems = []
+        for error in exc.errors():
+            path = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            # Model-level rules name their field at the start of the message.
+            field, sep, rest = message.partition(": ")
+            if sep and " " not in field:
+                path = f"{path}.{field}" if path else field
+                message = rest
+            problems.append(
+                FieldProblem(f"{prefix}{path}" if path else prefix.rstrip("."), message)
+            )
+        return cls(problems)

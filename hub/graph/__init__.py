@@ -1,0 +1,1 @@
+"""The graph: driver, embedded server, migrations, Cypher and repositories."""

@@ -1,0 +1,134 @@
+"""Services, configuration items, their external refs and dependency edges."""
+
+from hub.graph.cypher import Cypher
+
+# Each row: refKey, source, externalId, newId (used only when the ref is new), props.
+# The ref remembers the node it names (targetId), so a re-import finds the same node
+# even after identification rules attached a second source's ref to it.
+UPSERT_SERVICES = Cypher(
+    """
+    UNWIND $rows AS row
+    MERGE (ref:ExternalRef {key: row.refKey})
+    ON CREATE SET ref.source = row.source, ref.externalId = row.externalId,
+                  ref.targetId = row.newId
+    WITH ref, row
+    MERGE (c:Component:Service {id: ref.targetId})
+    ON CREATE SET c.createdAt = $now
+    SET c += row.props, c.updatedAt = $now
+    MERGE (ref)-[:REFERS_TO]->(c)
+    RETURN count(c) AS written
+    """
+)
+
+UPSERT_CONFIGURATION_ITEMS = Cypher(
+    """
+    UNWIND $rows AS row
+    MERGE (ref:ExternalRef {key: row.refKey})
+    ON CREATE SET ref.source = row.source, ref.externalId = row.externalId,
+                  ref.targetId = row.newId
+    WITH ref, row
+    MERGE (c:Component:ConfigurationItem {id: ref.targetId})
+    ON CREATE SET c.createdAt = $now
+    SET c += row.props, c.updatedAt = $now
+    MERGE (ref)-[:REFERS_TO]->(c)
+    RETURN count(c) AS written
+    """
+)
+
+# Each row: serviceRefKey, teamRefKey (null clears the owner).
+SET_SERVICE_OWNERS = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (:ExternalRef {key: row.serviceRefKey})-[:REFERS_TO]->(s:Service)
+    OPTIONAL MATCH (s)-[old:OWNED_BY]->(:Team)
+    DELETE old
+    WITH DISTINCT s, row
+    MATCH (:ExternalRef {key: row.teamRefKey})-[:REFERS_TO]->(t:Team)
+    MERGE (s)-[:OWNED_BY]->(t)
+    """
+)
+
+# Each row: fromKey, toKey (external ref keys).
+UPSERT_DEPENDENCIES = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (:ExternalRef {key: row.fromKey})-[:REFERS_TO]->(a:Component)
+    MATCH (:ExternalRef {key: row.toKey})-[:REFERS_TO]->(b:Component)
+    MERGE (a)-[:DEPENDS_ON]->(b)
+    RETURN count(*) AS written
+    """
+)
+
+EXISTING_REF_KEYS = Cypher(
+    """
+    UNWIND $keys AS key
+    MATCH (ref:ExternalRef {key: key})-[:REFERS_TO]->(:Component)
+    RETURN ref.key AS key
+    """
+)
+
+LOOKUP_REF = Cypher(
+    """
+    MATCH (ref:ExternalRef {key: $key})-[:REFERS_TO]->(n)
+    RETURN n.id AS id
+    """
+)
+
+COMPONENTS_BY_IDS = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (c:Component {id: id})
+    OPTIONAL MATCH (c)-[:OWNED_BY]->(t:Team)
+    RETURN properties(c) AS props, labels(c) AS labels, t.id AS ownerId
+    """
+)
+
+REFS_BY_NODE_IDS = Cypher(
+    """
+    MATCH (ref:ExternalRef)
+    WHERE ref.targetId IN $ids
+    RETURN ref.targetId AS id, ref.source AS source, ref.externalId AS externalId
+    ORDER BY source, externalId
+    """
+)
+
+LIST_SERVICES = Cypher(
+    """
+    MATCH (c:Service)
+    WHERE ($after IS NULL OR c.id > $after)
+      AND ($statuses IS NULL OR c.status IN $statuses)
+      AND ($tiers IS NULL OR c.tier IN $tiers)
+      AND ($businessUnit IS NULL OR c.businessUnit = $businessUnit)
+      AND ($region IS NULL OR c.region = $region)
+      AND ($domains IS NULL OR c.businessUnit IN $domains)
+      AND ($nameContains IS NULL OR toLower(c.name) CONTAINS toLower($nameContains))
+    OPTIONAL MATCH (c)-[:OWNED_BY]->(t:Team)
+    RETURN properties(c) AS props, labels(c) AS labels, t.id AS ownerId
+    ORDER BY c.id
+    LIMIT $limit
+    """
+)
+
+LIST_CONFIGURATION_ITEMS = Cypher(
+    """
+    MATCH (c:ConfigurationItem)
+    WHERE ($after IS NULL OR c.id > $after)
+      AND ($statuses IS NULL OR c.status IN $statuses)
+      AND ($ciClass IS NULL OR c.ciClass = $ciClass)
+      AND ($environment IS NULL OR c.environment = $environment)
+      AND ($location IS NULL OR c.location = $location)
+      AND ($nameContains IS NULL OR toLower(c.name) CONTAINS toLower($nameContains))
+    RETURN properties(c) AS props, labels(c) AS labels, null AS ownerId
+    ORDER BY c.id
+    LIMIT $limit
+    """
+)
+
+SET_COMPONENT_STATUS = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (c:Component {id: id})
+    SET c.status = $status, c.updatedAt = $now
+    RETURN c.id AS id
+    """
+)

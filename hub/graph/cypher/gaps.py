@@ -1,0 +1,28 @@
+"""What the coverage-gap rules need: each ACTIVE SLA's chain and its cover."""
+
+from hub.graph.cypher import Cypher
+
+# The chain of an SLA: the ACTIVE components it covers and everything they depend on
+# through ACTIVE components, each with the ACTIVE OLAs/UCs that cover it. The depth
+# bound keeps path enumeration finite in dense graphs; chains deeper than 25 hops are
+# not a shape estates have.
+SLA_CHAIN_COVER = Cypher(
+    """
+    MATCH (sla:Agreement)
+    WHERE sla.kind = 'SLA' AND sla.status = 'ACTIVE' AND ($slaId IS NULL OR sla.id = $slaId)
+    MATCH (sla)-[:COVERS]->(root:Component)
+    WHERE root.status = 'ACTIVE'
+    MATCH p = (root)-[:DEPENDS_ON*0..25]->(c:Component)
+    WHERE all(n IN nodes(p) WHERE n.status = 'ACTIVE')
+    WITH DISTINCT sla, c
+    OPTIONAL MATCH (cover:Agreement)-[:COVERS]->(c)
+    WHERE cover.status = 'ACTIVE' AND cover.kind IN ['OLA', 'UC']
+    WITH sla, c, cover
+    OPTIONAL MATCH (cover)-[:HAS_OBJECTIVE]->(o:Objective)
+    WITH sla, c, cover, collect(properties(o)) AS objectives
+    RETURN sla.id AS slaId, c.id AS componentId, c.name AS componentName,
+           collect(CASE WHEN cover IS NULL THEN null
+                   ELSE {id: cover.id, name: cover.name, objectives: objectives} END) AS covers
+    ORDER BY slaId, componentName, componentId
+    """
+)

@@ -1,0 +1,39 @@
+"""Dependency walks. One statement per breadth-first level: on shared infrastructure
+(a router most of the estate depends on) a level-by-level walk grows with nodes and
+edges, while one variable-length match grows with the number of paths, which explodes
+in diamond-rich graphs (measured in ``docs/benchmarks.md``)."""
+
+from hub.graph.cypher import Cypher
+
+COMPONENT_STATUS = Cypher("MATCH (c:Component {id: $id}) RETURN c.status AS status")
+
+# Edges point from the consumer to what it needs: source depends on target.
+DEPENDENCIES_OF = Cypher(
+    """
+    UNWIND $frontier AS id
+    MATCH (a:Component {id: id})-[:DEPENDS_ON]->(b:Component)
+    WHERE b.status = 'ACTIVE'
+    RETURN a.id AS source, b.id AS target
+    """
+)
+
+DEPENDANTS_OF = Cypher(
+    """
+    UNWIND $frontier AS id
+    MATCH (a:Component {id: id})<-[:DEPENDS_ON]-(b:Component)
+    WHERE b.status = 'ACTIVE'
+    RETURN b.id AS source, a.id AS target
+    """
+)
+
+ACTIVE_AGREEMENTS_COVERING = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (a:Agreement)-[:COVERS]->(:Component {id: id})
+    WHERE a.status = 'ACTIVE'
+    WITH DISTINCT a
+    OPTIONAL MATCH (a)-[:FOR_CUSTOMER]->(customer:Customer)
+    RETURN a.id AS id, customer.id AS customerId
+    ORDER BY id
+    """
+)

@@ -1,0 +1,82 @@
+"""Schema migrations: idempotent, applied at start-up, recorded in the graph.
+
+Several hub replicas may start at once against one graph: every statement is
+``IF NOT EXISTS`` and the ledger is a ``MERGE``, so running twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from hub.graph.client import Graph
+from hub.graph.cypher import Cypher
+from hub.graph.cypher import schema as q
+from hub.graph.ids import utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[Cypher, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "keys and lookup indexes",
+        (
+            q.COMPONENT_ID_UNIQUE,
+            q.TEAM_ID_UNIQUE,
+            q.VENDOR_ID_UNIQUE,
+            q.CUSTOMER_ID_UNIQUE,
+            q.AGREEMENT_ID_UNIQUE,
+            q.OBJECTIVE_ID_UNIQUE,
+            q.EXTERNAL_REF_KEY_UNIQUE,
+            q.API_TOKEN_HASH_UNIQUE,
+            q.AUDIT_ID_UNIQUE,
+            q.MIGRATION_VERSION_UNIQUE,
+            q.EXTERNAL_REF_TARGET_INDEX,
+            q.COMPONENT_STATUS_INDEX,
+            q.COMPONENT_NAME_INDEX,
+            q.AGREEMENT_STATUS_INDEX,
+            q.AGREEMENT_KIND_INDEX,
+            q.AUDIT_TARGET_INDEX,
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+async def applied_versions(graph: Graph) -> set[int]:
+    return {int(row["version"]) for row in await graph.read(q.APPLIED_MIGRATIONS)}
+
+
+async def migrate(graph: Graph) -> list[int]:
+    """Apply every migration not yet recorded; return the versions applied now."""
+    done = await applied_versions(graph)
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        # Schema statements each run in their own transaction: Neo4j refuses to mix
+        # schema and data changes in one.
+        for statement in migration.statements:
+            await graph.write(statement)
+        await graph.write(
+            q.RECORD_MIGRATION,
+            version=migration.version,
+            name=migration.name,
+            appliedAt=utc_now(),
+        )
+        log.info("applied graph migration %d (%s)", migration.version, migration.name)
+        applied.append(migration.version)
+    return applied
+
+
+async def is_current(graph: Graph) -> bool:
+    return LATEST_VERSION in await applied_versions(graph)

@@ -1,0 +1,165 @@
+"""Loading an import bundle: validated whole, then written in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hub.domain.bundle import (
+    Bundle,
+    BundleError,
+    dangling_component_keys,
+    parse_bundle,
+    reference_problems,
+)
+from hub.graph.client import Graph, Transaction
+from hub.graph.cypher import components as cq
+from hub.graph.cypher import parties as pq
+from hub.graph.ids import ref_key, stable_id, utc_now
+
+_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    teams: int
+    vendors: int
+    customers: int
+    services: int
+    configuration_items: int
+    dependencies: int
+
+
+def _rows(
+    kind: str, source: str, records: list[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "refKey": ref_key(source, external_id),
+            "source": source,
+            "externalId": external_id,
+            "newId": stable_id(kind, source, external_id),
+            "props": {key: value for key, value in props.items() if value is not None},
+        }
+        for external_id, props in records
+    ]
+
+
+class BundleImporter:
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+
+    async def load(self, raw: Mapping[str, Any]) -> ImportCounts:
+        """Validate `raw` and write it all, or raise `BundleError` and write nothing."""
+        bundle = parse_bundle(raw)
+        dangling = dangling_component_keys(bundle)
+        known: frozenset[str] = frozenset()
+        if dangling:
+            keys = [ref_key(bundle.source, key) for key in sorted(dangling)]
+            rows = await self._graph.read(cq.EXISTING_REF_KEYS, keys=keys)
+            prefix = f"{bundle.source}:"
+            known = frozenset(row["key"].removeprefix(prefix) for row in rows)
+        problems = reference_problems(bundle, known)
+        if problems:
+            raise BundleError(problems)
+        await self._graph.write_transaction(lambda tx: self._write(tx, bundle))
+        return ImportCounts(
+            teams=len(bundle.teams),
+            vendors=len(bundle.vendors),
+            customers=len(bundle.customers),
+            services=len(bundle.services),
+            configuration_items=len(bundle.configuration_items),
+            dependencies=len(bundle.dependencies),
+        )
+
+    async def _write(self, tx: Transaction, bundle: Bundle) -> None:
+        source, now = bundle.source, utc_now()
+        steps = [
+            (
+                pq.UPSERT_TEAMS,
+                _rows("Team", source, [(t.external_id, {"name": t.name}) for t in bundle.teams]),
+            ),
+            (
+                pq.UPSERT_VENDORS,
+                _rows(
+                    "Vendor", source, [(v.external_id, {"name": v.name}) for v in bundle.vendors]
+                ),
+            ),
+            (
+                pq.UPSERT_CUSTOMERS,
+                _rows(
+                    "Customer",
+                    source,
+                    [
+                        (
+                            c.external_id,
+                            {
+                                "name": c.name,
+                                "businessUnit": c.business_unit,
+                                "region": c.region,
+                                "external": c.external,
+                            },
+                        )
+                        for c in bundle.customers
+                    ],
+                ),
+            ),
+            (
+                cq.UPSERT_SERVICES,
+                _rows(
+                    "Component",
+                    source,
+                    [
+                        (
+                            s.external_id,
+                            {
+                                "name": s.name,
+                                "status": "ACTIVE",
+                                "tier": None if s.tier is None else str(s.tier),
+                                "businessUnit": s.business_unit,
+                                "region": s.region,
+                            },
+                        )
+                        for s in bundle.services
+                    ],
+                ),
+            ),
+            (
+                cq.UPSERT_CONFIGURATION_ITEMS,
+                _rows(
+                    "Component",
+                    source,
+                    [
+                        (
+                            ci.external_id,
+                            {
+                                "name": ci.name,
+                                "status": "ACTIVE",
+                                "ciClass": ci.ci_class,
+                                "environment": ci.environment,
+                                "location": ci.location,
+                            },
+                        )
+                        for ci in bundle.configuration_items
+                    ],
+                ),
+            ),
+        ]
+        for statement, rows in steps:
+            for start in range(0, len(rows), _BATCH):
+                await tx.run(statement, rows=rows[start : start + _BATCH], now=now)
+        owners = [
+            {
+                "serviceRefKey": ref_key(source, s.external_id),
+                "teamRefKey": None if s.owner_team is None else ref_key(source, s.owner_team),
+            }
+            for s in bundle.services
+        ]
+        edges = [
+            {"fromKey": ref_key(source, d.from_), "toKey": ref_key(source, d.to)}
+            for d in bundle.dependencies
+        ]
+        for statement, rows in ((cq.SET_SERVICE_OWNERS, owners), (cq.UPSERT_DEPENDENCIES, edges)):
+            for start in range(0, len(rows), _BATCH):
+                await tx.run(statement, rows=rows[start : start + _BATCH])

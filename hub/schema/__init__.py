@@ -1,0 +1,62 @@
+"""The GraphQL schema, composed from one set of queries and mutations per domain."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from hub.schema.agreements.mutations import AgreementMutations
+from hub.schema.agreements.queries import AgreementQueries
+from hub.schema.agreements.types import (
+    OperationalLevelAgreement,
+    ServiceLevelAgreement,
+    UnderpinningContract,
+)
+from hub.schema.components.queries import ComponentQueries
+from hub.schema.components.types import ConfigurationItem, Service
+from hub.schema.errors import ErrorPolicy
+from hub.schema.nodes import NodeQueries
+from hub.schema.parties.queries import PartyQueries
+from hub.schema.parties.types import Customer, Team, Vendor
+from hub.schema.traversals.queries import TraversalQueries
+from hub.settings import ApiSettings
+
+
+@strawberry.type
+class Query(NodeQueries, TraversalQueries, ComponentQueries, PartyQueries, AgreementQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(AgreementMutations):
+    pass
+
+
+def build_schema(api: ApiSettings | None = None) -> strawberry.Schema:
+    """The served schema, with the query-cost bounds of `api`."""
+    api = api or ApiSettings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        # Types reached only through interfaces must be named to be in the schema.
+        types=[
+            Service,
+            ConfigurationItem,
+            Team,
+            Vendor,
+            Customer,
+            ServiceLevelAgreement,
+            OperationalLevelAgreement,
+            UnderpinningContract,
+        ],
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=api.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=api.max_aliases),
+            ErrorPolicy,
+        ],
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+__all__ = ["Mutation", "Query", "build_schema"]

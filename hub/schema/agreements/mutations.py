@@ -1,0 +1,103 @@
+"""Authoring agreements: create (DRAFT), submit, approve. Every change is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from pydantic import ValidationError
+
+from hub.domain import models
+from hub.domain.errors import InvalidInputError
+from hub.schema.agreements.types import Agreement, agreement_type
+from hub.schema.base import AgreementKind, DateTime, Indicator, WindowKind
+from hub.schema.context import Info
+from hub.schema.permissions import IsApprover, IsEditor
+
+
+@strawberry.input
+class ObjectiveInput:
+    indicator: Indicator
+    target: float
+    threshold: float | None = None
+    window_kind: WindowKind
+    window_days: int | None = None
+    priority: str | None = None
+    name: str | None = None
+
+
+@strawberry.input
+class AgreementInput:
+    kind: AgreementKind
+    name: str
+    covers: list[strawberry.ID]
+    objectives: list[ObjectiveInput]
+    customer_id: strawberry.ID | None = None
+    provider_team_id: strawberry.ID | None = None
+    vendor_id: strawberry.ID | None = None
+    underpins: list[strawberry.ID] | None = None
+    effective_from: DateTime | None = None  # type: ignore[valid-type]
+    effective_to: DateTime | None = None  # type: ignore[valid-type]
+
+
+def _spec(data: AgreementInput) -> models.AgreementSpec:
+    """Validate the input with the domain's rules; errors name the input field."""
+    effective_from: datetime | None = data.effective_from
+    effective_to: datetime | None = data.effective_to
+    try:
+        return models.AgreementSpec(
+            kind=data.kind,
+            name=data.name,
+            covers=tuple(str(c) for c in data.covers),
+            objectives=tuple(
+                models.ObjectiveSpec(
+                    indicator=o.indicator,
+                    target=o.target,
+                    threshold=o.threshold,
+                    window_kind=o.window_kind,
+                    window_days=o.window_days,
+                    priority=o.priority,
+                    name=o.name,
+                )
+                for o in data.objectives
+            ),
+            customer_id=None if data.customer_id is None else str(data.customer_id),
+            provider_team_id=None if data.provider_team_id is None else str(data.provider_team_id),
+            vendor_id=None if data.vendor_id is None else str(data.vendor_id),
+            underpins=tuple(str(u) for u in data.underpins or ()),
+            effective_from=effective_from,
+            effective_to=effective_to,
+        )
+    except ValidationError as exc:
+        raise InvalidInputError.from_validation(exc, prefix="input.") from exc
+
+
+@strawberry.type
+class AgreementMutations:
+    @strawberry.mutation(
+        permission_classes=[IsEditor], description="Creates a DRAFT agreement (version 1)."
+    )
+    async def create_agreement(self, info: Info, input: AgreementInput) -> Agreement:
+        agreements = info.context.agreements
+        agreement_id = await agreements.create(_spec(input), info.context.actor)
+        return agreement_type(await agreements.get(agreement_id))
+
+    @strawberry.mutation(permission_classes=[IsEditor], description="DRAFT -> PENDING_APPROVAL.")
+    async def submit_agreement(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> Agreement:
+        agreement = await info.context.agreements.submit(str(id), info.context.actor, note)
+        return agreement_type(agreement)
+
+    @strawberry.mutation(
+        permission_classes=[IsApprover],
+        description="Records an approval; enough approvals by others than the submitter "
+        "make the agreement ACTIVE.",
+    )
+    async def approve_agreement(
+        self, info: Info, id: strawberry.ID, note: str | None = None
+    ) -> Agreement:
+        agreement = await info.context.agreements.approve(
+            str(id), info.context.actor, note, info.context.approvals_required
+        )
+        return agreement_type(agreement)

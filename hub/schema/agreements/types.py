@@ -1,0 +1,126 @@
+"""Agreements (SLA, OLA, UC) and their objectives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import strawberry
+
+from hub.domain import models
+from hub.schema.base import AgreementKind, AgreementStatus, DateTime, Indicator, Node, WindowKind
+from hub.schema.components.types import Component, load_components
+from hub.schema.context import Info
+from hub.schema.parties.types import Customer, Team, Vendor
+
+
+@strawberry.type
+class Objective:
+    id: strawberry.ID
+    indicator: Indicator
+    target: float = strawberry.field(
+        description="Percent of good events, time or tickets (e.g. 99.9)."
+    )
+    threshold: float | None = strawberry.field(
+        description="Seconds, for LATENCY and ticket-time indicators."
+    )
+    window_kind: WindowKind
+    window_days: int | None
+    priority: str | None
+    name: str | None
+
+    @classmethod
+    def from_domain(cls, objective: models.Objective) -> Objective:
+        return cls(
+            id=strawberry.ID(objective.id),
+            indicator=objective.indicator,
+            target=objective.target,
+            threshold=objective.threshold,
+            window_kind=objective.window_kind,
+            window_days=objective.window_days,
+            priority=objective.priority,
+            name=objective.name,
+        )
+
+
+@strawberry.interface
+class Agreement(Node):
+    kind: AgreementKind
+    name: str
+    version: int
+    status: AgreementStatus
+    effective_from: DateTime | None  # type: ignore[valid-type]
+    effective_to: DateTime | None  # type: ignore[valid-type]
+    created_by: str
+    submitted_by: str | None
+    approved_by: list[str]
+    counterpart_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def objectives(self, info: Info) -> list[Objective]:
+        found = await info.context.loaders.objectives.load(str(self.id))
+        return [Objective.from_domain(o) for o in found]
+
+    @strawberry.field(description="The services and CIs the agreement is about.")
+    async def covers(self, info: Info) -> list[Component]:
+        ids = await info.context.loaders.covered_ids.load(str(self.id))
+        return await load_components(info, ids)
+
+
+@strawberry.type
+class ServiceLevelAgreement(Agreement):
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer:
+        customer = await info.context.loaders.customer.load(self.counterpart_id)
+        assert customer is not None, f"SLA {self.id} has no customer"
+        return Customer.from_domain(customer)
+
+    @strawberry.field(description="OLAs and UCs that back this SLA.")
+    async def underpinned_by(self, info: Info) -> list[Agreement]:
+        ids = await info.context.loaders.underpinning_ids.load(str(self.id))
+        return await load_agreements(info, ids)
+
+
+@strawberry.type
+class OperationalLevelAgreement(Agreement):
+    @strawberry.field
+    async def provider(self, info: Info) -> Team:
+        team = await info.context.loaders.team.load(self.counterpart_id)
+        assert team is not None, f"OLA {self.id} has no provider team"
+        return Team.from_domain(team)
+
+
+@strawberry.type
+class UnderpinningContract(Agreement):
+    @strawberry.field
+    async def vendor(self, info: Info) -> Vendor:
+        vendor = await info.context.loaders.vendor.load(self.counterpart_id)
+        assert vendor is not None, f"UC {self.id} has no vendor"
+        return Vendor.from_domain(vendor)
+
+
+_TYPES: dict[models.AgreementKind, type[Agreement]] = {
+    models.AgreementKind.SLA: ServiceLevelAgreement,
+    models.AgreementKind.OLA: OperationalLevelAgreement,
+    models.AgreementKind.UC: UnderpinningContract,
+}
+
+
+def agreement_type(agreement: models.Agreement) -> Agreement:
+    return _TYPES[agreement.kind](
+        id=strawberry.ID(agreement.id),
+        kind=agreement.kind,
+        name=agreement.name,
+        version=agreement.version,
+        status=agreement.status,
+        effective_from=agreement.effective_from,
+        effective_to=agreement.effective_to,
+        created_by=agreement.created_by,
+        submitted_by=agreement.submitted_by,
+        approved_by=list(agreement.approvals),
+        counterpart_id=agreement.counterpart_id,
+    )
+
+
+async def load_agreements(info: Info, ids: Sequence[str]) -> list[Agreement]:
+    found = await info.context.loaders.agreement.load_many(list(ids))
+    return [agreement_type(a) for a in found if a is not None]

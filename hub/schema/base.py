@@ -1,0 +1,114 @@
+"""Types shared by every domain of the schema: Node, refs, enums and Relay paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, NewType, Protocol, TypeVar
+
+import strawberry
+
+from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.models import (
+    AgreementKind,
+    AgreementStatus,
+    Indicator,
+    LifecycleStatus,
+    Tier,
+    WindowKind,
+)
+
+DateTime = strawberry.scalar(
+    NewType("DateTime", datetime),
+    serialize=lambda value: value.isoformat().replace("+00:00", "Z"),
+    parse_value=datetime.fromisoformat,
+    description="A UTC instant in ISO-8601, e.g. 2026-01-31T23:59:59Z.",
+)
+
+# The domain's enums are the GraphQL enums: registering them here names them once.
+for _enum in (Tier, LifecycleStatus, AgreementKind, AgreementStatus, Indicator, WindowKind):
+    strawberry.enum(_enum)
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ExternalRef:
+    source: str
+    external_id: str
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+__all__ = [
+    "AgreementKind",
+    "AgreementStatus",
+    "Connection",
+    "DateTime",
+    "Edge",
+    "ExternalRef",
+    "Indicator",
+    "LifecycleStatus",
+    "Node",
+    "PageInfo",
+    "Tier",
+    "WindowKind",
+    "connection",
+    "decode_cursor",
+    "encode_cursor",
+]
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    node: T
+    cursor: str
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def encode_cursor(node_id: str) -> str:
+    return base64.urlsafe_b64encode(node_id.encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        problem = FieldProblem("after", f"{cursor!r} is not a cursor this API gave out")
+        raise InvalidInputError([problem]) from None
+
+
+def connection(items: Sequence[T], ids: Sequence[str], page_size: int) -> Connection[T]:
+    """A page from `items` fetched with one extra row, which only says a next page exists."""
+    page = list(items[:page_size])
+    edges = [Edge(node=item, cursor=encode_cursor(i)) for item, i in zip(page, ids, strict=False)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(items) > page_size,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -1,0 +1,92 @@
+"""Services and configuration items: anything that can sit on a dependency chain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from hub.domain import models
+from hub.schema.base import AgreementStatus, ExternalRef, LifecycleStatus, Node, Tier
+from hub.schema.context import Info
+from hub.schema.parties.types import Team
+
+if TYPE_CHECKING:
+    from hub.schema.agreements.types import ServiceLevelAgreement
+
+
+@strawberry.interface(description="A service or a configuration item.")
+class Component(Node):
+    name: str
+    status: LifecycleStatus
+
+    @strawberry.field
+    async def external_refs(self, info: Info) -> list[ExternalRef]:
+        refs = await info.context.loaders.external_refs.load(str(self.id))
+        return [ExternalRef(source=ref.source, external_id=ref.external_id) for ref in refs]
+
+
+@strawberry.type
+class Service(Component):
+    tier: Tier | None
+    business_unit: str | None
+    region: str | None
+    owner_id: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> Team | None:
+        if self.owner_id is None:
+            return None
+        team = await info.context.loaders.team.load(self.owner_id)
+        return None if team is None else Team.from_domain(team)
+
+    @strawberry.field
+    async def slas(
+        self, info: Info, status: list[AgreementStatus] | None = None
+    ) -> list[Annotated[ServiceLevelAgreement, strawberry.lazy("hub.schema.agreements.types")]]:
+        from hub.schema.agreements.types import ServiceLevelAgreement, load_agreements
+
+        wanted = None if status is None else set(status)
+        pairs = await info.context.loaders.sla_ids_of_service.load(str(self.id))
+        ids = [i for i, state in pairs if wanted is None or state in wanted]
+        return [a for a in await load_agreements(info, ids) if isinstance(a, ServiceLevelAgreement)]
+
+
+@strawberry.type
+class ConfigurationItem(Component):
+    ci_class: str = strawberry.field(description="e.g. cmdb_ci_linux_server")
+    environment: str | None
+    location: str | None
+
+
+def component_type(component: models.Component) -> Service | ConfigurationItem:
+    if component.kind is models.ComponentKind.SERVICE:
+        return Service(
+            id=strawberry.ID(component.id),
+            name=component.name,
+            status=component.status,
+            tier=component.tier,
+            business_unit=component.business_unit,
+            region=component.region,
+            owner_id=component.owner_team_id,
+        )
+    return ConfigurationItem(
+        id=strawberry.ID(component.id),
+        name=component.name,
+        status=component.status,
+        ci_class=component.ci_class or "",
+        environment=component.environment,
+        location=component.location,
+    )
+
+
+async def load_components(info: Info, ids: Sequence[str]) -> list[Component]:
+    """The components named by `ids`, in order, through the request's loader."""
+    found = await info.context.loaders.component.load_many(list(ids))
+    return [component_type(c) for c in found if c is not None]
+
+
+async def load_component(info: Info, component_id: str) -> Component | None:
+    found = await info.context.loaders.component.load(component_id)
+    return None if found is None else component_type(found)

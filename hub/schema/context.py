@@ -1,0 +1,62 @@
+"""The per-request GraphQL context: who asks, their loaders and repositories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+
+from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.workflow import Actor
+from hub.graph.client import Graph
+from hub.graph.repositories import (
+    AgreementRepository,
+    ComponentRepository,
+    CoverageGapRepository,
+    PartyRepository,
+    TraversalRepository,
+)
+from hub.schema.loaders import Loaders
+from hub.settings import ApiSettings
+
+
+@dataclass(slots=True)
+class Context:
+    actor: Actor
+    api: ApiSettings
+    components: ComponentRepository
+    parties: PartyRepository
+    agreements: AgreementRepository
+    traversals: TraversalRepository
+    gaps: CoverageGapRepository
+    loaders: Loaders
+    approvals_required: int = 1
+
+    @classmethod
+    def create(
+        cls, graph: Graph, actor: Actor, api: ApiSettings, approvals_required: int = 1
+    ) -> Context:
+        components = ComponentRepository(graph)
+        parties = PartyRepository(graph)
+        agreements = AgreementRepository(graph)
+        return cls(
+            actor=actor,
+            api=api,
+            components=components,
+            parties=parties,
+            agreements=agreements,
+            traversals=TraversalRepository(graph),
+            gaps=CoverageGapRepository(graph),
+            loaders=Loaders.create(components, parties, agreements),
+            approvals_required=approvals_required,
+        )
+
+    def page_size(self, first: int | None) -> int:
+        """The page size asked for, bounded by the settings."""
+        size = self.api.default_page_size if first is None else first
+        if size < 0:
+            raise InvalidInputError([FieldProblem("first", "must be 0 or more")])
+        return min(size, self.api.max_page_size)
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,72 @@
+"""Per-request DataLoaders: one batched repository call per kind of lookup.
+
+Created afresh for every request in `hub.schema.context`, so no cache outlives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from hub.domain import models
+from hub.graph.repositories import AgreementRepository, ComponentRepository, PartyRepository
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _by_key(
+    fetch: Callable[[Sequence[str]], Awaitable[dict[str, V]]],
+) -> Callable[[list[str]], Awaitable[list[V | None]]]:
+    async def load(keys: list[str]) -> list[V | None]:
+        found = await fetch(keys)
+        return [found.get(key) for key in keys]
+
+    return load
+
+
+def _lists(
+    fetch: Callable[[Sequence[str]], Awaitable[dict[str, list[V]]]],
+) -> Callable[[list[str]], Awaitable[list[list[V]]]]:
+    async def load(keys: list[str]) -> list[list[V]]:
+        found = await fetch(keys)
+        return [found.get(key, []) for key in keys]
+
+    return load
+
+
+@dataclass(frozen=True, slots=True)
+class Loaders:
+    component: DataLoader[str, models.Component | None]
+    external_refs: DataLoader[str, list[models.ExternalRef]]
+    team: DataLoader[str, models.Team | None]
+    vendor: DataLoader[str, models.Vendor | None]
+    customer: DataLoader[str, models.Customer | None]
+    agreement: DataLoader[str, models.Agreement | None]
+    objectives: DataLoader[str, list[models.Objective]]
+    covered_ids: DataLoader[str, list[str]]
+    underpinning_ids: DataLoader[str, list[str]]
+    sla_ids_of_service: DataLoader[str, list[tuple[str, models.AgreementStatus]]]
+
+    @classmethod
+    def create(
+        cls,
+        components: ComponentRepository,
+        parties: PartyRepository,
+        agreements: AgreementRepository,
+    ) -> Loaders:
+        return cls(
+            component=DataLoader(_by_key(components.by_ids)),
+            external_refs=DataLoader(_lists(components.refs_by_node_ids)),
+            team=DataLoader(_by_key(parties.teams_by_ids)),
+            vendor=DataLoader(_by_key(parties.vendors_by_ids)),
+            customer=DataLoader(_by_key(parties.customers_by_ids)),
+            agreement=DataLoader(_by_key(agreements.by_ids)),
+            objectives=DataLoader(_lists(agreements.objectives_by_agreement_ids)),
+            covered_ids=DataLoader(_lists(agreements.covered_ids_by_agreement_ids)),
+            underpinning_ids=DataLoader(_lists(agreements.underpinning_ids_by_sla_ids)),
+            sla_ids_of_service=DataLoader(_lists(agreements.sla_ids_by_service_ids)),
+        )

@@ -1,0 +1,47 @@
+"""`node(id)` and `lookup(source, externalId)`: any node, found by its id's kind."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.graph.ids import kind_of
+from hub.schema.agreements.types import load_agreements
+from hub.schema.base import Node
+from hub.schema.components.types import load_component
+from hub.schema.context import Info
+from hub.schema.parties.types import Customer, Team, Vendor
+
+
+async def resolve_node(info: Info, node_id: str) -> Node | None:
+    loaders = info.context.loaders
+    match kind_of(node_id):
+        case "Component":
+            return await load_component(info, node_id)
+        case "Agreement":
+            found = await load_agreements(info, [node_id])
+            return found[0] if found else None
+        case "Team":
+            team = await loaders.team.load(node_id)
+            return None if team is None else Team.from_domain(team)
+        case "Vendor":
+            vendor = await loaders.vendor.load(node_id)
+            return None if vendor is None else Vendor.from_domain(vendor)
+        case "Customer":
+            customer = await loaders.customer.load(node_id)
+            return None if customer is None else Customer.from_domain(customer)
+        case _:
+            return None
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(description="Any node by its id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, str(id))
+
+    @strawberry.field(
+        description="A component, customer, team or vendor by the key a source system gave it."
+    )
+    async def lookup(self, info: Info, source: str, external_id: str) -> Node | None:
+        node_id = await info.context.components.lookup(source, external_id)
+        return None if node_id is None else await resolve_node(info, node_id)

@@ -1,0 +1,152 @@
+"""The hub's one settings object.
+
+Read once at start-up from the environment (prefix ``HUB_``, ``__`` between nested
+names) and from ``config/hub.toml``, validated, then passed to whatever needs it.
+Nothing else in the hub reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("config/hub.toml")
+
+
+class SettingsError(Exception):
+    """The settings are invalid; the message lists every problem."""
+
+
+class Neo4jSettings(BaseModel):
+    """Where the graph lives. With no ``uri`` the hub runs the embedded server."""
+
+    uri: str | None = None
+    user: str = "neo4j"
+    password: SecretStr | None = None
+    database: str | None = None
+    connection_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_transaction_retry_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        schemes = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+        if not value.startswith(schemes):
+            raise ValueError(f"must start with one of {', '.join(schemes)}; got {value!r}")
+        return value
+
+
+class EmbeddedGraphSettings(BaseModel):
+    """The ArcadeDB child process started when no Neo4j URI is configured."""
+
+    heap: str = Field(default="768m", pattern=r"^[0-9]+[mMgG]$")
+    database: str = Field(default="hub", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    bolt_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    startup_timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+class ApiSettings(BaseModel):
+    """Bounds on what one GraphQL request may cost."""
+
+    max_depth: int = Field(default=15, ge=1)
+    max_aliases: int = Field(default=30, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    default_page_size: int = Field(default=50, ge=1)
+    max_traversal_depth: int = Field(default=25, ge=1)
+
+
+class ConnectorSettings(BaseModel):
+    """Common to every connector: a URL (unset = disabled) and how often to sync."""
+
+    url: AnyHttpUrl | None = None
+    interval_seconds: int = Field(default=900, ge=30)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class ServiceNowSettings(ConnectorSettings):
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class JiraSettings(ConnectorSettings):
+    email: str | None = None
+    api_token: SecretStr | None = None
+
+
+class PagerDutySettings(ConnectorSettings):
+    url: AnyHttpUrl | None = AnyHttpUrl("https://api.pagerduty.com")
+    token: SecretStr | None = None
+
+
+class PrometheusSettings(ConnectorSettings):
+    pass
+
+
+class DatadogSettings(ConnectorSettings):
+    api_key: SecretStr | None = None
+    app_key: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Everything the hub can be told. See ``docs/settings.md`` for each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=DEFAULT_CONFIG_FILE,
+    )
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    neo4j: Neo4jSettings = Neo4jSettings()
+    embedded: EmbeddedGraphSettings = EmbeddedGraphSettings()
+    api: ApiSettings = ApiSettings()
+    servicenow: ServiceNowSettings = ServiceNowSettings()
+    jira: JiraSettings = JiraSettings()
+    pagerduty: PagerDutySettings = PagerDutySettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
+    datadog: DatadogSettings = DatadogSettings()
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def uses_embedded_graph(self) -> bool:
+        return self.neo4j.uri is None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then the environment, then the TOML file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, or raise `SettingsError` naming every bad key."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = "__".join(str(part) for part in error["loc"]).upper()
+            problems.append(f"  HUB_{key}: {error['msg']}")
+        raise SettingsError("invalid settings:\n" + "\n".join(problems)) from exc

@@ -1,0 +1,1 @@
+"""Sync jobs and pipelines (see the connectors issue)."""
