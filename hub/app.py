@@ -104,7 +104,10 @@ class HubGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         # Only the GraphiQL page comes without an actor, and it runs no operation.
         actor: Actor = request.scope.get("state", {}).get("actor", ANONYMOUS)
-        return Context.create(self.state.graph, actor, self.state.settings.api)
+        settings = self.state.settings
+        return Context.create(
+            self.state.graph, actor, settings.api, settings.policy.approvals_required
+        )
 
     async def run(self, request: Request, context: Any = None, root_value: Any = None) -> Response:  # type: ignore[override]
         response = await super().run(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -92,6 +93,11 @@ def serve(
                     f"Demo token (viewer), send as 'Authorization: Bearer <token>':\n{token}\n",
                     err=True,
                 )
+            # uvicorn handles SIGINT/SIGTERM while it serves and re-raises the signal
+            # once it has shut down; with these no-op handlers in place that re-raise
+            # returns here, so the embedded graph server is stopped in order.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: None)
             uvicorn.run(
                 create_app(settings, connection),
                 host=host,

@@ -65,6 +65,14 @@ class ApiSettings(BaseModel):
     max_traversal_depth: int = Field(default=25, ge=1)
 
 
+class PolicySettings(BaseModel):
+    """Governance rules."""
+
+    approvals_required: int = Field(
+        default=1, ge=1, description="Distinct approvals (not the submitter's) to activate."
+    )
+
+
 class ConnectorSettings(BaseModel):
     """Common to every connector: a URL (unset = disabled) and how often to sync."""
 
@@ -113,6 +121,7 @@ class Settings(BaseSettings):
     neo4j: Neo4jSettings = Neo4jSettings()
     embedded: EmbeddedGraphSettings = EmbeddedGraphSettings()
     api: ApiSettings = ApiSettings()
+    policy: PolicySettings = PolicySettings()
     servicenow: ServiceNowSettings = ServiceNowSettings()
     jira: JiraSettings = JiraSettings()
     pagerduty: PagerDutySettings = PagerDutySettings()

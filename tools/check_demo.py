@@ -19,8 +19,10 @@ What it does (stdlib + PyYAML only, independent of the hub's own code):
    and which gap kinds occur.
 5. Checks the robustness of the report: it is recomputed (a) counting only
    OLA/UCs that explicitly underpin the SLA, (b) with strict instead of
-   inclusive comparisons, (c) with the "all strong objectives" reading of the
-   timeline rule. Any difference is reported as a warning, because it means
+   inclusive comparisons, (c) raising TIMELINE_MISMATCH only when every
+   strong-enough cover of the component is late (the reading documented in
+   docs/coverage-gaps.md) instead of when any one is. Any difference is
+   reported as a warning, because it means
    the expected result depends on an implementation detail.
 6. Checks the dataset requirements (sizes, shapes, gap kinds present).
 
@@ -41,17 +43,19 @@ Gap rules (per ACTIVE SLA):
                    (threshold T, priority P), a covering agreement that has a
                    strong-enough objective of that indicator but whose
                    HANDOFF_TIME threshold (priority P or none; 0 if absent)
-                   plus that objective's threshold exceeds T.
+                   plus that objective's threshold exceeds T (the agreement's
+                   strongest matching objective and lowest hand-off are used).
   INFEASIBLE_TARGET = for an SLA AVAILABILITY objective, the product over the
                    chain of the best covering AVAILABILITY target (as a
                    fraction; 1.0 when a component has none) is below the SLA
                    target.
 
 Gap counting units used in the printed counts:
-  UNCOVERED: one per component; WEAKER_TARGET: one per (component, SLA
-  objective); TIMELINE_MISMATCH: one per (component, SLA objective, agreement);
-  INFEASIBLE_TARGET: one per SLA AVAILABILITY objective.
+  UNCOVERED: one per component; WEAKER_TARGET and TIMELINE_MISMATCH: one per
+  (component, SLA objective); INFEASIBLE_TARGET: one per SLA AVAILABILITY
+  objective (the same units as docs/coverage-gaps.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +75,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = ROOT / "hub" / "demo" / "enterprise.yaml"
 
 TOP_KEYS = {
-    "source", "teams", "vendors", "customers", "services",
-    "configurationItems", "dependencies", "agreements",
+    "source",
+    "teams",
+    "vendors",
+    "customers",
+    "services",
+    "configurationItems",
+    "dependencies",
+    "agreements",
 }
 TIERS = {"TIER_1", "TIER_2", "TIER_3", "TIER_4"}
 REGIONS = {"eu", "us", "apac"}
@@ -80,8 +90,12 @@ ENVIRONMENTS = {"prod", "staging"}
 KINDS = {"SLA", "OLA", "UC"}
 STATUSES = {"ACTIVE", "DRAFT", "PENDING_APPROVAL"}
 INDICATORS = {
-    "AVAILABILITY", "LATENCY", "ERROR_RATE",
-    "RESPONSE_TIME", "RESOLUTION_TIME", "HANDOFF_TIME",
+    "AVAILABILITY",
+    "LATENCY",
+    "ERROR_RATE",
+    "RESPONSE_TIME",
+    "RESOLUTION_TIME",
+    "HANDOFF_TIME",
 }
 RATIO_INDICATORS = {"AVAILABILITY", "ERROR_RATE"}
 THRESHOLD_INDICATORS = {"LATENCY", "RESPONSE_TIME", "RESOLUTION_TIME", "HANDOFF_TIME"}
@@ -94,18 +108,39 @@ GAP_KINDS = ("UNCOVERED", "WEAKER_TARGET", "TIMELINE_MISMATCH", "INFEASIBLE_TARG
 # ServiceNow CMDB classes accepted in the demo (all exist in a base instance or
 # the standard cloud / Kubernetes class models).
 CI_CLASSES = {
-    "cmdb_ci_appl", "cmdb_ci_appl_rabbitmq", "cmdb_ci_appl_rabbitmq_cluster",
-    "cmdb_ci_app_server", "cmdb_ci_app_server_tomcat", "cmdb_ci_app_server_java",
-    "cmdb_ci_app_server_jboss", "cmdb_ci_nginx_web_server",
-    "cmdb_ci_db_instance", "cmdb_ci_db_postgresql_instance", "cmdb_ci_db_mssql_instance",
-    "cmdb_ci_db_ora_instance", "cmdb_ci_db_mysql_instance", "cmdb_ci_db_mongodb_instance",
-    "cmdb_ci_server", "cmdb_ci_linux_server", "cmdb_ci_win_server", "cmdb_ci_esx_server",
-    "cmdb_ci_vm_instance", "cmdb_ci_vcenter",
-    "cmdb_ci_lb", "cmdb_ci_lb_bigip", "cmdb_ci_ip_router", "cmdb_ci_ip_switch",
-    "cmdb_ci_ip_firewall", "cmdb_ci_dns_name",
-    "cmdb_ci_cloud_database", "cmdb_ci_cloud_load_balancer", "cmdb_ci_cloud_object_storage",
-    "cmdb_ci_network", "cmdb_ci_kubernetes_cluster",
-    "cmdb_ci_storage_device", "cmdb_ci_email_server",
+    "cmdb_ci_appl",
+    "cmdb_ci_appl_rabbitmq",
+    "cmdb_ci_appl_rabbitmq_cluster",
+    "cmdb_ci_app_server",
+    "cmdb_ci_app_server_tomcat",
+    "cmdb_ci_app_server_java",
+    "cmdb_ci_app_server_jboss",
+    "cmdb_ci_nginx_web_server",
+    "cmdb_ci_db_instance",
+    "cmdb_ci_db_postgresql_instance",
+    "cmdb_ci_db_mssql_instance",
+    "cmdb_ci_db_ora_instance",
+    "cmdb_ci_db_mysql_instance",
+    "cmdb_ci_db_mongodb_instance",
+    "cmdb_ci_server",
+    "cmdb_ci_linux_server",
+    "cmdb_ci_win_server",
+    "cmdb_ci_esx_server",
+    "cmdb_ci_vm_instance",
+    "cmdb_ci_vcenter",
+    "cmdb_ci_lb",
+    "cmdb_ci_lb_bigip",
+    "cmdb_ci_ip_router",
+    "cmdb_ci_ip_switch",
+    "cmdb_ci_ip_firewall",
+    "cmdb_ci_dns_name",
+    "cmdb_ci_cloud_database",
+    "cmdb_ci_cloud_load_balancer",
+    "cmdb_ci_cloud_object_storage",
+    "cmdb_ci_network",
+    "cmdb_ci_kubernetes_cluster",
+    "cmdb_ci_storage_device",
+    "cmdb_ci_email_server",
 }
 
 REQUIRED = {
@@ -116,8 +151,17 @@ REQUIRED = {
     "configurationItems": ({"externalId", "name", "ciClass", "environment", "location"}, set()),
 }
 AGREEMENT_KEYS = {
-    "key", "kind", "name", "status", "customer", "providerTeam", "vendor",
-    "covers", "underpins", "effectiveFrom", "objectives",
+    "key",
+    "kind",
+    "name",
+    "status",
+    "customer",
+    "providerTeam",
+    "vendor",
+    "covers",
+    "underpins",
+    "effectiveFrom",
+    "objectives",
 }
 OBJECTIVE_KEYS = {"indicator", "target", "threshold", "windowKind", "windowDays", "priority"}
 
@@ -141,6 +185,7 @@ def is_number(v) -> bool:
 # --------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------
+
 
 def validate(data: dict, rep: Report) -> None:
     if not isinstance(data, dict):
@@ -186,7 +231,10 @@ def validate(data: dict, rep: Report) -> None:
     teams = ids_by_section["teams"]
     for c in data.get("customers") or []:
         if c.get("region") not in REGIONS:
-            rep.error(f"customer {c.get('externalId')}: region {c.get('region')!r} not in {sorted(REGIONS)}")
+            rep.error(
+                f"customer {c.get('externalId')}: region {c.get('region')!r} "
+                f"not in {sorted(REGIONS)}"
+            )
         if not isinstance(c.get("external"), bool):
             rep.error(f"customer {c.get('externalId')}: external must be a boolean")
         if not isinstance(c.get("businessUnit"), str) or not c.get("businessUnit"):
@@ -202,9 +250,14 @@ def validate(data: dict, rep: Report) -> None:
     for ci in data.get("configurationItems") or []:
         xid = ci.get("externalId")
         if ci.get("ciClass") not in CI_CLASSES:
-            rep.error(f"CI {xid}: ciClass {ci.get('ciClass')!r} is not in the accepted ServiceNow class list")
+            rep.error(
+                f"CI {xid}: ciClass {ci.get('ciClass')!r} "
+                "is not in the accepted ServiceNow class list"
+            )
         if ci.get("environment") not in ENVIRONMENTS:
-            rep.error(f"CI {xid}: environment {ci.get('environment')!r} not in {sorted(ENVIRONMENTS)}")
+            rep.error(
+                f"CI {xid}: environment {ci.get('environment')!r} not in {sorted(ENVIRONMENTS)}"
+            )
         if not isinstance(ci.get("location"), str) or not ci.get("location"):
             rep.error(f"CI {xid}: location required")
 
@@ -259,7 +312,11 @@ def validate(data: dict, rep: Report) -> None:
             rep.error(f"{where}: status {a.get('status')!r} not in {sorted(STATUSES)}")
         if not isinstance(a.get("name"), str) or not a.get("name"):
             rep.error(f"{where}: name required")
-        party = {"SLA": ("customer", customers), "OLA": ("providerTeam", teams), "UC": ("vendor", vendors)}
+        party = {
+            "SLA": ("customer", customers),
+            "OLA": ("providerTeam", teams),
+            "UC": ("vendor", vendors),
+        }
         for k2, (field, pool) in party.items():
             if kind == k2:
                 if a.get(field) not in pool:
@@ -350,6 +407,7 @@ def validate_objective(o, where: str, kind, rep: Report) -> None:
 # graph
 # --------------------------------------------------------------------------
 
+
 def build_graph(data: dict) -> dict[str, list[str]]:
     g: dict[str, list[str]] = defaultdict(list)
     for d in data.get("dependencies") or []:
@@ -375,7 +433,7 @@ def find_diamonds(g: dict[str, list[str]]) -> list[tuple[str, str, str, str]]:
     for a, succ in g.items():
         succ = sorted(set(succ))
         for i, b in enumerate(succ):
-            for c in succ[i + 1:]:
+            for c in succ[i + 1 :]:
                 common = set(g.get(b, ())) & set(g.get(c, ()))
                 for d in sorted(common - {a, b, c}):
                     out.append((a, b, c, d))
@@ -446,7 +504,7 @@ def a_cycle(g: dict[str, list[str]], scc: list[str]) -> list[str]:
                     path = [v]
                     while prev[path[-1]] is not None:
                         path.append(prev[path[-1]])
-                    return list(reversed(path)) + [start]
+                    return [*reversed(path), start]
                 if w not in prev:
                     prev[w] = v
                     nxt.append(w)
@@ -457,6 +515,7 @@ def a_cycle(g: dict[str, list[str]], scc: list[str]) -> list[str]:
 # --------------------------------------------------------------------------
 # gap computation (reference implementation)
 # --------------------------------------------------------------------------
+
 
 def applies(cover_obj: dict, sla_obj: dict) -> bool:
     """A covering objective applies to an SLA objective of the same indicator
@@ -473,13 +532,17 @@ def at_least_as_strong(cover_obj: dict, sla_obj: dict, strict: bool) -> bool:
     le = (lambda x, y: x < y) if strict else (lambda x, y: x <= y)
     if sla_obj["indicator"] in RATIO_INDICATORS:
         return ge(cover_obj["target"], sla_obj["target"])
-    return le(cover_obj["threshold"], sla_obj["threshold"]) and ge(cover_obj["target"], sla_obj["target"])
+    return le(cover_obj["threshold"], sla_obj["threshold"]) and ge(
+        cover_obj["target"], sla_obj["target"]
+    )
 
 
 def handoff_for(agreement: dict, priority) -> list[float]:
     return [
-        o["threshold"] for o in agreement["objectives"]
-        if o["indicator"] == "HANDOFF_TIME" and (o.get("priority") is None or o.get("priority") == priority)
+        o["threshold"]
+        for o in agreement["objectives"]
+        if o["indicator"] == "HANDOFF_TIME"
+        and (o.get("priority") is None or o.get("priority") == priority)
     ]
 
 
@@ -492,14 +555,23 @@ def describe(o: dict) -> str:
     return s + f" @{o['target']}%"
 
 
-def compute_gaps(data: dict, g, *, underpin_only=False, strict=False, timeline_all=False,
-                 notes: list[str] | None = None) -> dict[str, dict]:
+def compute_gaps(
+    data: dict,
+    g,
+    *,
+    underpin_only=False,
+    strict=False,
+    timeline_every=False,
+    notes: list[str] | None = None,
+) -> dict[str, dict]:
     agreements = data.get("agreements") or []
     slas = [a for a in agreements if a["kind"] == "SLA" and a["status"] == "ACTIVE"]
     covering = [a for a in agreements if a["kind"] in ("OLA", "UC") and a["status"] == "ACTIVE"]
     result: dict[str, dict] = {}
     for sla in slas:
-        pool = [a for a in covering if not underpin_only or sla["key"] in (a.get("underpins") or [])]
+        pool = [
+            a for a in covering if not underpin_only or sla["key"] in (a.get("underpins") or [])
+        ]
         by_comp: dict[str, list[dict]] = defaultdict(list)
         for a in pool:
             for c in a["covers"]:
@@ -519,44 +591,63 @@ def compute_gaps(data: dict, g, *, underpin_only=False, strict=False, timeline_a
                     if strong:
                         strong_by_agreement.append((a, strong))
                 if not strong_by_agreement:
-                    gaps.append({"kind": "WEAKER_TARGET", "component": comp, "objective": describe(so)})
+                    gaps.append(
+                        {"kind": "WEAKER_TARGET", "component": comp, "objective": describe(so)}
+                    )
                     continue
                 if so["indicator"] not in TIMELINE_INDICATORS:
                     continue
+                totals = {}
                 for a, strong in strong_by_agreement:
                     hs = handoff_for(a, so.get("priority"))
                     if len(hs) > 1 and notes is not None:
-                        notes.append(f"{a['key']}: several HANDOFF_TIME objectives apply to {so.get('priority')}")
-                    handoff = min(hs) if hs else 0
-                    totals = [o["threshold"] + handoff for o in strong]
-                    if len(strong) > 1 and notes is not None and (
-                            (min(totals) > so["threshold"]) != (max(totals) > so["threshold"])):
-                        notes.append(f"{a['key']}: timeline result depends on which strong objective is used")
-                    total = max(totals) if timeline_all else min(totals)
-                    over = total >= so["threshold"] if strict else total > so["threshold"]
-                    if over:
-                        gaps.append({
-                            "kind": "TIMELINE_MISMATCH", "component": comp, "objective": describe(so),
-                            "agreement": a["key"], "total": total,
-                        })
+                        notes.append(
+                            f"{a['key']}: several HANDOFF_TIME objectives "
+                            f"apply to {so.get('priority')}"
+                        )
+                    # the agreement's strongest matching objective, plus its lowest hand-off
+                    totals[a["key"]] = (min(hs) if hs else 0) + min(o["threshold"] for o in strong)
+
+                limit = so["threshold"]
+                late = sorted(k for k, t in totals.items() if (t >= limit if strict else t > limit))
+                if late and (len(late) == len(totals) or not timeline_every):
+                    gaps.append(
+                        {
+                            "kind": "TIMELINE_MISMATCH",
+                            "component": comp,
+                            "objective": describe(so),
+                            "agreement": ", ".join(late),
+                            "total": min(totals[k] for k in late),
+                        }
+                    )
         for so in sla["objectives"]:
             if so["indicator"] != "AVAILABILITY":
                 continue
             product = 1.0
             for comp in chain:
-                targets = [o["target"] for a in by_comp.get(comp, []) for o in a["objectives"]
-                           if o["indicator"] == "AVAILABILITY"]
+                targets = [
+                    o["target"]
+                    for a in by_comp.get(comp, [])
+                    for o in a["objectives"]
+                    if o["indicator"] == "AVAILABILITY"
+                ]
                 if targets:
                     product *= max(targets) / 100.0
             composed = product * 100.0
             below = composed <= so["target"] if strict else composed < so["target"] - 1e-12
             if below:
-                gaps.append({"kind": "INFEASIBLE_TARGET", "objective": describe(so),
-                             "composed": round(composed, 4)})
+                gaps.append(
+                    {
+                        "kind": "INFEASIBLE_TARGET",
+                        "objective": describe(so),
+                        "composed": round(composed, 4),
+                    }
+                )
             result.setdefault(sla["key"], {})["composedAvailability"] = round(composed, 4)
         entry = result.setdefault(sla["key"], {})
-        entry.update({"chain": chain, "gaps": gaps,
-                      "counts": dict(Counter(x["kind"] for x in gaps))})
+        entry.update(
+            {"chain": chain, "gaps": gaps, "counts": dict(Counter(x["kind"] for x in gaps))}
+        )
     return result
 
 
@@ -567,6 +658,7 @@ def signature(res: dict[str, dict]) -> dict[str, dict]:
 # --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -598,12 +690,19 @@ def main(argv=None) -> int:
     out("== counts")
     out(f"services: {len(services)}")
     env_counts = Counter(c["environment"] for c in cis)
-    out(f"configuration items: {len(cis)} ({', '.join(f'{k} {v}' for k, v in sorted(env_counts.items()))})")
+    out(
+        f"configuration items: {len(cis)} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(env_counts.items()))})"
+    )
     cls = Counter(c["ciClass"] for c in cis)
     out("  by class: " + ", ".join(f"{k} {v}" for k, v in sorted(cls.items())))
     out(f"customers: {len(customers)}")
     for region in sorted(REGIONS):
-        names = [c["externalId"] + (" (external)" if c["external"] else "") for c in customers if c["region"] == region]
+        names = [
+            c["externalId"] + (" (external)" if c["external"] else "")
+            for c in customers
+            if c["region"] == region
+        ]
         out(f"  {region}: {len(names)}  {', '.join(names)}")
     out(f"  business units: {sorted({c['businessUnit'] for c in customers})}")
     out(f"teams: {len(data['teams'])}")
@@ -612,7 +711,11 @@ def main(argv=None) -> int:
     by_ks = Counter((a["kind"], a["status"]) for a in agreements)
     out(f"agreements: {len(agreements)}")
     for kind in ("SLA", "OLA", "UC"):
-        parts = [f"{st} {by_ks[(kind, st)]}" for st in ("ACTIVE", "PENDING_APPROVAL", "DRAFT") if by_ks[(kind, st)]]
+        parts = [
+            f"{st} {by_ks[(kind, st)]}"
+            for st in ("ACTIVE", "PENDING_APPROVAL", "DRAFT")
+            if by_ks[(kind, st)]
+        ]
         out(f"  {kind}: {sum(by_ks[(kind, st)] for st in STATUSES)} ({', '.join(parts)})")
 
     # ---- shapes
@@ -620,15 +723,15 @@ def main(argv=None) -> int:
     svc_diamonds = [d for d in diamonds if all(x in svc_ids for x in d)]
     sccs = strongly_connected(g, svc_ids | {c["externalId"] for c in cis})
     out("\n== graph shapes")
-    out(f"diamonds (A->B, A->C, B->D, C->D): {len(diamonds)} total, {len(svc_diamonds)} service-level")
+    out(
+        f"diamonds (A->B, A->C, B->D, C->D): {len(diamonds)} total, "
+        f"{len(svc_diamonds)} service-level"
+    )
     for d in (svc_diamonds or diamonds)[:5]:
         out("  A={} B={} C={} D={}".format(*d))
     out(f"dependency cycles (strongly connected components > 1 node): {len(sccs)}")
     for scc in sccs:
         out(f"  {scc}: cycle {' -> '.join(a_cycle(g, scc))}")
-    in_degree = Counter()
-    for node in svc_ids | {c["externalId"] for c in cis}:
-        pass
     dependants = defaultdict(set)
     for s in svc_ids:
         for n in reachable(g, [s]) - {s}:
@@ -637,6 +740,21 @@ def main(argv=None) -> int:
     out("most shared components (number of business services depending on them):")
     for n, deps in shared:
         out(f"  {n}: {len(deps)}")
+
+    # chain depth: the hub walks at most 15 hops by default (25 for coverage gaps)
+    def depth_from(root):
+        depth, frontier, seen = 0, {root}, {root}
+        while frontier:
+            nxt = {w for v in frontier for w in g.get(v, ()) if w not in seen}
+            if not nxt:
+                return depth
+            seen |= nxt
+            frontier = nxt
+            depth += 1
+        return depth
+
+    max_depth = max(depth_from(c) for a in agreements if a["kind"] == "SLA" for c in a["covers"])
+    out(f"deepest SLA chain: {max_depth} hops")
 
     # ---- consistency of underpins with chains
     active_slas = [a for a in agreements if a["kind"] == "SLA" and a["status"] == "ACTIVE"]
@@ -648,16 +766,24 @@ def main(argv=None) -> int:
         declared = set(a.get("underpins") or [])
         declared_active = declared & set(chains)
         if a["status"] == "ACTIVE" and touching != declared_active:
-            rep.warn(f"{a['key']}: underpins {sorted(declared_active)} but its covers touch chains of {sorted(touching)}")
+            rep.warn(
+                f"{a['key']}: underpins {sorted(declared_active)} "
+                f"but its covers touch chains of {sorted(touching)}"
+            )
         if declared - touching:
-            rep.warn(f"{a['key']}: underpins {sorted(declared - touching)} without covering anything on their chain")
+            rep.warn(
+                f"{a['key']}: underpins {sorted(declared - touching)} "
+                "without covering anything on their chain"
+            )
     # SLA customer business unit vs covered services
     bu = {c["externalId"]: c["businessUnit"] for c in customers}
     svc_bu = {s["externalId"]: s["businessUnit"] for s in services}
     for s in (a for a in agreements if a["kind"] == "SLA"):
         for c in s["covers"]:
             if c in svc_bu and svc_bu[c] != bu[s["customer"]]:
-                rep.warn(f"{s['key']}: customer BU {bu[s['customer']]} != service {c} BU {svc_bu[c]}")
+                rep.warn(
+                    f"{s['key']}: customer BU {bu[s['customer']]} != service {c} BU {svc_bu[c]}"
+                )
 
     # ---- gaps
     notes: list[str] = []
@@ -665,11 +791,17 @@ def main(argv=None) -> int:
     variants = {
         "underpinning agreements only": compute_gaps(data, g, underpin_only=True),
         "strict comparisons": compute_gaps(data, g, strict=True),
-        "timeline uses every strong objective": compute_gaps(data, g, timeline_all=True),
+        "timeline only when every strong cover is late (hub docs)": compute_gaps(
+            data, g, timeline_every=True
+        ),
     }
     for label, other in variants.items():
         if signature(other) != signature(res):
-            diff = {k: (res[k]["counts"], other[k]["counts"]) for k in res if res[k]["counts"] != other[k]["counts"]}
+            diff = {
+                k: (res[k]["counts"], other[k]["counts"])
+                for k in res
+                if res[k]["counts"] != other[k]["counts"]
+            }
             rep.warn(f"gap report changes with '{label}': {diff}")
     for n in sorted(set(notes)):
         rep.warn(n)
@@ -679,9 +811,17 @@ def main(argv=None) -> int:
     for key, r in res.items():
         sla = names[key]
         counts = r["counts"]
-        verdict = "FULLY COVERED" if not r["gaps"] else ", ".join(f"{k} x{counts[k]}" for k in GAP_KINDS if k in counts)
-        out(f"{key}  [{sla['customer']}] chain={len(r['chain'])} composedAvailability={r.get('composedAvailability')}%")
-        out(f"    -> {verdict}")
+        verdict = (
+            "FULLY COVERED"
+            if not r["gaps"]
+            else ", ".join(f"{k} x{counts[k]}" for k in GAP_KINDS if k in counts)
+        )
+        say = out if not args.quiet else print
+        say(
+            f"{key}  [{sla['customer']}] chain={len(r['chain'])} "
+            f"composedAvailability={r.get('composedAvailability')}%"
+        )
+        say(f"    -> {verdict}")
         if not args.quiet:
             for k in GAP_KINDS:
                 items = [x for x in r["gaps"] if x["kind"] == k]
@@ -703,7 +843,9 @@ def main(argv=None) -> int:
     out(f"not evaluated (SLA not ACTIVE): {non_active}")
 
     fully = [k for k, r in res.items() if not r["gaps"]]
-    kinds_present = sorted({x["kind"] for r in res.values() for x in r["gaps"]}, key=GAP_KINDS.index)
+    kinds_present = sorted(
+        {x["kind"] for r in res.values() for x in r["gaps"]}, key=GAP_KINDS.index
+    )
     out(f"\nfully covered SLAs: {fully}")
     out(f"gap kinds present: {kinds_present}")
 
@@ -735,24 +877,48 @@ def main(argv=None) -> int:
     req.append(("~8 SLAs", 7 <= len(slas_all) <= 10))
     req.append(("a diamond", bool(diamonds)))
     req.append(("a dependency cycle", bool(sccs)))
-    req.append(("a service->service->service path", any(
-        t in svc_ids and any(u in svc_ids for u in g.get(t, ())) for s in svc_ids for t in g.get(s, ()))))
+    req.append(("SLA chains within 15 hops", max_depth <= 15))
+    req.append(
+        (
+            "a service->service->service path",
+            any(
+                t in svc_ids and any(u in svc_ids for u in g.get(t, ()))
+                for s in svc_ids
+                for t in g.get(s, ())
+            ),
+        )
+    )
     req.append((">=2 fully covered SLAs", len(fully) >= 2))
     for k in GAP_KINDS:
         req.append((f"gap kind {k} present", k in kinds_present))
     req.append(("an OLA in DRAFT", by_ks[("OLA", "DRAFT")] >= 1))
     req.append(("an OLA in PENDING_APPROVAL", by_ks[("OLA", "PENDING_APPROVAL")] >= 1))
     req.append(("an SLA in DRAFT", by_ks[("SLA", "DRAFT")] >= 1))
-    req.append(("OLAs and UCs present", by_ks[("OLA", "ACTIVE")] >= 1 and by_ks[("UC", "ACTIVE")] >= 1))
+    req.append(
+        ("OLAs and UCs present", by_ks[("OLA", "ACTIVE")] >= 1 and by_ks[("UC", "ACTIVE")] >= 1)
+    )
 
     if args.json:
-        print(json.dumps({
-            "fullyCovered": fully, "gapKinds": kinds_present,
-            "slas": {k: {"counts": v["counts"], "chainSize": len(v["chain"]),
-                         "composedAvailability": v.get("composedAvailability"), "gaps": v["gaps"]}
-                     for k, v in res.items()},
-            "diamonds": diamonds[:20], "cycles": sccs,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "fullyCovered": fully,
+                    "gapKinds": kinds_present,
+                    "slas": {
+                        k: {
+                            "counts": v["counts"],
+                            "chainSize": len(v["chain"]),
+                            "composedAvailability": v.get("composedAvailability"),
+                            "gaps": v["gaps"],
+                        }
+                        for k, v in res.items()
+                    },
+                    "diamonds": diamonds[:20],
+                    "cycles": sccs,
+                },
+                indent=2,
+            )
+        )
 
     failed = [name for name, ok in req if not ok]
     if not args.json:
@@ -762,8 +928,12 @@ def main(argv=None) -> int:
                 print(f"  [{'ok' if ok else 'FAIL'}] {name}")
         for w in rep.warnings:
             print("WARNING:", w)
-        print("RESULT:", "OK" if not failed and not rep.warnings else
-              f"{len(failed)} requirement(s) failed, {len(rep.warnings)} warning(s)")
+        print(
+            "RESULT:",
+            "OK"
+            if not failed and not rep.warnings
+            else f"{len(failed)} requirement(s) failed, {len(rep.warnings)} warning(s)",
+        )
     return 1 if failed or rep.warnings else 0
 
 

@@ -137,18 +137,19 @@ class AgreementSpec(BaseModel):
                 raise ValueError(f"{other_name}: an {self.kind} takes no {other_name}")
         if self.kind is AgreementKind.SLA and self.underpins:
             raise ValueError("underpins: an SLA underpins nothing; OLAs and UCs underpin SLAs")
-        if (
-            self.effective_from is not None
-            and self.effective_to is not None
-            and self.effective_to <= self.effective_from
-        ):
-            raise ValueError("effectiveTo: must be after effectiveFrom")
+        # Time zones first: comparing a naive with an aware datetime raises TypeError.
         for moment, label in (
             (self.effective_from, "effectiveFrom"),
             (self.effective_to, "effectiveTo"),
         ):
             if moment is not None and moment.tzinfo is None:
                 raise ValueError(f"{label}: give a time zone (UTC, e.g. 2026-01-01T00:00:00Z)")
+        if (
+            self.effective_from is not None
+            and self.effective_to is not None
+            and self.effective_to <= self.effective_from
+        ):
+            raise ValueError("effectiveTo: must be after effectiveFrom")
         return self
 
 

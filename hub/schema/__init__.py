@@ -13,6 +13,7 @@ from hub.schema.agreements.types import (
     ServiceLevelAgreement,
     UnderpinningContract,
 )
+from hub.schema.base import DATETIME_SCALAR, DateTime
 from hub.schema.components.queries import ComponentQueries
 from hub.schema.components.types import ConfigurationItem, Service
 from hub.schema.errors import ErrorPolicy
@@ -55,7 +56,7 @@ def build_schema(api: ApiSettings | None = None) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=api.max_aliases),
             ErrorPolicy,
         ],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={DateTime: DATETIME_SCALAR}),
     )
 
 

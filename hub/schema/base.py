@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Generic, NewType, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import strawberry
 
@@ -20,8 +20,11 @@ from hub.domain.models import (
     WindowKind,
 )
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
+DateTime = datetime
+# Mapped in `build_schema` through `StrawberryConfig.scalar_map` (passing a type to
+# strawberry.scalar() is deprecated and warns on import).
+DATETIME_SCALAR = strawberry.scalar(
+    name="DateTime",
     serialize=lambda value: value.isoformat().replace("+00:00", "Z"),
     parse_value=datetime.fromisoformat,
     description="A UTC instant in ISO-8601, e.g. 2026-01-31T23:59:59Z.",
@@ -50,6 +53,7 @@ class PageInfo:
 
 
 __all__ = [
+    "DATETIME_SCALAR",
     "AgreementKind",
     "AgreementStatus",
     "Connection",

@@ -36,8 +36,8 @@ class AgreementInput:
     provider_team_id: strawberry.ID | None = None
     vendor_id: strawberry.ID | None = None
     underpins: list[strawberry.ID] | None = None
-    effective_from: DateTime | None = None  # type: ignore[valid-type]
-    effective_to: DateTime | None = None  # type: ignore[valid-type]
+    effective_from: DateTime | None = None
+    effective_to: DateTime | None = None
 
 
 def _spec(data: AgreementInput) -> models.AgreementSpec:

@@ -48,8 +48,8 @@ class Agreement(Node):
     name: str
     version: int
     status: AgreementStatus
-    effective_from: DateTime | None  # type: ignore[valid-type]
-    effective_to: DateTime | None  # type: ignore[valid-type]
+    effective_from: DateTime | None
+    effective_to: DateTime | None
     created_by: str
     submitted_by: str | None
     approved_by: list[str]
