@@ -352,7 +352,7 @@ class EmbeddedGraphServer:
             time.sleep(0.25)
         raise EmbeddedServerError(
             f"the embedded graph server did not answer on {connection.uri} within "
-            f"{self.settings.startup_timeout_seconds:.0f} s ({last_error}); the end of "
+            f"{self.settings.startup_timeout_seconds:g} s ({last_error}); the end of "
             f"{self.log_file}:\n{self.log_tail()}"
         )
 

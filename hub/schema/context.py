@@ -39,6 +39,7 @@ class Context:
         components = ComponentRepository(graph)
         parties = PartyRepository(graph)
         agreements = AgreementRepository(graph)
+        gaps = CoverageGapRepository(graph)
         return cls(
             actor=actor,
             api=api,
@@ -46,8 +47,8 @@ class Context:
             parties=parties,
             agreements=agreements,
             traversals=TraversalRepository(graph),
-            gaps=CoverageGapRepository(graph),
-            loaders=Loaders.create(components, parties, agreements),
+            gaps=gaps,
+            loaders=Loaders.create(components, parties, agreements, gaps),
             approvals_required=approvals_required,
         )
 

@@ -12,7 +12,13 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 
 from hub.domain import models
-from hub.graph.repositories import AgreementRepository, ComponentRepository, PartyRepository
+from hub.domain.gaps import Gap
+from hub.graph.repositories import (
+    AgreementRepository,
+    ComponentRepository,
+    CoverageGapRepository,
+    PartyRepository,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -50,6 +56,7 @@ class Loaders:
     covered_ids: DataLoader[str, list[str]]
     underpinning_ids: DataLoader[str, list[str]]
     sla_ids_of_service: DataLoader[str, list[tuple[str, models.AgreementStatus]]]
+    gaps_of_sla: DataLoader[str, list[Gap]]
 
     @classmethod
     def create(
@@ -57,6 +64,7 @@ class Loaders:
         components: ComponentRepository,
         parties: PartyRepository,
         agreements: AgreementRepository,
+        gaps: CoverageGapRepository,
     ) -> Loaders:
         return cls(
             component=DataLoader(_by_key(components.by_ids)),
@@ -69,4 +77,5 @@ class Loaders:
             covered_ids=DataLoader(_lists(agreements.covered_ids_by_agreement_ids)),
             underpinning_ids=DataLoader(_lists(agreements.underpinning_ids_by_sla_ids)),
             sla_ids_of_service=DataLoader(_lists(agreements.sla_ids_by_service_ids)),
+            gaps_of_sla=DataLoader(_lists(gaps.gaps_by_sla_ids)),
         )

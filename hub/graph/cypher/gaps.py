@@ -9,7 +9,8 @@ from hub.graph.cypher import Cypher
 SLA_CHAIN_COVER = Cypher(
     """
     MATCH (sla:Agreement)
-    WHERE sla.kind = 'SLA' AND sla.status = 'ACTIVE' AND ($slaId IS NULL OR sla.id = $slaId)
+    WHERE sla.kind = 'SLA' AND sla.status = 'ACTIVE'
+      AND ($slaIds IS NULL OR sla.id IN $slaIds)
     MATCH (sla)-[:COVERS]->(root:Component)
     WHERE root.status = 'ACTIVE'
     MATCH p = (root)-[:DEPENDS_ON*0..25]->(c:Component)

@@ -33,7 +33,8 @@ ACTIVE_AGREEMENTS_COVERING = Cypher(
     WHERE a.status = 'ACTIVE'
     WITH DISTINCT a
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER]->(customer:Customer)
-    RETURN a.id AS id, customer.id AS customerId
-    ORDER BY id
+    RETURN a.id AS id, a.kind AS kind, a.name AS name, customer.id AS customerId,
+           customer.name AS customerName
+    ORDER BY kind, name, id
     """
 )

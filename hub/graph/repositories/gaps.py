@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from hub.domain.gaps import ChainMember, Cover, Gap, sla_gaps
 from hub.graph.client import Graph
@@ -16,7 +17,16 @@ class CoverageGapRepository:
 
     async def gaps(self, sla_id: str | None = None) -> list[Gap]:
         """Gaps of one ACTIVE SLA, or of every ACTIVE SLA; an SLA not ACTIVE has none."""
-        rows = await self._graph.read(q.SLA_CHAIN_COVER, slaId=sla_id)
+        by_sla = await self._gaps(None if sla_id is None else [sla_id])
+        return [gap for _, found in sorted(by_sla.items()) for gap in found]
+
+    async def gaps_by_sla_ids(self, sla_ids: Sequence[str]) -> dict[str, list[Gap]]:
+        """The gaps of each SLA named, in one round trip for the chains."""
+        found = await self._gaps(list(sla_ids))
+        return {sla_id: found.get(sla_id, []) for sla_id in sla_ids}
+
+    async def _gaps(self, sla_ids: list[str] | None) -> dict[str, list[Gap]]:
+        rows = await self._graph.read(q.SLA_CHAIN_COVER, slaIds=sla_ids)
         chains: dict[str, list[ChainMember]] = defaultdict(list)
         for row in rows:
             covers = tuple(
@@ -31,12 +41,8 @@ class CoverageGapRepository:
                 ChainMember(row["componentId"], row["componentName"], covers)
             )
         if not chains:
-            return []
+            return {}
         objectives = await AgreementRepository(self._graph).objectives_by_agreement_ids(
             list(chains)
         )
-        return [
-            gap
-            for sla, members in sorted(chains.items())
-            for gap in sla_gaps(sla, objectives[sla], members)
-        ]
+        return {sla: sla_gaps(sla, objectives[sla], members) for sla, members in chains.items()}

@@ -12,7 +12,8 @@ from hub.graph.cypher import traversals as q
 
 @dataclass(frozen=True, slots=True)
 class Exposure:
-    """What a walk up from a component reaches: ACTIVE agreements and their customers."""
+    """What a walk up from a component reaches: ACTIVE agreements (by kind and name) and
+    the customers of the SLAs among them (by name)."""
 
     agreement_ids: tuple[str, ...]
     customer_ids: tuple[str, ...]
@@ -33,7 +34,10 @@ class TraversalRepository:
     async def exposure(self, component_ids: list[str]) -> Exposure:
         rows = await self._graph.read(q.ACTIVE_AGREEMENTS_COVERING, ids=component_ids)
         agreements = tuple(dict.fromkeys(r["id"] for r in rows))
-        customers = tuple(dict.fromkeys(r["customerId"] for r in rows if r["customerId"]))
+        with_customer = sorted(
+            (r["customerName"], r["customerId"]) for r in rows if r["customerId"]
+        )
+        customers = tuple(dict.fromkeys(customer_id for _, customer_id in with_customer))
         return Exposure(agreements, customers)
 
     async def _walk(self, step: Cypher, root_id: str, max_depth: int) -> Walk:

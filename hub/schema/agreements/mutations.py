@@ -45,31 +45,42 @@ def _spec(data: AgreementInput) -> models.AgreementSpec:
     effective_from: datetime | None = data.effective_from
     effective_to: datetime | None = data.effective_to
     try:
-        return models.AgreementSpec(
-            kind=data.kind,
-            name=data.name,
-            covers=tuple(str(c) for c in data.covers),
-            objectives=tuple(
-                models.ObjectiveSpec(
-                    indicator=o.indicator,
-                    target=o.target,
-                    threshold=o.threshold,
-                    window_kind=o.window_kind,
-                    window_days=o.window_days,
-                    priority=o.priority,
-                    name=o.name,
-                )
-                for o in data.objectives
-            ),
-            customer_id=None if data.customer_id is None else str(data.customer_id),
-            provider_team_id=None if data.provider_team_id is None else str(data.provider_team_id),
-            vendor_id=None if data.vendor_id is None else str(data.vendor_id),
-            underpins=tuple(str(u) for u in data.underpins or ()),
-            effective_from=effective_from,
-            effective_to=effective_to,
+        # One validation of the whole input, objectives as plain values: every problem
+        # is reported at once, and an objective's carries its path (objectives.0.target).
+        return models.AgreementSpec.model_validate(
+            {
+                "kind": data.kind,
+                "name": data.name,
+                "covers": tuple(str(c) for c in data.covers),
+                "objectives": tuple(
+                    {
+                        "indicator": o.indicator,
+                        "target": o.target,
+                        "threshold": o.threshold,
+                        "window_kind": o.window_kind,
+                        "window_days": o.window_days,
+                        "priority": o.priority,
+                        "name": o.name,
+                    }
+                    for o in data.objectives
+                ),
+                "customer_id": None if data.customer_id is None else str(data.customer_id),
+                "provider_team_id": None
+                if data.provider_team_id is None
+                else str(data.provider_team_id),
+                "vendor_id": None if data.vendor_id is None else str(data.vendor_id),
+                "underpins": tuple(str(u) for u in data.underpins or ()),
+                "effective_from": effective_from,
+                "effective_to": effective_to,
+            }
         )
     except ValidationError as exc:
-        raise InvalidInputError.from_validation(exc, prefix="input.") from exc
+        problems = InvalidInputError.from_validation(exc, prefix="input.").problems
+        # pydantic also reports a tuple whose items all failed as too short; the
+        # items' own problems say what to fix.
+        if any(p.field.startswith("input.objectives.") for p in problems):
+            problems = [p for p in problems if p.field != "input.objectives"]
+        raise InvalidInputError(problems) from exc
 
 
 @strawberry.type

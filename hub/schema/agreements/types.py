@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -11,6 +12,9 @@ from hub.schema.base import AgreementKind, AgreementStatus, DateTime, Indicator,
 from hub.schema.components.types import Component, load_components
 from hub.schema.context import Info
 from hub.schema.parties.types import Customer, Team, Vendor
+
+if TYPE_CHECKING:
+    from hub.schema.traversals.types import CoverageGap
 
 
 @strawberry.type
@@ -73,6 +77,15 @@ class ServiceLevelAgreement(Agreement):
         customer = await info.context.loaders.customer.load(self.counterpart_id)
         assert customer is not None, f"SLA {self.id} has no customer"
         return Customer.from_domain(customer)
+
+    @strawberry.field(description="This SLA's coverage gaps (none unless it is ACTIVE).")
+    async def coverage_gaps(
+        self, info: Info
+    ) -> list[Annotated[CoverageGap, strawberry.lazy("hub.schema.traversals.types")]]:
+        from hub.schema.traversals.types import coverage_gap_types
+
+        gaps = await info.context.loaders.gaps_of_sla.load(str(self.id))
+        return await coverage_gap_types(info, gaps)
 
     @strawberry.field(description="OLAs and UCs that back this SLA.")
     async def underpinned_by(self, info: Info) -> list[Agreement]:

@@ -6,7 +6,7 @@ import strawberry
 
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.graph.errors import NotFoundError
-from hub.schema.agreements.types import ServiceLevelAgreement, load_agreements
+from hub.schema.agreements.types import load_agreements
 from hub.schema.components.types import Component, load_component, load_components
 from hub.schema.context import Info
 from hub.schema.parties.types import Customer
@@ -16,6 +16,7 @@ from hub.schema.traversals.types import (
     DependencyChain,
     DependencyEdge,
     Impact,
+    coverage_gap_types,
 )
 
 DEFAULT_MAX_DEPTH = 10
@@ -83,22 +84,4 @@ class TraversalQueries:
         self, info: Info, sla_id: strawberry.ID | None = None
     ) -> list[CoverageGap]:
         gaps = await info.context.gaps.gaps(None if sla_id is None else str(sla_id))
-        slas = {
-            str(a.id): a
-            for a in await load_agreements(info, sorted({g.sla_id for g in gaps}))
-            if isinstance(a, ServiceLevelAgreement)
-        }
-        component_ids = sorted({g.component_id for g in gaps if g.component_id})
-        components = {str(c.id): c for c in await load_components(info, component_ids)}
-        return [
-            CoverageGap(
-                sla=slas[g.sla_id],
-                component=None if g.component_id is None else components[g.component_id],
-                kind=g.kind,
-                indicator=g.indicator,
-                required=g.required,
-                provided=g.provided,
-                detail=g.detail,
-            )
-            for g in gaps
-        ]
+        return await coverage_gap_types(info, gaps)

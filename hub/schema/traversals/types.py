@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 
-from hub.domain.gaps import GapKind
-from hub.schema.agreements.types import Agreement, ServiceLevelAgreement
+from hub.domain.gaps import Gap, GapKind
+from hub.schema.agreements.types import Agreement, ServiceLevelAgreement, load_agreements
 from hub.schema.base import Indicator
-from hub.schema.components.types import Component
+from hub.schema.components.types import Component, load_components
+from hub.schema.context import Info
 from hub.schema.parties.types import Customer
 
 strawberry.enum(GapKind)
@@ -50,3 +53,26 @@ class CoverageGap:
     required: float | None
     provided: float | None
     detail: str
+
+
+async def coverage_gap_types(info: Info, gaps: Sequence[Gap]) -> list[CoverageGap]:
+    """`gaps` as GraphQL values, their SLAs and components loaded in batches."""
+    slas = {
+        str(a.id): a
+        for a in await load_agreements(info, sorted({g.sla_id for g in gaps}))
+        if isinstance(a, ServiceLevelAgreement)
+    }
+    component_ids = sorted({g.component_id for g in gaps if g.component_id})
+    components = {str(c.id): c for c in await load_components(info, component_ids)}
+    return [
+        CoverageGap(
+            sla=slas[g.sla_id],
+            component=None if g.component_id is None else components[g.component_id],
+            kind=g.kind,
+            indicator=g.indicator,
+            required=g.required,
+            provided=g.provided,
+            detail=g.detail,
+        )
+        for g in gaps
+    ]

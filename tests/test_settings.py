@@ -1,0 +1,80 @@
+"""Settings: environment and TOML sources, validation messages, secrets kept secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.settings import Settings, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HUB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no config/hub.toml unless a test writes one
+
+
+def test_defaults_use_the_embedded_graph() -> None:
+    settings = load_settings()
+    assert settings.uses_embedded_graph
+    assert settings.data_dir == Path("./var")
+    assert settings.development
+    assert settings.pagerduty.url is not None
+    assert str(settings.pagerduty.url) == "https://api.pagerduty.com/"
+
+
+def test_environment_with_nested_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_NEO4J__URI", "neo4j+s://graph.example.com")
+    monkeypatch.setenv("HUB_NEO4J__PASSWORD", "s3cret-value")
+    monkeypatch.setenv("HUB_API__MAX_PAGE_SIZE", "100")
+    settings = load_settings()
+    assert settings.neo4j.uri == "neo4j+s://graph.example.com"
+    assert not settings.uses_embedded_graph
+    assert settings.api.max_page_size == 100
+    assert settings.neo4j.password is not None
+    assert settings.neo4j.password.get_secret_value() == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+    assert "s3cret-value" not in str(settings.model_dump())
+
+
+def test_toml_file_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "hub.toml").write_text(
+        'log_level = "DEBUG"\n[api]\nmax_depth = 7\nmax_aliases = 5\n'
+    )
+    monkeypatch.setenv("HUB_API__MAX_ALIASES", "9")
+    settings = load_settings()
+    assert settings.log_level == "DEBUG"
+    assert settings.api.max_depth == 7
+    assert settings.api.max_aliases == 9
+
+
+def test_every_problem_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_NEO4J__URI", "http://graph.example.com")
+    monkeypatch.setenv("HUB_EMBEDDED__HEAP", "lots")
+    monkeypatch.setenv("HUB_API__MAX_PAGE_SIZE", "0")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "HUB_NEO4J__URI: Value error, must start with one of bolt://" in message
+    assert "HUB_EMBEDDED__HEAP" in message
+    assert "HUB_API__MAX_PAGE_SIZE" in message
+
+
+def test_unknown_keys_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "hub.toml").write_text("colour = 'blue'\n")
+    with pytest.raises(SettingsError, match="HUB_COLOUR"):
+        load_settings()
+
+
+def test_an_empty_uri_means_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_NEO4J__URI", "")
+    assert Settings().uses_embedded_graph
