@@ -519,12 +519,12 @@ def a_cycle(g: dict[str, list[str]], scc: list[str]) -> list[str]:
 
 def applies(cover_obj: dict, sla_obj: dict) -> bool:
     """A covering objective applies to an SLA objective of the same indicator
-    when the SLA objective has no priority, the covering one has none, or they
-    are equal."""
+    when the covering one has no priority (it covers every priority) or has the
+    SLA objective's priority."""
     if cover_obj["indicator"] != sla_obj["indicator"]:
         return False
     sp, cp = sla_obj.get("priority"), cover_obj.get("priority")
-    return sp is None or cp is None or sp == cp
+    return cp is None or sp == cp
 
 
 def at_least_as_strong(cover_obj: dict, sla_obj: dict, strict: bool) -> bool:

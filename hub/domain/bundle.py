@@ -19,8 +19,13 @@ KEY = Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")
 
 
 class _Record(BaseModel):
+    # Code builds records by field name; files are parsed by alias alone (`parse_bundle`).
     model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
     )
 
 
@@ -99,7 +104,8 @@ def parse_bundle(raw: Mapping[str, Any]) -> Bundle:
     # The demo bundle carries agreements for its loader; plain imports do not.
     data = {key: value for key, value in raw.items() if key != "agreements"}
     try:
-        return Bundle.model_validate(data)
+        # Bundles are JSON/YAML written by people: only the camelCase keys count.
+        return Bundle.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise BundleError(
             [f"{_where(error['loc'])}: {error['msg']}" for error in exc.errors()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,9 @@ class InvalidInputError(Exception):
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> InvalidInputError:
         problems = []
         for error in exc.errors():
-            path = ".".join(str(part) for part in error["loc"])
+            path = ".".join(
+                to_camel(part) if isinstance(part, str) else str(part) for part in error["loc"]
+            )
             message = str(error["msg"]).removeprefix("Value error, ")
             # Model-level rules name their field at the start of the message.
             field, sep, rest = message.partition(": ")

@@ -59,13 +59,15 @@ class Gap:
     detail: str
 
 
+def _priority_matches(candidate: Objective, required: Objective) -> bool:
+    """A promise for every priority covers any one; a P1-only promise covers P1 alone,
+    never an SLA objective that applies to every priority."""
+    return candidate.priority is None or candidate.priority == required.priority
+
+
 def applies_to(candidate: Objective, required: Objective) -> bool:
-    """Same indicator, and a priority that matches (no priority applies to all)."""
-    return candidate.indicator is required.indicator and (
-        candidate.priority is None
-        or required.priority is None
-        or candidate.priority == required.priority
-    )
+    """Same indicator, and a priority that covers the required one."""
+    return candidate.indicator is required.indicator and _priority_matches(candidate, required)
 
 
 def at_least_as_strong(candidate: Objective, required: Objective) -> bool:
@@ -102,7 +104,7 @@ def _handoff_seconds(cover: Cover, required: Objective) -> float:
         for o in cover.objectives
         if o.indicator is Indicator.HANDOFF_TIME
         and o.threshold is not None
-        and (o.priority is None or required.priority is None or o.priority == required.priority)
+        and _priority_matches(o, required)
     ]
     return min(handoffs, default=0.0)
 
