@@ -30,7 +30,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,7 @@ _USER = "root"
 _MAIN_CLASS = "com.arcadedb.server.ArcadeDBServer"
 _BOLT_PLUGIN = "Bolt:com.arcadedb.bolt.BoltProtocolPlugin"
 _STOP_TIMEOUT_SECONDS = 30.0
+_ATTACH_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +132,21 @@ def _is_our_server(pid: int, root: Path) -> bool:
     return _MAIN_CLASS.encode() in cmdline and f"@{root / 'jvm.args'}".encode() in cmdline
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+def _die_with(parent: int) -> Callable[[], None]:
+    """What the child runs before exec: get SIGTERM when `parent` dies (Linux).
+
+    The signal comes when the thread that forked exits, so servers are started from
+    the main thread. If the parent died before the prctl, the child ends at once.
+    """
+
+    def arrange() -> None:  # pragma: no cover - runs in the child
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 class EmbeddedGraphServer:
@@ -174,6 +186,7 @@ class EmbeddedGraphServer:
 
     def _password(self) -> str:
         if self.password_file.exists():
+            self.password_file.chmod(0o600)
             return self.password_file.read_text().strip()
         password = secrets.token_urlsafe(24)
         fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -220,7 +233,7 @@ class EmbeddedGraphServer:
                 if pid_alive(state.pid) and _is_our_server(state.pid, self.root):
                     if pid_alive(state.owner_pid) and state.owner_pid != os.getpid():
                         connection = self.connection(state)
-                        self._wait_ready(connection, deadline=time.monotonic() + 10)
+                        self._wait_ready(connection, timeout=_ATTACH_TIMEOUT_SECONDS)
                         log.info("using the embedded graph server (pid %d)", state.pid)
                         self._state = state
                         return connection
@@ -261,7 +274,7 @@ class EmbeddedGraphServer:
                 stdout=log_handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # only prctl runs there: no locks, no imports
+                preexec_fn=_die_with(os.getpid()),  # only prctl runs there: no locks, no imports
             )
         finally:
             log_handle.close()
@@ -274,9 +287,7 @@ class EmbeddedGraphServer:
         )
         connection = self.connection(state)
         try:
-            self._wait_ready(
-                connection, deadline=time.monotonic() + self.settings.startup_timeout_seconds
-            )
+            self._wait_ready(connection, timeout=self.settings.startup_timeout_seconds)
         except EmbeddedServerError:
             self._kill_child()
             raise
@@ -316,11 +327,13 @@ class EmbeddedGraphServer:
         ]
         path = self.root / "jvm.args"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file keeps its mode through O_TRUNC
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(f'"{option}"' for option in options) + "\n")
 
-    def _wait_ready(self, connection: GraphConnection, deadline: float) -> None:
+    def _wait_ready(self, connection: GraphConnection, timeout: float) -> None:
         """Poll until the database answers over Bolt, the child dies, or time runs out."""
+        deadline = time.monotonic() + timeout
         last_error = "no answer"
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -352,15 +365,16 @@ class EmbeddedGraphServer:
             time.sleep(0.25)
         raise EmbeddedServerError(
             f"the embedded graph server did not answer on {connection.uri} within "
-            f"{self.settings.startup_timeout_seconds:g} s ({last_error}); the end of "
+            f"{timeout:g} s ({last_error}); the end of "
             f"{self.log_file}:\n{self.log_tail()}"
         )
 
     def log_tail(self, lines: int = 30) -> str:
         try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+            tail = self.log_file.read_text(errors="replace").splitlines()[-lines:]
         except OSError:
             return "(no log)"
+        return "\n".join(tail) if tail else "(the log is empty)"
 
     def child_alive(self) -> bool:
         """True while the server this object started or attached to is running."""
