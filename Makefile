@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 LINT_DIR := tools/cypher-lint
+AUDIT_DIR := tools/http-audit
 PYTEST_ARGS ?=
 
 .PHONY: run test setup lint typecheck unit format clean
@@ -13,7 +14,7 @@ run: setup
 test: setup lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed $(LINT_DIR)/node_modules/.installed
+setup: $(VENV)/.installed $(LINT_DIR)/node_modules/.installed $(AUDIT_DIR)/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,11 @@ $(VENV)/.installed: pyproject.toml
 # Neo4j's own Cypher parser, used by tests/graph/test_cypher_dialect.py.
 $(LINT_DIR)/node_modules/.installed: $(LINT_DIR)/package-lock.json
 	cd $(LINT_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# graphql-http's GraphQL-over-HTTP audit suite, used by tests/test_graphql_over_http.py.
+$(AUDIT_DIR)/node_modules/.installed: $(AUDIT_DIR)/package-lock.json
+	cd $(AUDIT_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: setup
@@ -38,4 +44,4 @@ format: setup
 	$(BIN)/ruff check --fix hub tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(LINT_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LINT_DIR)/node_modules $(AUDIT_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache

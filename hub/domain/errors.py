@@ -24,6 +24,10 @@ class InvalidInputError(Exception):
         super().__init__("; ".join(str(problem) for problem in problems))
         self.problems = problems
 
+    def prefixed(self, prefix: str) -> InvalidInputError:
+        """The same problems with `prefix` before each field (e.g. the argument name)."""
+        return InvalidInputError([FieldProblem(prefix + p.field, p.message) for p in self.problems])
+
     @classmethod
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> InvalidInputError:
         problems = []

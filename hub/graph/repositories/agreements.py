@@ -201,12 +201,12 @@ class AgreementRepository:
         for index, component_id in enumerate(spec.covers):
             if component_id not in components:
                 problems.append(
-                    FieldProblem(f"covers[{index}]", f"no service or CI with id {component_id!r}")
+                    FieldProblem(f"covers.{index}", f"no service or CI with id {component_id!r}")
                 )
         slas = set(found["slas"])
         for index, sla_id in enumerate(spec.underpins):
             if sla_id not in slas:
-                problems.append(FieldProblem(f"underpins[{index}]", f"no SLA with id {sla_id!r}"))
+                problems.append(FieldProblem(f"underpins.{index}", f"no SLA with id {sla_id!r}"))
         if problems:
             raise InvalidInputError(problems)
         if spec.kind is AgreementKind.SLA:

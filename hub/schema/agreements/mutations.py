@@ -89,8 +89,12 @@ class AgreementMutations:
         permission_classes=[IsEditor], description="Creates a DRAFT agreement (version 1)."
     )
     async def create_agreement(self, info: Info, input: AgreementInput) -> Agreement:
-        agreements = info.context.agreements
-        agreement_id = await agreements.create(_spec(input), info.context.actor)
+        agreements, spec = info.context.agreements, _spec(input)
+        try:
+            agreement_id = await agreements.create(spec, info.context.actor)
+        except InvalidInputError as exc:
+            # The repository names fields of the agreement; clients sent them in `input`.
+            raise exc.prefixed("input.") from exc
         return agreement_type(await agreements.get(agreement_id))
 
     @strawberry.mutation(permission_classes=[IsEditor], description="DRAFT -> PENDING_APPROVAL.")

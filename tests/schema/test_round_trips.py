@@ -1,0 +1,282 @@
+"""Listing agreements with their nested fields costs a fixed number of graph round trips.
+
+Every nested field goes through a per-request DataLoader, so a page of N agreements
+costs one statement per *kind* of lookup, not per agreement. For the query below:
+
+1. ``agreements.LIST_AGREEMENTS``: the page itself (with each counterpart's id);
+2. ``parties.CUSTOMERS_BY_IDS``: ``customer`` of every SLA on the page;
+3. ``agreements.OBJECTIVES_BY_AGREEMENT_IDS``: ``objectives`` of every agreement;
+4. ``agreements.COVERED_IDS_BY_AGREEMENT_IDS``: which components each one ``covers``;
+5. ``components.COMPONENTS_BY_IDS``: those components (with each service's owner id);
+6. ``parties.TEAMS_BY_IDS``: ``owner`` of every covered service.
+
+Steps 2-4 run side by side and 5-6 wait on 4 and 5, but each is one statement: six
+round trips for 3 agreements and for 12 alike.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import strawberry
+from conftest import GraphBuilder
+
+from hub.domain.models import (
+    AgreementKind,
+    AgreementSpec,
+    AgreementStatus,
+    Indicator,
+    ObjectiveSpec,
+    WindowKind,
+)
+from hub.domain.workflow import Actor, Role
+from hub.graph.client import Graph
+from hub.graph.cypher import Cypher, all_statements
+from hub.graph.repositories import AgreementRepository
+from hub.schema import build_schema
+from hub.schema.context import Context
+from hub.settings import ApiSettings
+
+EDITOR = Actor(user="erin", role=Role.EDITOR)
+APPROVER = Actor(user="abe", role=Role.APPROVER)
+VIEWER = Actor(user="vic", role=Role.VIEWER)
+
+ROUND_TRIPS_PER_PAGE = 6
+EXPECTED_STATEMENTS = Counter(
+    {
+        "agreements.LIST_AGREEMENTS": 1,
+        "parties.CUSTOMERS_BY_IDS": 1,
+        "agreements.OBJECTIVES_BY_AGREEMENT_IDS": 1,
+        "agreements.COVERED_IDS_BY_AGREEMENT_IDS": 1,
+        "components.COMPONENTS_BY_IDS": 1,
+        "parties.TEAMS_BY_IDS": 1,
+    }
+)
+
+QUERY = """
+query Agreements($customerId: ID!) {
+  agreements(first: 50, customerId: $customerId) {
+    edges {
+      node {
+        id
+        name
+        status
+        ... on ServiceLevelAgreement { customer { name } }
+        objectives { indicator target }
+        covers {
+          id
+          name
+          ... on Service { owner { name } }
+        }
+      }
+    }
+    pageInfo { hasNextPage }
+  }
+}
+"""
+
+OBJECTIVES = (
+    ObjectiveSpec(
+        indicator=Indicator.AVAILABILITY, target=99.9, window_kind=WindowKind.CALENDAR_MONTH
+    ),
+    ObjectiveSpec(
+        indicator=Indicator.LATENCY,
+        target=95.0,
+        threshold=0.3,
+        window_kind=WindowKind.ROLLING,
+        window_days=28,
+    ),
+)
+# Cycled over the agreements, so that the page mixes every status an SLA can reach here.
+STATUSES = (AgreementStatus.ACTIVE, AgreementStatus.PENDING_APPROVAL, AgreementStatus.DRAFT)
+TEAMS = {"team-a": "Team A", "team-b": "Team B"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> strawberry.Schema:
+    return build_schema()
+
+
+class StatementLog:
+    """The names of the statements sent while it listens."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._name_of = {statement: name for name, statement in all_statements().items()}
+
+    def __call__(self, statement: Cypher) -> None:
+        self.names.append(self._name_of.get(statement, statement.text))
+
+
+@pytest.fixture
+def statements(graph: Graph) -> Iterator[StatementLog]:
+    log = StatementLog()
+    graph.add_listener(log)
+    yield log
+    graph.remove_listener(log)
+
+
+def owner_key(index: int) -> str:
+    return "team-a" if index % 2 == 0 else "team-b"
+
+
+async def build_agreements(builder: GraphBuilder, count: int) -> tuple[str, dict[str, Any]]:
+    """`count` SLAs for one new customer, agreement i covering service i and CI i.
+
+    Returns the customer's id and, by agreement id, what the query must show for it.
+    """
+    services = [f"svc-{i:02d}" for i in range(count)]
+    cis = [f"ci-{i:02d}" for i in range(count)]
+    await builder.load(
+        nodes=cis,
+        extra={
+            "teams": [{"externalId": key, "name": name} for key, name in TEAMS.items()],
+            "customers": [{"externalId": "cust", "name": "Retail BU", "businessUnit": "retail"}],
+            "services": [
+                {"externalId": key, "name": f"Service {key}", "ownerTeam": owner_key(i)}
+                for i, key in enumerate(services)
+            ],
+            "dependencies": [{"from": s, "to": c} for s, c in zip(services, cis, strict=True)],
+        },
+    )
+    ids = await builder.ids(["cust", *services, *cis])
+    repository = AgreementRepository(builder.graph)
+    expected: dict[str, Any] = {}
+    for i in range(count):
+        status = STATUSES[i % len(STATUSES)]
+        spec = AgreementSpec(
+            kind=AgreementKind.SLA,
+            name=f"SLA {i:02d}",
+            covers=(ids[services[i]], ids[cis[i]]),
+            objectives=OBJECTIVES,
+            customer_id=ids["cust"],
+        )
+        agreement_id = await repository.create(spec, EDITOR)
+        if status is not AgreementStatus.DRAFT:
+            await repository.submit(agreement_id, EDITOR)
+        if status is AgreementStatus.ACTIVE:
+            await repository.approve(agreement_id, APPROVER)
+        expected[agreement_id] = {
+            "id": agreement_id,
+            "name": f"SLA {i:02d}",
+            "status": status.value,
+            "customer": {"name": "Retail BU"},
+            "objectives": [
+                {"indicator": "AVAILABILITY", "target": 99.9},
+                {"indicator": "LATENCY", "target": 95.0},
+            ],
+            "covers": sorted(
+                [
+                    {
+                        "id": ids[services[i]],
+                        "name": f"Service {services[i]}",
+                        "owner": {"name": TEAMS[owner_key(i)]},
+                    },
+                    {"id": ids[cis[i]], "name": cis[i]},
+                ],
+                key=lambda c: c["id"],
+            ),
+        }
+    return ids["cust"], expected
+
+
+def normalised(node: dict[str, Any]) -> dict[str, Any]:
+    """A listed agreement with its order-free lists sorted."""
+    return {
+        **node,
+        "objectives": sorted(node["objectives"], key=lambda o: o["indicator"]),
+        "covers": sorted(node["covers"], key=lambda c: c["id"]),
+    }
+
+
+@pytest.mark.parametrize("count", [3, 12])
+async def test_listing_agreements_costs_the_same_round_trips_for_any_page_size(
+    count: int,
+    schema: strawberry.Schema,
+    graph: Graph,
+    builder: GraphBuilder,
+    statements: StatementLog,
+) -> None:
+    customer_id, expected = await build_agreements(builder, count)
+    context = Context.create(graph, VIEWER, ApiSettings())
+    statements.names.clear()
+    before = graph.round_trips
+
+    result = await schema.execute(
+        QUERY, variable_values={"customerId": customer_id}, context_value=context
+    )
+
+    assert result.errors is None
+    assert graph.round_trips - before == ROUND_TRIPS_PER_PAGE
+    assert Counter(statements.names) == EXPECTED_STATEMENTS
+    assert result.data is not None
+    page = result.data["agreements"]
+    assert page["pageInfo"] == {"hasNextPage": False}
+    listed = {edge["node"]["id"]: normalised(edge["node"]) for edge in page["edges"]}
+    assert listed == expected
+    # By id order, as documented.
+    assert [edge["node"]["id"] for edge in page["edges"]] == sorted(expected)
+
+
+GAPS_QUERY = """
+query AgreementGaps($customerId: ID!) {
+  agreements(first: 50, customerId: $customerId) {
+    edges {
+      node {
+        id
+        covers { id name }
+        ... on ServiceLevelAgreement {
+          coverageGaps { kind sla { id } component { id name } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("count", [3, 12])
+async def test_coverage_gaps_of_a_page_of_slas_are_batched_too(
+    count: int,
+    schema: strawberry.Schema,
+    graph: Graph,
+    builder: GraphBuilder,
+    statements: StatementLog,
+) -> None:
+    """`ServiceLevelAgreement.coverageGaps` costs the gap statements once per page.
+
+    The gaps' components are the covered ones, so whether they need their own
+    ``COMPONENTS_BY_IDS`` depends only on which loader batch they join first: one or
+    two of those, never one per SLA.
+    """
+    customer_id, expected = await build_agreements(builder, count)
+    context = Context.create(graph, VIEWER, ApiSettings())
+    statements.names.clear()
+
+    result = await schema.execute(
+        GAPS_QUERY, variable_values={"customerId": customer_id}, context_value=context
+    )
+
+    assert result.errors is None
+    assert result.data is not None
+    sent = Counter(statements.names)
+    assert sent.pop("components.COMPONENTS_BY_IDS") in (1, 2)
+    assert sent == Counter(
+        {
+            "agreements.LIST_AGREEMENTS": 1,
+            "agreements.COVERED_IDS_BY_AGREEMENT_IDS": 1,
+            "gaps.SLA_CHAIN_COVER": 1,
+            # The gap rules read the SLAs' own objectives once for the whole page.
+            "agreements.OBJECTIVES_BY_AGREEMENT_IDS": 1,
+        }
+    )
+    # Only ACTIVE SLAs have gaps; nothing covers their service or CI.
+    for edge in result.data["agreements"]["edges"]:
+        node = edge["node"]
+        active = expected[node["id"]]["status"] == "ACTIVE"
+        gaps = sorted((g["kind"], g["component"]["id"]) for g in node["coverageGaps"])
+        assert gaps == (sorted(("UNCOVERED", c["id"]) for c in node["covers"]) if active else [])
+        assert {g["sla"]["id"] for g in node["coverageGaps"]} <= {node["id"]}
