@@ -112,53 +112,59 @@ def parse_bundle(raw: Mapping[str, Any]) -> Bundle:
         ) from exc
 
 
-def dangling_component_keys(bundle: Bundle) -> set[str]:
-    """Dependency ends that are not components of the bundle: the graph may know them."""
-    own = {s.external_id for s in bundle.services} | {
-        c.external_id for c in bundle.configuration_items
-    }
-    ends = {d.from_ for d in bundle.dependencies} | {d.to for d in bundle.dependencies}
-    return ends - own
+def referenced_keys(bundle: Bundle) -> set[str]:
+    """Every key the bundle defines or names: the graph may hold some of them already."""
+    keys = {record.external_id for _, _, records in _collections(bundle) for record in records}
+    keys |= {d.from_ for d in bundle.dependencies} | {d.to for d in bundle.dependencies}
+    keys |= {s.owner_team for s in bundle.services if s.owner_team is not None}
+    return keys
 
 
-def reference_problems(bundle: Bundle, known_components: frozenset[str] = frozenset()) -> list[str]:
-    """Duplicate keys and dangling references, each named by its record path."""
+def _collections(bundle: Bundle) -> tuple[tuple[str, str, tuple[_Keyed, ...]], ...]:
+    return (
+        ("teams", "Team", bundle.teams),
+        ("vendors", "Vendor", bundle.vendors),
+        ("customers", "Customer", bundle.customers),
+        ("services", "Service", bundle.services),
+        ("configurationItems", "ConfigurationItem", bundle.configuration_items),
+    )
+
+
+COMPONENT_KINDS = frozenset({"Service", "ConfigurationItem"})
+
+
+def reference_problems(bundle: Bundle, existing: Mapping[str, str] | None = None) -> list[str]:
+    """Keys used twice and references that resolve to nothing, each named by its path.
+
+    A key names one record within a source, whatever its kind. `existing` gives the
+    kind ("Team", "Service", ...) of keys the graph already holds under the bundle's
+    source: a record may not change kind, and references may name those records.
+    """
+    existing = existing or {}
     problems: list[str] = []
-    components: set[str] = set()
-    records: tuple[_Keyed, ...]
-    for collection, records in (
-        ("teams", bundle.teams),
-        ("vendors", bundle.vendors),
-        ("customers", bundle.customers),
-    ):
-        seen: set[str] = set()
+    kinds: dict[str, str] = {}
+    for collection, kind, records in _collections(bundle):
         for index, record in enumerate(records):
-            if record.external_id in seen:
+            key, where = record.external_id, f"{collection}[{index}].externalId"
+            if key in kinds:
+                problems.append(f"{where}: {key!r} already names a {kinds[key]} of this bundle")
+                continue
+            kinds[key] = kind
+            if existing.get(key, kind) != kind:
                 problems.append(
-                    f"{collection}[{index}].externalId: {record.external_id!r} appears twice"
+                    f"{where}: {key!r} already names a {existing[key]} of source "
+                    f"{bundle.source!r}; a record cannot change kind"
                 )
-            seen.add(record.external_id)
-    team_keys = {team.external_id for team in bundle.teams}
-    for collection, records in (
-        ("services", bundle.services),
-        ("configurationItems", bundle.configuration_items),
-    ):
-        for index, item in enumerate(records):
-            if item.external_id in components:
-                problems.append(
-                    f"{collection}[{index}].externalId: {item.external_id!r} is already used "
-                    "by another service or configuration item of this bundle"
-                )
-            components.add(item.external_id)
+    known = {**existing, **kinds}
     for index, service in enumerate(bundle.services):
-        if service.owner_team is not None and service.owner_team not in team_keys:
+        if service.owner_team is not None and known.get(service.owner_team) != "Team":
             problems.append(
-                f"services[{index}].ownerTeam: no team {service.owner_team!r} in this bundle"
+                f"services[{index}].ownerTeam: no team {service.owner_team!r} in this bundle "
+                f"or in source {bundle.source!r}"
             )
-    resolvable = components | known_components
     for index, dependency in enumerate(bundle.dependencies):
         for end, key in (("from", dependency.from_), ("to", dependency.to)):
-            if key not in resolvable:
+            if known.get(key) not in COMPONENT_KINDS:
                 problems.append(
                     f"dependencies[{index}].{end}: {key!r} is neither a service nor a "
                     f"configuration item of this bundle or of source {bundle.source!r}"

@@ -6,8 +6,9 @@ transactions: the driver retries transient errors (deadlocks, leader changes).
 
 ArcadeDB differs from Neo4j in one way that matters here: two transactions that
 ``MERGE`` the same unique key at once can fail with ``ConstraintValidationFailed``
-instead of one waiting for the other. Every write of the hub is idempotent, so
-`Graph` retries that case itself; the retried ``MERGE`` then matches.
+(and two that delete one record with ``EntityNotFound``) instead of one waiting for
+the other. Every write of the hub is idempotent, so `Graph` retries those cases
+itself; the retried ``MERGE`` then matches.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ Row = dict[str, Any]
 T = TypeVar("T")
 
 _CONSTRAINT_RETRIES = 5
+# Client errors that ArcadeDB reports when a concurrent transaction got there first
+# (Neo4j takes locks and waits instead): the MERGE that lost now matches, the record a
+# DELETE wanted is gone. Every write of the hub is idempotent, so running it again is
+# safe; any other client error is a real one.
+_ENTITY_NOT_FOUND = "Neo.ClientError.Statement.EntityNotFound"
+
+
+def _lost_a_race(exc: GraphError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, ConstraintError) or (
+        isinstance(cause, Neo4jError) and cause.code == _ENTITY_NOT_FOUND
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +154,10 @@ class Graph:
             try:
                 return await self._execute(neo4j.WRITE_ACCESS, work)
             except GraphError as exc:
-                if not isinstance(exc.__cause__, ConstraintError) or attempt == _CONSTRAINT_RETRIES:
+                if not _lost_a_race(exc) or attempt == _CONSTRAINT_RETRIES:
                     raise
-                # A concurrent MERGE created the same key first; ours will match it now.
                 delay = random.uniform(0.01, 0.05) * attempt  # noqa: S311 - jitter, not crypto
-                log.debug("retrying a write after a concurrent MERGE (attempt %d)", attempt)
+                log.debug("retrying a write that lost a race (attempt %d): %s", attempt, exc)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -47,6 +47,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             q.AUDIT_TARGET_INDEX,
         ),
     ),
+    Migration(2, "multi-label component types", (q.COMPONENT_KIND_TYPES,)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -16,9 +16,9 @@ from hub.domain.bundle import (
     ServiceRecord,
     TeamRecord,
     VendorRecord,
-    dangling_component_keys,
     parse_bundle,
     reference_problems,
+    referenced_keys,
 )
 from hub.domain.models import Tier
 
@@ -123,7 +123,7 @@ def test_contract_example_parses_into_typed_records() -> None:
         dependencies=(DependencyRecord(from_="svc-checkout", to="ci-db1"),),
     )
     assert reference_problems(bundle) == []
-    assert dangling_component_keys(bundle) == set()
+    assert referenced_keys(bundle) == {"t-net", "v-cloud", "c-retail", "svc-checkout", "ci-db1"}
 
 
 def test_records_dump_back_to_the_camel_case_json_keys() -> None:
@@ -296,56 +296,74 @@ def test_every_reference_problem_is_reported_with_its_path() -> None:
         "dependencies[2].from",
         "dependencies[2].to",
     ]
-    assert problems[0] == "teams[1].externalId: 't-net' appears twice"
-    assert problems[5] == "services[1].ownerTeam: no team 't-missing' in this bundle"
+    assert problems[0] == "teams[1].externalId: 't-net' already names a Team of this bundle"
+    assert problems[5] == (
+        "services[1].ownerTeam: no team 't-missing' in this bundle or in source 'manual'"
+    )
     assert problems[6] == (
         "dependencies[1].to: 'ci-nowhere' is neither a service nor a configuration item "
         "of this bundle or of source 'manual'"
     )
 
 
-def test_the_same_key_in_different_party_collections_is_no_duplicate() -> None:
+def test_a_key_names_one_record_whatever_its_kind() -> None:
     same = [{"externalId": "acme", "name": "Acme"}]
     bundle = parse_bundle(
         example(teams=same, vendors=same, customers=same, services=[], dependencies=[])
     )
-    assert (bundle.teams, bundle.vendors) == (
-        (TeamRecord(external_id="acme", name="Acme"),),
-        (VendorRecord(external_id="acme", name="Acme"),),
-    )
-    assert reference_problems(bundle) == []
+    assert reference_problems(bundle) == [
+        "vendors[0].externalId: 'acme' already names a Team of this bundle",
+        "customers[0].externalId: 'acme' already names a Team of this bundle",
+    ]
+
+
+def test_a_record_cannot_change_kind_across_imports() -> None:
+    bundle = parse_bundle(example())
+    existing = {"svc-checkout": "ConfigurationItem", "t-net": "Team"}
+    assert reference_problems(bundle, existing) == [
+        "services[0].externalId: 'svc-checkout' already names a ConfigurationItem of source "
+        "'manual'; a record cannot change kind"
+    ]
+
+
+def test_owner_team_may_be_a_team_the_graph_already_knows() -> None:
+    bundle = parse_bundle(example(teams=[], services=[service("svc-checkout", ownerTeam="t-old")]))
+    assert paths(reference_problems(bundle)) == ["services[0].ownerTeam"]
+    assert reference_problems(bundle, {"t-old": "Team"}) == []
+    assert paths(reference_problems(bundle, {"t-old": "Vendor"})) == ["services[0].ownerTeam"]
 
 
 def test_owner_team_must_be_a_team_not_a_vendor() -> None:
     bundle = parse_bundle(example(services=[service("svc-checkout", ownerTeam="v-cloud")]))
-    assert reference_problems(bundle) == ["services[0].ownerTeam: no team 'v-cloud' in this bundle"]
+    assert reference_problems(bundle) == [
+        "services[0].ownerTeam: no team 'v-cloud' in this bundle or in source 'manual'"
+    ]
 
 
 def test_dependencies_may_name_components_the_graph_already_knows() -> None:
     bundle = parse_bundle(
         example(dependencies=[{"from": "svc-checkout", "to": "ci-known"}, {"from": "x", "to": "y"}])
     )
-    assert dangling_component_keys(bundle) == {"ci-known", "x", "y"}
+    assert {"ci-known", "x", "y"} <= referenced_keys(bundle)
     assert paths(reference_problems(bundle)) == [
         "dependencies[0].to",
         "dependencies[1].from",
         "dependencies[1].to",
     ]
-    assert paths(reference_problems(bundle, frozenset({"ci-known"}))) == [
+    assert paths(reference_problems(bundle, {"ci-known": "ConfigurationItem"})) == [
         "dependencies[1].from",
         "dependencies[1].to",
     ]
-    assert reference_problems(bundle, frozenset({"ci-known", "x", "y"})) == []
+    assert reference_problems(bundle, dict.fromkeys(("ci-known", "x", "y"), "Service")) == []
 
 
 def test_dependencies_may_not_name_teams_or_customers() -> None:
     bundle = parse_bundle(example(dependencies=[{"from": "svc-checkout", "to": "t-net"}]))
-    assert dangling_component_keys(bundle) == {"t-net"}
     assert paths(reference_problems(bundle)) == ["dependencies[0].to"]
+    assert paths(reference_problems(bundle, {"t-net": "Team"})) == ["dependencies[0].to"]
 
 
 def test_a_self_loop_is_allowed() -> None:
     bundle = parse_bundle(example(dependencies=[{"from": "ci-db1", "to": "ci-db1"}]))
     assert bundle.dependencies == (DependencyRecord(from_="ci-db1", to="ci-db1"),)
     assert reference_problems(bundle) == []
-    assert dangling_component_keys(bundle) == set()

@@ -35,15 +35,19 @@ UPSERT_CONFIGURATION_ITEMS = Cypher(
     """
 )
 
-# Each row: serviceRefKey, teamRefKey (null clears the owner).
+# Each row: serviceRefKey, teamRefKey (null clears the owner). An unchanged owner is
+# left alone, so that re-imports write nothing and concurrent ones do not collide.
 SET_SERVICE_OWNERS = Cypher(
     """
     UNWIND $rows AS row
     MATCH (:ExternalRef {key: row.serviceRefKey})-[:REFERS_TO]->(s:Service)
-    OPTIONAL MATCH (s)-[old:OWNED_BY]->(:Team)
+    OPTIONAL MATCH (:ExternalRef {key: row.teamRefKey})-[:REFERS_TO]->(t:Team)
+    WITH s, t
+    OPTIONAL MATCH (s)-[old:OWNED_BY]->(other:Team)
+    WHERE t IS NULL OR other <> t
     DELETE old
-    WITH DISTINCT s, row
-    MATCH (:ExternalRef {key: row.teamRefKey})-[:REFERS_TO]->(t:Team)
+    WITH DISTINCT s, t
+    WHERE t IS NOT NULL
     MERGE (s)-[:OWNED_BY]->(t)
     """
 )
@@ -59,11 +63,12 @@ UPSERT_DEPENDENCIES = Cypher(
     """
 )
 
-EXISTING_REF_KEYS = Cypher(
+# What each key already names, to keep a key on one kind of record per source.
+REF_KINDS = Cypher(
     """
     UNWIND $keys AS key
-    MATCH (ref:ExternalRef {key: key})-[:REFERS_TO]->(:Component)
-    RETURN ref.key AS key
+    MATCH (ref:ExternalRef {key: key})-[:REFERS_TO]->(n)
+    RETURN ref.key AS key, labels(n) AS labels
     """
 )
 

@@ -54,6 +54,19 @@ AUDIT_TARGET_INDEX = Cypher(
     "CREATE INDEX audit_record_target IF NOT EXISTS FOR (n:AuditRecord) ON (n.targetId)"
 )
 
+# ArcadeDB stores a node with two labels in a type of its own ("Component~Service"),
+# created by the first write that needs it; two transactions creating it at once fail
+# one of them (TypeAlreadyExistsException, reported as a SemanticError, not retried).
+# Creating and deleting one node of each kind makes both types exist before any import.
+# On Neo4j this changes nothing.
+COMPONENT_KIND_TYPES = Cypher(
+    """
+    CREATE (s:Component:Service {id: 'migration-probe:Service'}),
+           (c:Component:ConfigurationItem {id: 'migration-probe:ConfigurationItem'})
+    DELETE s, c
+    """
+)
+
 APPLIED_MIGRATIONS = Cypher("MATCH (m:Migration) RETURN m.version AS version ORDER BY version")
 
 RECORD_MIGRATION = Cypher(

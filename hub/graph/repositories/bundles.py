@@ -9,9 +9,9 @@ from typing import Any
 from hub.domain.bundle import (
     Bundle,
     BundleError,
-    dangling_component_keys,
     parse_bundle,
     reference_problems,
+    referenced_keys,
 )
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import components as cq
@@ -19,6 +19,8 @@ from hub.graph.cypher import parties as pq
 from hub.graph.ids import ref_key, stable_id, utc_now
 
 _BATCH = 2000
+# Most specific first: a Service node also carries the Component label.
+_KIND_LABELS = ("Service", "ConfigurationItem", "Team", "Vendor", "Customer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +55,7 @@ class BundleImporter:
     async def load(self, raw: Mapping[str, Any]) -> ImportCounts:
         """Validate `raw` and write it all, or raise `BundleError` and write nothing."""
         bundle = parse_bundle(raw)
-        dangling = dangling_component_keys(bundle)
-        known: frozenset[str] = frozenset()
-        if dangling:
-            keys = [ref_key(bundle.source, key) for key in sorted(dangling)]
-            rows = await self._graph.read(cq.EXISTING_REF_KEYS, keys=keys)
-            prefix = f"{bundle.source}:"
-            known = frozenset(row["key"].removeprefix(prefix) for row in rows)
-        problems = reference_problems(bundle, known)
+        problems = reference_problems(bundle, await self._existing_kinds(bundle))
         if problems:
             raise BundleError(problems)
         await self._graph.write_transaction(lambda tx: self._write(tx, bundle))
@@ -72,6 +67,19 @@ class BundleImporter:
             configuration_items=len(bundle.configuration_items),
             dependencies=len(bundle.dependencies),
         )
+
+    async def _existing_kinds(self, bundle: Bundle) -> dict[str, str]:
+        """The kind of record each of the bundle's keys already names in the graph."""
+        prefix = f"{bundle.source}:"
+        rows = await self._graph.read(
+            cq.REF_KINDS, keys=[prefix + key for key in sorted(referenced_keys(bundle))]
+        )
+        return {
+            row["key"].removeprefix(prefix): next(
+                (label for label in _KIND_LABELS if label in row["labels"]), "other"
+            )
+            for row in rows
+        }
 
     async def _write(self, tx: Transaction, bundle: Bundle) -> None:
         source, now = bundle.source, utc_now()
