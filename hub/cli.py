@@ -192,10 +192,7 @@ def demo_load() -> None:
 def sync(source: Annotated[str, typer.Argument(help="A configured connector.")]) -> None:
     """Run one sync of SOURCE now."""
     _settings()
-    raise _fail(
-        f"no connector named {source!r} is configured; connectors arrive with the sync "
-        "issue (see docs/roadmap.md)"
-    )
+    raise _fail(f"no connector named {source!r} is available: this hub has no connectors yet")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph, GraphConnection
+from hub.graph.cypher import Cypher, all_statements
 from hub.graph.embedded import EmbeddedGraphServer
 from hub.graph.migrations import migrate
 from hub.graph.repositories import BundleImporter, ComponentRepository
@@ -39,9 +40,19 @@ def graph_connection(graph_data_dir: Path) -> Iterator[GraphConnection]:
 @pytest.fixture(scope="session")
 async def graph(graph_connection: GraphConnection) -> AsyncIterator[Graph]:
     g = Graph.connect(graph_connection)
+    unregistered: list[str] = []
+    registered = {statement.text for statement in all_statements().values()}
+
+    def check(statement: Cypher) -> None:
+        if statement.text not in registered:
+            unregistered.append(statement.text)
+
+    # Every statement sent must be one that the dialect test checks with Neo4j's parser.
+    g.add_listener(check)
     await migrate(g)
     yield g
     await g.close()
+    assert unregistered == [], "statements sent that are not constants of hub.graph.cypher"
 
 
 @pytest.fixture
