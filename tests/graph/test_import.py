@@ -179,7 +179,7 @@ async def test_duplicate_dependencies_in_one_bundle_make_one_edge(
 
     ids = await ids_of(components, source, ["a", "b"])
     assert await graph.read(tq.DEPENDENCIES_OF, frontier=[ids["a"]]) == [
-        {"source": ids["a"], "target": ids["b"]}
+        {"next": ids["b"], "source": ids["a"], "target": ids["b"]}
     ]
 
 
@@ -435,7 +435,7 @@ async def test_a_self_loop_dependency_is_allowed(
     assert await walks.dependency_chain(node, 3) == Walk(node, (), ((node, node),), False)
     assert await walks.dependants(node, 3) == Walk(node, (), ((node, node),), False)
     assert await graph.read(tq.DEPENDENCIES_OF, frontier=[node]) == [
-        {"source": node, "target": node}
+        {"next": node, "source": node, "target": node}
     ]
 
 

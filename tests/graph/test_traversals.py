@@ -681,3 +681,7 @@ async def test_walks_agree_with_a_plain_breadth_first_walk(
             expected = reference_walk(nodes, edges, retired, root, max_depth, reverse=reverse)
             assert walk.root_id == ids[root]
             assert as_keys(walk, ids) == expected, (root, "dependants" if reverse else "chain")
+        # The edge-less walk that `impact` uses reaches the same components.
+        lean = await walks.dependants(ids[root], max_depth, with_edges=False)
+        full = await walks.dependants(ids[root], max_depth)
+        assert (lean.reached, lean.truncated, lean.edges) == (full.reached, full.truncated, ())

@@ -109,7 +109,7 @@ UNDERPINNING_IDS_BY_SLA_IDS = Cypher(
 SLA_IDS_BY_SERVICE_IDS = Cypher(
     """
     UNWIND $ids AS id
-    MATCH (:Service {id: id})<-[:COVERS]-(a:Agreement)
+    MATCH (:Component {id: id})<-[:COVERS]-(a:Agreement)
     WHERE a.kind = 'SLA'
     RETURN id AS serviceId, a.id AS agreementId, a.status AS status
     ORDER BY a.id

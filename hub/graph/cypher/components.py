@@ -2,33 +2,48 @@
 
 from hub.graph.cypher import Cypher
 
-# Each row: refKey, source, externalId, newId (used only when the ref is new), props.
-# The ref remembers the node it names (targetId), so a re-import finds the same node
-# even after identification rules attached a second source's ref to it.
-UPSERT_SERVICES = Cypher(
+# Components are written in two steps, each `UNWIND $rows` with rows of refKey,
+# source, externalId, newId (used only when the ref is new) and props. The ref
+# remembers the node it names (targetId), so a re-import finds the same node even
+# after identification rules attached a second source's ref to it.
+#
+# Why not one `MERGE (c:Component:Service {id: ...})`: on ArcadeDB a MERGE on two
+# labels does not use the unique index of `Component.id` and scans every component,
+# so imports slowed down as the graph grew (docs/benchmarks.md). The node is looked
+# up on the indexed label alone and created with both labels only when it is missing.
+# Two imports creating one node at once: the loser fails on the constraint and the
+# retried transaction finds the node.
+CREATE_MISSING_SERVICES = Cypher(
     """
     UNWIND $rows AS row
     MERGE (ref:ExternalRef {key: row.refKey})
     ON CREATE SET ref.source = row.source, ref.externalId = row.externalId,
                   ref.targetId = row.newId
-    WITH ref, row
-    MERGE (c:Component:Service {id: ref.targetId})
-    ON CREATE SET c.createdAt = $now
-    SET c += row.props, c.updatedAt = $now
-    MERGE (ref)-[:REFERS_TO]->(c)
-    RETURN count(c) AS written
+    WITH DISTINCT ref
+    OPTIONAL MATCH (existing:Component {id: ref.targetId})
+    WITH ref WHERE existing IS NULL
+    CREATE (:Component:Service {id: ref.targetId, createdAt: $now})
     """
 )
 
-UPSERT_CONFIGURATION_ITEMS = Cypher(
+CREATE_MISSING_CONFIGURATION_ITEMS = Cypher(
     """
     UNWIND $rows AS row
     MERGE (ref:ExternalRef {key: row.refKey})
     ON CREATE SET ref.source = row.source, ref.externalId = row.externalId,
                   ref.targetId = row.newId
-    WITH ref, row
-    MERGE (c:Component:ConfigurationItem {id: ref.targetId})
-    ON CREATE SET c.createdAt = $now
+    WITH DISTINCT ref
+    OPTIONAL MATCH (existing:Component {id: ref.targetId})
+    WITH ref WHERE existing IS NULL
+    CREATE (:Component:ConfigurationItem {id: ref.targetId, createdAt: $now})
+    """
+)
+
+UPDATE_COMPONENTS = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (ref:ExternalRef {key: row.refKey})
+    MATCH (c:Component {id: ref.targetId})
     SET c += row.props, c.updatedAt = $now
     MERGE (ref)-[:REFERS_TO]->(c)
     RETURN count(c) AS written

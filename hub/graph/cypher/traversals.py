@@ -7,13 +7,14 @@ from hub.graph.cypher import Cypher
 
 COMPONENT_STATUS = Cypher("MATCH (c:Component {id: $id}) RETURN c.status AS status")
 
-# Edges point from the consumer to what it needs: source depends on target.
+# One level of a walk: `next` is the neighbour reached; edges point from the consumer
+# to what it needs (source depends on target).
 DEPENDENCIES_OF = Cypher(
     """
     UNWIND $frontier AS id
     MATCH (a:Component {id: id})-[:DEPENDS_ON]->(b:Component)
     WHERE b.status = 'ACTIVE'
-    RETURN a.id AS source, b.id AS target
+    RETURN b.id AS next, a.id AS source, b.id AS target
     """
 )
 
@@ -22,7 +23,18 @@ DEPENDANTS_OF = Cypher(
     UNWIND $frontier AS id
     MATCH (a:Component {id: id})<-[:DEPENDS_ON]-(b:Component)
     WHERE b.status = 'ACTIVE'
-    RETURN b.id AS source, a.id AS target
+    RETURN b.id AS next, b.id AS source, a.id AS target
+    """
+)
+
+# The same level without edges: one row per component, for walks that need no edges
+# (impact). On shared infrastructure that is several times fewer rows.
+DEPENDANT_IDS_OF = Cypher(
+    """
+    UNWIND $frontier AS id
+    MATCH (:Component {id: id})<-[:DEPENDS_ON]-(b:Component)
+    WHERE b.status = 'ACTIVE'
+    RETURN DISTINCT b.id AS next
     """
 )
 

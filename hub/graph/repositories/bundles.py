@@ -9,11 +9,15 @@ from typing import Any
 from hub.domain.bundle import (
     Bundle,
     BundleError,
+    CustomerRecord,
+    TeamRecord,
+    VendorRecord,
     parse_bundle,
     reference_problems,
     referenced_keys,
 )
 from hub.graph.client import Graph, Transaction
+from hub.graph.cypher import Cypher
 from hub.graph.cypher import components as cq
 from hub.graph.cypher import parties as pq
 from hub.graph.ids import ref_key, stable_id, utc_now
@@ -83,80 +87,44 @@ class BundleImporter:
 
     async def _write(self, tx: Transaction, bundle: Bundle) -> None:
         source, now = bundle.source, utc_now()
-        steps = [
-            (
-                pq.UPSERT_TEAMS,
-                _rows("Team", source, [(t.external_id, {"name": t.name}) for t in bundle.teams]),
-            ),
-            (
-                pq.UPSERT_VENDORS,
-                _rows(
-                    "Vendor", source, [(v.external_id, {"name": v.name}) for v in bundle.vendors]
-                ),
-            ),
-            (
-                pq.UPSERT_CUSTOMERS,
-                _rows(
-                    "Customer",
-                    source,
-                    [
-                        (
-                            c.external_id,
-                            {
-                                "name": c.name,
-                                "businessUnit": c.business_unit,
-                                "region": c.region,
-                                "external": c.external,
-                            },
-                        )
-                        for c in bundle.customers
-                    ],
-                ),
-            ),
-            (
-                cq.UPSERT_SERVICES,
-                _rows(
-                    "Component",
-                    source,
-                    [
-                        (
-                            s.external_id,
-                            {
-                                "name": s.name,
-                                "status": "ACTIVE",
-                                "tier": None if s.tier is None else str(s.tier),
-                                "businessUnit": s.business_unit,
-                                "region": s.region,
-                            },
-                        )
-                        for s in bundle.services
-                    ],
-                ),
-            ),
-            (
-                cq.UPSERT_CONFIGURATION_ITEMS,
-                _rows(
-                    "Component",
-                    source,
-                    [
-                        (
-                            ci.external_id,
-                            {
-                                "name": ci.name,
-                                "status": "ACTIVE",
-                                "ciClass": ci.ci_class,
-                                "environment": ci.environment,
-                                "location": ci.location,
-                            },
-                        )
-                        for ci in bundle.configuration_items
-                    ],
-                ),
-            ),
-        ]
-        for statement, rows in steps:
-            for start in range(0, len(rows), _BATCH):
-                await tx.run(statement, rows=rows[start : start + _BATCH], now=now)
+
+        def party(kind: str, records: tuple[_Party, ...]) -> list[dict[str, Any]]:
+            return _rows(kind, source, [(r.external_id, _party_props(r)) for r in records])
+
+        services = _rows(
+            "Component",
+            source,
+            [
+                (
+                    s.external_id,
+                    {
+                        "name": s.name,
+                        "status": "ACTIVE",
+                        "tier": None if s.tier is None else str(s.tier),
+                        "businessUnit": s.business_unit,
+                        "region": s.region,
+                    },
+                )
+                for s in bundle.services
+            ],
+        )
+        items = _rows(
+            "Component",
+            source,
+            [
+                (
+                    ci.external_id,
+                    {
+                        "name": ci.name,
+                        "status": "ACTIVE",
+                        "ciClass": ci.ci_class,
+                        "environment": ci.environment,
+                        "location": ci.location,
+                    },
+                )
+                for ci in bundle.configuration_items
+            ],
+        )
         owners = [
             {
                 "serviceRefKey": ref_key(source, s.external_id),
@@ -168,6 +136,30 @@ class BundleImporter:
             {"fromKey": ref_key(source, d.from_), "toKey": ref_key(source, d.to)}
             for d in bundle.dependencies
         ]
-        for statement, rows in ((cq.SET_SERVICE_OWNERS, owners), (cq.UPSERT_DEPENDENCIES, edges)):
+        steps: list[tuple[Cypher, list[dict[str, Any]]]] = [
+            (pq.UPSERT_TEAMS, party("Team", bundle.teams)),
+            (pq.UPSERT_VENDORS, party("Vendor", bundle.vendors)),
+            (pq.UPSERT_CUSTOMERS, party("Customer", bundle.customers)),
+            (cq.CREATE_MISSING_SERVICES, services),
+            (cq.CREATE_MISSING_CONFIGURATION_ITEMS, items),
+            (cq.UPDATE_COMPONENTS, services + items),
+            (cq.SET_SERVICE_OWNERS, owners),
+            (cq.UPSERT_DEPENDENCIES, edges),
+        ]
+        for statement, rows in steps:
             for start in range(0, len(rows), _BATCH):
-                await tx.run(statement, rows=rows[start : start + _BATCH])
+                await tx.run(statement, rows=rows[start : start + _BATCH], now=now)
+
+
+_Party = TeamRecord | VendorRecord | CustomerRecord
+
+
+def _party_props(record: _Party) -> dict[str, Any]:
+    if isinstance(record, CustomerRecord):
+        return {
+            "name": record.name,
+            "businessUnit": record.business_unit,
+            "region": record.region,
+            "external": record.external,
+        }
+    return {"name": record.name}

@@ -62,7 +62,9 @@ class TraversalQueries:
     )
     async def impact(self, info: Info, id: strawberry.ID, max_depth: int | None = 10) -> Impact:
         root = await _root(info, str(id))
-        walk = await info.context.traversals.dependants(str(id), _depth(info, max_depth))
+        walk = await info.context.traversals.dependants(
+            str(id), _depth(info, max_depth), with_edges=False
+        )
         reached_ids = [c.component_id for c in walk.reached]
         reached = await load_components(info, reached_ids)
         by_id = {str(c.id): c for c in reached}
