@@ -513,10 +513,13 @@ async def measure_walks(
 
     async def run_hub() -> None:
         before = graph.round_trips
-        walk = await (walks.dependants if reverse else walks.dependency_chain)(root, DEPTH)
+        if reverse:  # as the GraphQL `impact` resolver walks: no edges
+            walk = await walks.dependants(root, DEPTH, with_edges=False)
+        else:
+            walk = await walks.dependency_chain(root, DEPTH)
         hub.round_trips = graph.round_trips - before
         hub.reached = {c.component_id: c.depth for c in walk.reached}
-        hub.rows = len(walk.edges)
+        hub.rows = len(walk.edges) if walk.edges else len(walk.reached)
 
     async def run_varlen() -> None:
         statement = RAW_VARLEN_DEPENDANTS if reverse else RAW_VARLEN_DEPENDENCIES
@@ -673,8 +676,10 @@ class Report:
             )
         lines += [
             "",
-            "Round trips include the hub's status check of the root; the hub's rows are the "
-            "edges of its `Walk`. All variants reached "
+            "Round trips include the hub's status check of the root. The hub's chain returns "
+            "the edges of its `Walk`; its impact walk (as the GraphQL `impact` resolver "
+            "calls it) reads distinct components, counted here as nodes reached. All "
+            "variants reached "
             "the same nodes at the same depths (checked on every run's last result).",
             "",
             f"- peak RSS of the Python process: {self.python_peak_kib / 1024:,.0f} MiB",
