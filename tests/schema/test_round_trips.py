@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from conftest import GraphBuilder
+from conftest import APPROVER, EDITOR, VIEWER, GraphBuilder
 
 from hub.domain.models import (
     AgreementKind,
@@ -32,17 +32,12 @@ from hub.domain.models import (
     ObjectiveSpec,
     WindowKind,
 )
-from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
 from hub.graph.cypher import Cypher, all_statements
 from hub.graph.repositories import AgreementRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.settings import ApiSettings
-
-EDITOR = Actor(user="erin", role=Role.EDITOR)
-APPROVER = Actor(user="abe", role=Role.APPROVER)
-VIEWER = Actor(user="vic", role=Role.VIEWER)
 
 ROUND_TRIPS_PER_PAGE = 6
 EXPECTED_STATEMENTS = Counter(

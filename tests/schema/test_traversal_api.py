@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from conftest import GraphBuilder
+from conftest import APPROVER, EDITOR, VIEWER, GraphBuilder
 
 from hub.domain.models import (
     AgreementKind,
@@ -23,16 +23,11 @@ from hub.domain.models import (
     ObjectiveSpec,
     WindowKind,
 )
-from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
 from hub.graph.repositories import AgreementRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.settings import ApiSettings
-
-EDITOR = Actor(user="erin", role=Role.EDITOR)
-APPROVER = Actor(user="abe", role=Role.APPROVER)
-VIEWER = Actor(user="vic", role=Role.VIEWER)
 
 PARTIES: dict[str, Any] = {
     "teams": [{"externalId": "team", "name": "Platform Team"}],
