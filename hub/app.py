@@ -20,12 +20,18 @@ from hub.graph.errors import GraphError, GraphUnavailableError
 from hub.graph.migrations import is_current, migrate
 from hub.graphql_http import HubGraphQL
 from hub.settings import Settings
+from hub.sync.scheduler import build_scheduler
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, connection: GraphConnection) -> Starlette:
-    """The hub's ASGI app, talking to the graph at `connection`."""
+def create_app(
+    settings: Settings, connection: GraphConnection, *, schedule_syncs: bool = True
+) -> Starlette:
+    """The hub's ASGI app, talking to the graph at `connection`.
+
+    With `schedule_syncs`, every enabled connector syncs on its interval.
+    """
     graph = Graph.connect(
         connection,
         connection_timeout=settings.neo4j.connection_timeout_seconds,
@@ -48,9 +54,14 @@ def create_app(settings: Settings, connection: GraphConnection) -> Starlette:
         # An unreachable graph does not stop the process: /readyz says 503 until the
         # graph answers, and migrates it then, as an orchestrator expects.
         await migrate_if_reachable()
+        scheduler = build_scheduler(settings, graph) if schedule_syncs else None
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             await graph.close()
 
     async def healthz(request: Request) -> Response:

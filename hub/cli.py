@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -20,6 +21,7 @@ from hub.domain.workflow import Role
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.errors import GraphError
 from hub.graph.repositories import BundleImporter, TokenRepository
+from hub.graph.repositories.sync import SyncRun
 from hub.graph.session import graph_connection, open_graph
 from hub.settings import Settings, SettingsError, load_settings
 
@@ -55,6 +57,8 @@ def _settings() -> Settings:
     )
     # The driver logs every retried connection attempt as a warning; ours say enough.
     logging.getLogger("neo4j").setLevel(logging.ERROR)
+    # httpx logs every request with its full URL, query values included; ours say enough.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return settings
 
 
@@ -190,9 +194,54 @@ def demo_load() -> None:
 
 @app.command()
 def sync(source: Annotated[str, typer.Argument(help="A configured connector.")]) -> None:
-    """Run one sync of SOURCE now."""
-    _settings()
-    raise _fail(f"no connector named {source!r} is available: this hub has no connectors yet")
+    """Run one sync of SOURCE now, with progress on stderr and a summary on stdout."""
+    from hub.sync.pipeline import LeaseHeldError
+    from hub.sync.registry import UnknownConnectorError
+
+    settings = _settings()
+    try:
+        run = _with_graph(settings, lambda graph: _sync_with_progress(settings, graph, source))
+    except UnknownConnectorError as exc:
+        raise _fail(str(exc), code=2) from exc
+    except LeaseHeldError as exc:
+        # Not a failure: the other process is doing this very work.
+        typer.echo(str(exc), err=True)
+        return
+    for name in ("fetched", "created", "updated", "deleted", "quarantined"):
+        typer.echo(f"{name}: {getattr(run, name)}")
+    typer.echo(f"duration: {_duration(run.started_at, run.finished_at)}")
+    for note in run.notes:
+        typer.echo(f"note: {note}", err=True)
+    if run.status != "SUCCEEDED":
+        raise _fail(f"the sync of {source} failed: {run.error}")
+
+
+async def _sync_with_progress(settings: Settings, graph: Graph, source: str) -> SyncRun:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from hub.sync.service import sync_now
+
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"{source}: starting", total=None)
+
+        def show(run: SyncRun) -> None:
+            bar.update(
+                task,
+                description=f"{source}: {run.fetched} fetched, {run.created} created, "
+                f"{run.updated} updated, {run.quarantined} quarantined",
+            )
+
+        return await sync_now(settings, graph, source, progress=show)
+
+
+def _duration(started: str, finished: str | None) -> str:
+    if finished is None:
+        return "unknown"
+    seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    return f"{seconds:.1f} s"
 
 
 def main() -> None:

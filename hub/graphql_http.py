@@ -21,12 +21,18 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
+from hub.graph.errors import ConflictError
 from hub.graph.repositories import TokenRepository
+from hub.graph.repositories.sync import SyncRun
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.settings import Settings
+from hub.sync.pipeline import LeaseHeldError
+from hub.sync.registry import UnknownConnectorError
+from hub.sync.service import sync_now
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +215,20 @@ class HubGraphQL(GraphQL[Context, None]):
         # Only the GraphiQL page comes without an actor, and it runs no operation.
         actor: Actor = request.scope.get("state", {}).get("actor", ANONYMOUS)
         return Context.create(
-            self.graph, actor, self.settings.api, self.settings.policy.approvals_required
+            self.graph,
+            actor,
+            self.settings.api,
+            self.settings.policy.approvals_required,
+            run_sync=self._run_sync,
         )
+
+    async def _run_sync(self, name: str) -> SyncRun:
+        try:
+            return await sync_now(self.settings, self.graph, name)
+        except UnknownConnectorError as exc:
+            raise InvalidInputError([FieldProblem("source", str(exc))]) from exc
+        except LeaseHeldError as exc:
+            raise ConflictError(str(exc)) from exc
 
     async def execute_single(
         self,

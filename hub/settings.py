@@ -79,6 +79,12 @@ class ConnectorSettings(BaseModel):
     url: AnyHttpUrl | None = None
     interval_seconds: int = Field(default=900, ge=30)
     timeout_seconds: float = Field(default=30.0, gt=0)
+    max_concurrency: int = Field(default=4, ge=1, description="requests in flight at once")
+    requests_per_second: float | None = Field(default=None, gt=0)
+    page_size: int = Field(default=1000, ge=1, le=10000)
+    max_deleted_fraction: float = Field(
+        default=0.2, gt=0, le=1, description="a larger share gone at once deletes nothing"
+    )
 
 
 class ServiceNowSettings(ConnectorSettings):

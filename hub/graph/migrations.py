@@ -48,6 +48,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(2, "multi-label component types", (q.COMPONENT_KIND_TYPES,)),
+    Migration(
+        3,
+        "sync state, runs, leases and quarantine",
+        (
+            q.SYNC_STATE_UNIQUE,
+            q.SYNC_LEASE_UNIQUE,
+            q.SYNC_RUN_ID_UNIQUE,
+            q.QUARANTINE_KEY_UNIQUE,
+            q.EXTERNAL_REF_SOURCE_INDEX,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -20,17 +20,20 @@ from hub.schema.errors import ErrorPolicy
 from hub.schema.nodes import NodeQueries
 from hub.schema.parties.queries import PartyQueries
 from hub.schema.parties.types import Customer, Team, Vendor
+from hub.schema.sync.queries import SyncMutations, SyncQueries
 from hub.schema.traversals.queries import TraversalQueries
 from hub.settings import ApiSettings
 
 
 @strawberry.type
-class Query(NodeQueries, TraversalQueries, ComponentQueries, PartyQueries, AgreementQueries):
+class Query(
+    NodeQueries, TraversalQueries, ComponentQueries, PartyQueries, AgreementQueries, SyncQueries
+):
     pass
 
 
 @strawberry.type
-class Mutation(AgreementMutations):
+class Mutation(AgreementMutations, SyncMutations):
     pass
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import strawberry
@@ -16,6 +17,7 @@ from hub.graph.repositories import (
     PartyRepository,
     TraversalRepository,
 )
+from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.schema.loaders import Loaders
 from hub.settings import ApiSettings
 
@@ -30,11 +32,19 @@ class Context:
     traversals: TraversalRepository
     gaps: CoverageGapRepository
     loaders: Loaders
+    sync: SyncRepository
     approvals_required: int = 1
+    # Given by the app when it runs connectors; the schema does not know them.
+    run_sync: Callable[[str], Awaitable[SyncRun]] | None = None
 
     @classmethod
     def create(
-        cls, graph: Graph, actor: Actor, api: ApiSettings, approvals_required: int = 1
+        cls,
+        graph: Graph,
+        actor: Actor,
+        api: ApiSettings,
+        approvals_required: int = 1,
+        run_sync: Callable[[str], Awaitable[SyncRun]] | None = None,
     ) -> Context:
         components = ComponentRepository(graph)
         parties = PartyRepository(graph)
@@ -49,7 +59,9 @@ class Context:
             traversals=TraversalRepository(graph),
             gaps=gaps,
             loaders=Loaders.create(components, parties, agreements, gaps),
+            sync=SyncRepository(graph),
             approvals_required=approvals_required,
+            run_sync=run_sync,
         )
 
     def page_size(self, first: int | None) -> int:

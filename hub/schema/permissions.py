@@ -27,3 +27,9 @@ class IsApprover(_RoleAtLeast):
     role = Role.APPROVER
     message = "this needs the approver role; ask an admin for a token with it"
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry reads it per class
+
+
+class IsAdmin(_RoleAtLeast):
+    role = Role.ADMIN
+    message = "this needs the admin role"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry reads it per class

@@ -23,6 +23,7 @@ CREATE_MISSING_SERVICES = Cypher(
     OPTIONAL MATCH (existing:Component {id: ref.targetId})
     WITH ref WHERE existing IS NULL
     CREATE (:Component:Service {id: ref.targetId, createdAt: $now})
+    RETURN count(*) AS created
     """
 )
 
@@ -36,6 +37,7 @@ CREATE_MISSING_CONFIGURATION_ITEMS = Cypher(
     OPTIONAL MATCH (existing:Component {id: ref.targetId})
     WITH ref WHERE existing IS NULL
     CREATE (:Component:ConfigurationItem {id: ref.targetId, createdAt: $now})
+    RETURN count(*) AS created
     """
 )
 

@@ -67,6 +67,25 @@ COMPONENT_KIND_TYPES = Cypher(
     """
 )
 
+SYNC_STATE_UNIQUE = Cypher(
+    "CREATE CONSTRAINT sync_state_connector IF NOT EXISTS "
+    "FOR (n:SyncState) REQUIRE n.connector IS UNIQUE"
+)
+SYNC_LEASE_UNIQUE = Cypher(
+    "CREATE CONSTRAINT sync_lease_connector IF NOT EXISTS "
+    "FOR (n:SyncLease) REQUIRE n.connector IS UNIQUE"
+)
+SYNC_RUN_ID_UNIQUE = Cypher(
+    "CREATE CONSTRAINT sync_run_id IF NOT EXISTS FOR (n:SyncRun) REQUIRE n.id IS UNIQUE"
+)
+QUARANTINE_KEY_UNIQUE = Cypher(
+    "CREATE CONSTRAINT quarantined_record_key IF NOT EXISTS "
+    "FOR (n:QuarantinedRecord) REQUIRE n.key IS UNIQUE"
+)
+EXTERNAL_REF_SOURCE_INDEX = Cypher(
+    "CREATE INDEX external_ref_source IF NOT EXISTS FOR (n:ExternalRef) ON (n.source)"
+)
+
 APPLIED_MIGRATIONS = Cypher("MATCH (m:Migration) RETURN m.version AS version ORDER BY version")
 
 RECORD_MIGRATION = Cypher(

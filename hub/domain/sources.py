@@ -1,0 +1,111 @@
+"""Records as sources describe them, after validation and normalisation. No I/O.
+
+Connectors turn each vendor's payload into these values (or a `RecordRejected` with
+the reason); the sync pipeline writes them. Times are UTC, durations seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.domain.models import ComponentKind, LifecycleStatus
+
+
+class RecordRejected(Exception):
+    """A source record that cannot be accepted; the reason says which field and why."""
+
+
+class _SourceRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str = Field(min_length=1)
+    external_id: str = Field(min_length=1)
+    updated_at: datetime
+
+    @field_validator("updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone")
+        return value.astimezone(UTC)
+
+
+class SourceComponent(_SourceRecord):
+    """A service or configuration item as a source describes it."""
+
+    kind: ComponentKind
+    name: str = Field(min_length=1, max_length=300)
+    status: LifecycleStatus = LifecycleStatus.ACTIVE
+    ci_class: str | None = None
+    environment: str | None = None
+    location: str | None = None
+    serial_number: str | None = None
+    fqdn: str | None = None
+
+    def properties(self) -> dict[str, Any]:
+        """The node properties this record sets (absent values are not written)."""
+        props = {
+            "name": self.name,
+            "status": str(self.status),
+            "ciClass": self.ci_class,
+            "environment": self.environment,
+            "location": self.location,
+            "serialNumber": self.serial_number,
+            "fqdn": self.fqdn,
+        }
+        return {key: value for key, value in props.items() if value is not None}
+
+
+class SourceRelation(_SourceRecord):
+    """A relationship between two records of the same source.
+
+    `depends` says whether it is a dependency: parent needs child.
+    """
+
+    parent_id: str = Field(min_length=1)
+    child_id: str = Field(min_length=1)
+    type_name: str
+    depends: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A record that was rejected, kept with its payload so that nothing is lost."""
+
+    source: str
+    record_type: str
+    external_id: str | None
+    payload: str
+    reason: str
+
+    @classmethod
+    def of(
+        cls, source: str, record_type: str, raw: Any, reason: str, id_field: str = "sys_id"
+    ) -> Quarantined:
+        external_id = raw.get(id_field) if isinstance(raw, dict) else None
+        return cls(
+            source=source,
+            record_type=record_type,
+            external_id=str(external_id) if external_id else None,
+            payload=json.dumps(raw, sort_keys=True, default=str),
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePage:
+    """What a connector fetched and parsed in one step, and the watermarks it reached.
+
+    `watermarks` is None while a page does not move them (the batch commits without).
+    """
+
+    fetched: int
+    components: list[SourceComponent] = field(default_factory=list)
+    relations: list[SourceRelation] = field(default_factory=list)
+    rejected: list[Quarantined] = field(default_factory=list)
+    watermarks: dict[str, str] | None = None

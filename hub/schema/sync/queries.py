@@ -1,0 +1,55 @@
+"""Sync history and quarantine; running a sync now (admins)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.schema.base import Connection, connection, decode_cursor
+from hub.schema.context import Info
+from hub.schema.permissions import IsAdmin
+from hub.schema.sync.types import QuarantinedRecord, SyncRunType
+
+
+@strawberry.type
+class SyncQueries:
+    @strawberry.field(description="Sync runs, newest first; `source` is a connector name.")
+    async def sync_runs(
+        self,
+        info: Info,
+        source: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[SyncRunType]:
+        size = info.context.page_size(first)
+        runs = await info.context.sync.runs(source, limit=size + 1, before=decode_cursor(after))
+        return connection([SyncRunType.from_run(r) for r in runs], [r.id for r in runs], size)
+
+    @strawberry.field(description="Records a sync rejected, with the reason.")
+    async def quarantine(
+        self,
+        info: Info,
+        source: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[QuarantinedRecord]:
+        size = info.context.page_size(first)
+        entries = await info.context.sync.quarantined(
+            source, limit=size + 1, after=decode_cursor(after)
+        )
+        return connection(
+            [QuarantinedRecord.from_entry(e) for e in entries], [e.key for e in entries], size
+        )
+
+
+@strawberry.type
+class SyncMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Runs one sync of a configured connector now and returns the run.",
+    )
+    async def run_sync(self, info: Info, source: str) -> SyncRunType:
+        runner = info.context.run_sync
+        if runner is None:
+            raise InvalidInputError([FieldProblem("source", "this hub runs no connectors")])
+        return SyncRunType.from_run(await runner(source))

@@ -1,0 +1,53 @@
+"""Scheduled syncs inside `hub serve`: each enabled connector on its interval.
+
+APScheduler runs a job at most once at a time (`max_instances=1`) and folds missed
+runs into one (`coalesce`); the lease in the graph keeps two hub processes that share
+one graph from syncing the same connector at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from hub.graph.client import Graph
+from hub.settings import Settings
+from hub.sync.pipeline import LeaseHeldError
+from hub.sync.registry import connector_settings, enabled
+from hub.sync.service import sync_now
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for name in enabled(settings):
+
+        async def job(name: str = name) -> None:
+            try:
+                run = await sync_now(settings, graph, name)
+            except LeaseHeldError as exc:
+                log.info("scheduled sync skipped: %s", exc)
+                return
+            log.info(
+                "scheduled sync of %s %s: %d fetched, %d created, %d updated, %d deleted, "
+                "%d quarantined",
+                name,
+                run.status.lower(),
+                run.fetched,
+                run.created,
+                run.updated,
+                run.deleted,
+                run.quarantined,
+            )
+
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=connector_settings(settings, name).interval_seconds,
+            id=f"sync:{name}",
+            max_instances=1,
+            coalesce=True,
+        )
+    return scheduler
