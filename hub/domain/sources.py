@@ -73,6 +73,71 @@ class SourceRelation(_SourceRecord):
     depends: bool
 
 
+class TicketClock(BaseModel):
+    """One SLA clock a ticketing system keeps on a ticket (e.g. Jira's request SLAs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    breached: bool
+    goal_seconds: float | None = Field(default=None, ge=0)
+    elapsed_seconds: float | None = Field(default=None, ge=0)
+    remaining_seconds: float | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    paused: bool = False
+
+
+class SourceIncident(_SourceRecord):
+    """A ticket or incident: when it opened and ended, and which components it hit.
+
+    `component_refs` are external-ref keys (``source:externalId``) of the affected
+    services and CIs; they may belong to another source than the incident's own
+    (a Jira issue naming a ServiceNow CI).
+    """
+
+    number: str | None = None
+    title: str | None = None
+    priority: str | None = Field(default=None, pattern=r"^P[1-5]$")
+    state: str = Field(min_length=1)
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    component_refs: tuple[str, ...] = ()
+    clocks: tuple[TicketClock, ...] = ()
+
+    @field_validator("opened_at", "resolved_at", "closed_at")
+    @classmethod
+    def _utc_times(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone")
+        return value.astimezone(UTC)
+
+    def properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "source": self.source,
+            "externalId": self.external_id,
+            "number": self.number,
+            "title": self.title,
+            "priority": self.priority,
+            "state": self.state,
+            "openedAt": _iso(self.opened_at),
+            "resolvedAt": _iso(self.resolved_at),
+            "closedAt": _iso(self.closed_at),
+            "sourceUpdatedAt": _iso(self.updated_at),
+            "clocks": json.dumps([c.model_dump(mode="json") for c in self.clocks]),
+        }
+        return {key: value for key, value in props.items() if value is not None}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 @dataclass(frozen=True, slots=True)
 class Quarantined:
     """A record that was rejected, kept with its payload so that nothing is lost."""
@@ -107,5 +172,6 @@ class SourcePage:
     fetched: int
     components: list[SourceComponent] = field(default_factory=list)
     relations: list[SourceRelation] = field(default_factory=list)
+    incidents: list[SourceIncident] = field(default_factory=list)
     rejected: list[Quarantined] = field(default_factory=list)
     watermarks: dict[str, str] | None = None

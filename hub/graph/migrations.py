@@ -57,6 +57,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             q.SYNC_RUN_ID_UNIQUE,
             q.QUARANTINE_KEY_UNIQUE,
             q.EXTERNAL_REF_SOURCE_INDEX,
+            q.INCIDENT_KEY_UNIQUE,
+            q.INCIDENT_OPENED_INDEX,
         ),
     ),
 )

@@ -88,6 +88,7 @@ async def run_sync(
                 connector.name,
                 components=page.components,
                 relations=page.relations,
+                incidents=page.incidents,
                 rejected=page.rejected,
                 watermarks=page.watermarks,
             )

@@ -82,6 +82,12 @@ QUARANTINE_KEY_UNIQUE = Cypher(
     "CREATE CONSTRAINT quarantined_record_key IF NOT EXISTS "
     "FOR (n:QuarantinedRecord) REQUIRE n.key IS UNIQUE"
 )
+INCIDENT_KEY_UNIQUE = Cypher(
+    "CREATE CONSTRAINT incident_key IF NOT EXISTS FOR (n:Incident) REQUIRE n.key IS UNIQUE"
+)
+INCIDENT_OPENED_INDEX = Cypher(
+    "CREATE INDEX incident_opened IF NOT EXISTS FOR (n:Incident) ON (n.openedAt)"
+)
 EXTERNAL_REF_SOURCE_INDEX = Cypher(
     "CREATE INDEX external_ref_source IF NOT EXISTS FOR (n:ExternalRef) ON (n.source)"
 )

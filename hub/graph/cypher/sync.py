@@ -28,6 +28,24 @@ UPSERT_SOURCE_RELATIONS = Cypher(
     """
 )
 
+# Each row: key (source:externalId), props, componentRefs (external-ref keys). The
+# links are replaced: a ticket moved to another CI at its source moves here too.
+UPSERT_INCIDENTS = Cypher(
+    """
+    UNWIND $rows AS row
+    MERGE (i:Incident {key: row.key})
+    ON CREATE SET i.createdAt = $now
+    SET i += row.props, i.updatedAt = $now
+    WITH i, row
+    OPTIONAL MATCH (i)-[old:AFFECTS]->(:Component)
+    DELETE old
+    WITH DISTINCT i, row
+    UNWIND row.componentRefs AS refKey
+    MATCH (:ExternalRef {key: refKey})-[:REFERS_TO]->(c:Component)
+    MERGE (i)-[:AFFECTS]->(c)
+    """
+)
+
 # The components a source still names and that are not DELETED yet.
 LIVE_COMPONENT_REFS = Cypher(
     """

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.domain.models import ComponentKind
-from hub.domain.sources import Quarantined, SourceComponent, SourceRelation
+from hub.domain.sources import Quarantined, SourceComponent, SourceIncident, SourceRelation
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import components as cq
 from hub.graph.cypher import sync as q
@@ -138,6 +138,7 @@ class SyncRepository:
         *,
         components: Sequence[SourceComponent] = (),
         relations: Sequence[SourceRelation] = (),
+        incidents: Sequence[SourceIncident] = (),
         rejected: Sequence[Quarantined] = (),
         watermarks: dict[str, str] | None = None,
     ) -> BatchOutcome:
@@ -171,6 +172,19 @@ class SyncRepository:
                 rows = [_relation_row(r) for r in kept if r.depends is wanted]
                 if rows:
                     await tx.run(statement, rows=rows)
+            if incidents:
+                await tx.run(
+                    q.UPSERT_INCIDENTS,
+                    rows=[
+                        {
+                            "key": ref_key(i.source, i.external_id),
+                            "props": i.properties(),
+                            "componentRefs": list(i.component_refs),
+                        }
+                        for i in incidents
+                    ],
+                    now=now,
+                )
             if quarantined:
                 await tx.run(
                     q.QUARANTINE_RECORDS,
@@ -179,7 +193,11 @@ class SyncRepository:
                 )
             accepted = [
                 quarantine_key(connector, Quarantined(r.source, kind, r.external_id, "", ""))
-                for kind, batch in (("component", components), ("relation", kept))
+                for kind, batch in (
+                    ("component", components),
+                    ("relation", kept),
+                    ("incident", incidents),
+                )
                 for r in batch
             ]
             if accepted:
@@ -193,7 +211,7 @@ class SyncRepository:
                 )
             return BatchOutcome(
                 created=created,
-                updated=len(components) - created,
+                updated=len(components) - created + len(incidents),
                 quarantined=len(quarantined),
             )
 
