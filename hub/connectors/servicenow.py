@@ -99,7 +99,7 @@ def _required(value: str | None, field: str) -> str:
     return value
 
 
-def parse_ci(raw: Any) -> SourceComponent:
+def parse_ci(raw: Any, source: str = SOURCE) -> SourceComponent:
     """A ``cmdb_ci`` record as a component, or `RecordRejected` naming the field."""
     if not isinstance(raw, dict):
         raise RecordRejected("record: expected an object")
@@ -110,7 +110,7 @@ def parse_ci(raw: Any) -> SourceComponent:
     service = is_service_class(class_name)
     try:
         return SourceComponent(
-            source=SOURCE,
+            source=source,
             external_id=sys_id,
             updated_at=parse_time(raw.get("sys_updated_on"), "sys_updated_on"),
             kind=ComponentKind.SERVICE if service else ComponentKind.CONFIGURATION_ITEM,
@@ -127,7 +127,7 @@ def parse_ci(raw: Any) -> SourceComponent:
         raise RecordRejected(f"{error['loc'][0]}: {error['msg']}") from None
 
 
-def parse_relation(raw: Any, type_names: Mapping[str, str]) -> SourceRelation:
+def parse_relation(raw: Any, type_names: Mapping[str, str], source: str = SOURCE) -> SourceRelation:
     """A ``cmdb_rel_ci`` record; `type_names` maps ``cmdb_rel_type`` sys_ids to names."""
     if not isinstance(raw, dict):
         raise RecordRejected("record: expected an object")
@@ -139,7 +139,7 @@ def parse_relation(raw: Any, type_names: Mapping[str, str]) -> SourceRelation:
     if not type_name:
         raise RecordRejected(f"type: {type_id!r} is no known cmdb_rel_type")
     return SourceRelation(
-        source=SOURCE,
+        source=source,
         external_id=sys_id,
         updated_at=parse_time(raw.get("sys_updated_on"), "sys_updated_on"),
         parent_id=parent,
@@ -152,31 +152,40 @@ def parse_relation(raw: Any, type_names: Mapping[str, str]) -> SourceRelation:
 class ServiceNowCmdb:
     """The ``servicenow-cmdb`` connector: services, CIs and relationships."""
 
-    name = "servicenow-cmdb"
-    source = SOURCE
-
-    def __init__(self, client: SourceClient, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        client: SourceClient,
+        page_size: int = PAGE_SIZE,
+        *,
+        name: str = "servicenow-cmdb",
+        source: str = SOURCE,
+    ) -> None:
+        # Another name and source let one hub sync two ServiceNow instances apart.
+        self.name = name
+        self.source = source
         self._client = client
         self._page_size = page_size
 
     async def pages(self, watermarks: dict[str, str]) -> AsyncIterator[SourcePage]:
+        # Each table's last page carries every watermark reached so far.
+        watermarks = dict(watermarks)
         types = await self._relation_types()
         async for page in self._table(
-            "cmdb_ci", CI_FIELDS, watermarks, lambda raw: parse_ci(raw), "component"
+            "cmdb_ci", CI_FIELDS, watermarks, lambda raw: parse_ci(raw, self.source), "component"
         ):
             yield page
         async for page in self._table(
             "cmdb_rel_ci",
             RELATION_FIELDS,
             watermarks,
-            lambda raw: parse_relation(raw, types),
+            lambda raw: parse_relation(raw, types, self.source),
             "relation",
         ):
             yield page
 
     async def live_keys(self) -> set[str]:
         keys: set[str] = set()
-        async for records, _ in self._records("cmdb_ci", {"sysparm_fields": "sys_id"}):
+        async for records, _, _ in self._records("cmdb_ci", {"sysparm_fields": "sys_id"}):
             for raw in records:
                 if not isinstance(raw, dict) or not raw.get("sys_id"):
                     raise MalformedResponseError(
@@ -189,7 +198,7 @@ class ServiceNowCmdb:
     async def _relation_types(self) -> dict[str, str]:
         names: dict[str, str] = {}
         params = {"sysparm_fields": "sys_id,name"}
-        async for records, _ in self._records("cmdb_rel_type", params):
+        async for records, _, _ in self._records("cmdb_rel_type", params):
             for raw in records:
                 if isinstance(raw, dict) and raw.get("sys_id"):
                     names[str(raw["sys_id"])] = str(raw.get("name", ""))
@@ -213,14 +222,16 @@ class ServiceNowCmdb:
         newest: datetime | None = None
         started: datetime | None = None
         pending: SourcePage | None = None
-        async for records, server_time in self._records(table, params):
+        totals: set[str | None] = set()
+        async for records, server_time, total in self._records(table, params):
             started = started or server_time
+            totals.add(total)
             page = SourcePage(fetched=len(records))
             for raw in records:
                 try:
                     record = parse(raw)
                 except RecordRejected as exc:
-                    page.rejected.append(Quarantined.of(SOURCE, record_type, raw, str(exc)))
+                    page.rejected.append(Quarantined.of(self.source, record_type, raw, str(exc)))
                     continue
                 newest = max(newest or record.updated_at, record.updated_at)
                 if isinstance(record, SourceComponent):
@@ -235,20 +246,24 @@ class ServiceNowCmdb:
         if pending is None:
             return
         mark = since
-        if newest is not None and started is not None:
+        # If the matching set grew or shrank while paging, offsets moved and a record
+        # may have been passed over: keep the old watermark so the next run looks again.
+        if newest is not None and started is not None and len(totals) == 1:
             mark = format_time(min(newest, started - OVERLAP))
+        if mark:
+            watermarks[table] = mark
         yield SourcePage(
             fetched=pending.fetched,
             components=pending.components,
             relations=pending.relations,
             rejected=pending.rejected,
-            watermarks={**watermarks, table: mark} if mark else None,
+            watermarks=dict(watermarks) if mark else None,
         )
 
     async def _records(
         self, table: str, params: Mapping[str, str]
-    ) -> AsyncIterator[tuple[list[Any], datetime]]:
-        """Every page of a table query, with the server's clock at that response."""
+    ) -> AsyncIterator[tuple[list[Any], datetime, str | None]]:
+        """Every page of a table query, with the server's clock and the total count."""
         offset = 0
         while True:
             try:
@@ -257,15 +272,19 @@ class ServiceNowCmdb:
                     {**params, "sysparm_limit": self._page_size, "sysparm_offset": offset},
                 )
             except ConnectorError as exc:
-                if getattr(exc, "status_code", None) == 404 and offset == 0:
-                    return  # the v1 Table API answers 404 to a query with no matches
+                if getattr(exc, "status_code", None) == 404:
+                    return  # the v1 Table API answers 404 when no (more) records match
                 raise
             records = body.get("result") if isinstance(body, dict) else None
             if not isinstance(records, list):
                 raise MalformedResponseError(
                     f"ServiceNow answered GET {table} without a result list"
                 )
-            yield records, _server_time(response.headers.get("date"))
+            yield (
+                records,
+                _server_time(response.headers.get("date")),
+                response.headers.get("x-total-count"),
+            )
             if "next" not in response.links or not records:
                 return
             offset += len(records)
