@@ -7,6 +7,7 @@ Nothing else in the hub reads the environment.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +87,11 @@ class ConnectorSettings(BaseModel):
         default=0.2, gt=0, le=1, description="a larger share gone at once deletes nothing"
     )
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the hub syncs this source: a connector whose URL is unset is not."""
+        return self.url is not None
+
 
 class ServiceNowSettings(ConnectorSettings):
     username: str | None = None
@@ -95,11 +101,55 @@ class ServiceNowSettings(ConnectorSettings):
 class JiraSettings(ConnectorSettings):
     email: str | None = None
     api_token: SecretStr | None = None
+    # The search returns at most 100 issues a page when more than ids and keys are asked for.
+    page_size: int = Field(default=100, ge=1, le=5000)
+    jql: str = Field(default="", description="extra JQL filter, e.g. 'project = OPS'; no ORDER BY")
+    component_field: str = Field(
+        default="components",
+        min_length=1,
+        description="issue field naming the affected components, e.g. customfield_10050",
+    )
+    component_source: str = Field(
+        default="manual",
+        pattern=r"^[^:]+$",
+        description="whose external ids that field holds, e.g. servicenow",
+    )
+
+    @field_validator("jql")
+    @classmethod
+    def _no_order_by(cls, value: str) -> str:
+        if re.search(r"\border\s+by\b", value, re.IGNORECASE):
+            raise ValueError("leave out ORDER BY; the connector orders by updated and key")
+        return value
 
 
 class PagerDutySettings(ConnectorSettings):
+    """PagerDuty REST API v2: ``pagerduty`` (incidents) and ``pagerduty-services``."""
+
     url: AnyHttpUrl | None = AnyHttpUrl("https://api.pagerduty.com")
     token: SecretStr | None = None
+    # PagerDuty's largest `limit`; the common default (1000) would be refused.
+    page_size: int = Field(default=100, ge=1, le=100)
+    backfill_days: int = Field(
+        default=30, ge=1, le=3650, description="incident history the first sync reads"
+    )
+    overlap_seconds: int = Field(
+        default=300, ge=0, le=86400, description="each incident sync reads this much again"
+    )
+    services_interval_seconds: int = Field(
+        default=3600,
+        ge=30,
+        description="services and dependencies: one request per service, so less often",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        # The URL has a default; without a token every request would be a 401.
+        return self.url is not None and self.token is not None
+
+    def for_services(self) -> PagerDutySettings:
+        """These settings with the services connector's own interval."""
+        return self.model_copy(update={"interval_seconds": self.services_interval_seconds})
 
 
 class PrometheusSettings(ConnectorSettings):

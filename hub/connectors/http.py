@@ -331,6 +331,10 @@ class SourceClient:
             if delay is not None:
                 return delay
         if response.status_code == 429:
+            # PagerDuty says how many seconds until its window resets.
+            wait = _parse_seconds(response.headers.get("ratelimit-reset", ""))
+            if wait is not None:
+                return max(0.0, wait)
             # ServiceNow's rate limit rules answer with the Unix time the window resets.
             reset = _parse_seconds(response.headers.get("X-RateLimit-Reset", ""))
             if reset is not None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from hub.connectors.http import SourceClient
+from hub.connectors.jira import JiraServiceManagement
+from hub.connectors.pagerduty import PagerDutyIncidents, PagerDutyServices, auth_headers
 from hub.connectors.servicenow import ServiceNowCmdb
-from hub.settings import ConnectorSettings, ServiceNowSettings, Settings
+from hub.settings import ConnectorSettings, JiraSettings, ServiceNowSettings, Settings
 from hub.sync.pipeline import Connector
 
 
@@ -15,12 +18,18 @@ class UnknownConnectorError(Exception):
     """A connector name that is not configured; the message lists those that are."""
 
 
-def _client(name: str, settings: ConnectorSettings, auth: tuple[str, str] | None) -> SourceClient:
+def _client(
+    name: str,
+    settings: ConnectorSettings,
+    auth: tuple[str, str] | None,
+    headers: Mapping[str, str] | None = None,
+) -> SourceClient:
     assert settings.url is not None
     return SourceClient(
         name,
         str(settings.url),
         auth=auth,
+        headers=headers,
         timeout=settings.timeout_seconds,
         max_concurrency=settings.max_concurrency,
         requests_per_second=settings.requests_per_second,
@@ -39,17 +48,63 @@ def _servicenow_cmdb(settings: Settings) -> tuple[Connector, SourceClient]:
     return ServiceNowCmdb(client, page_size=settings.servicenow.page_size), client
 
 
+def _jira_auth(settings: JiraSettings) -> tuple[str, str] | None:
+    if settings.email is None:
+        return None
+    token = "" if settings.api_token is None else settings.api_token.get_secret_value()
+    return (settings.email, token)
+
+
+def _jira(settings: Settings) -> tuple[Connector, SourceClient]:
+    jira = settings.jira
+    client = _client("jira", jira, _jira_auth(jira))
+    connector = JiraServiceManagement(
+        client,
+        jql=jira.jql,
+        component_field=jira.component_field,
+        component_source=jira.component_source,
+        page_size=jira.page_size,
+    )
+    return connector, client
+
+
+def _pagerduty_client(settings: Settings) -> SourceClient:
+    section = settings.pagerduty
+    token = "" if section.token is None else section.token.get_secret_value()
+    return _client("pagerduty", section, None, headers=auth_headers(token))
+
+
+def _pagerduty_services(settings: Settings) -> tuple[Connector, SourceClient]:
+    client = _pagerduty_client(settings)
+    return PagerDutyServices(client, page_size=settings.pagerduty.page_size), client
+
+
+def _pagerduty_incidents(settings: Settings) -> tuple[Connector, SourceClient]:
+    section = settings.pagerduty
+    client = _pagerduty_client(settings)
+    connector = PagerDutyIncidents(
+        client,
+        backfill_days=section.backfill_days,
+        overlap=timedelta(seconds=section.overlap_seconds),
+        page_size=section.page_size,
+    )
+    return connector, client
+
+
 _FACTORIES: dict[
     str,
     tuple[Callable[[Settings], ConnectorSettings], Callable[..., tuple[Connector, SourceClient]]],
 ] = {
     "servicenow-cmdb": (lambda s: s.servicenow, _servicenow_cmdb),
+    "jira": (lambda s: s.jira, _jira),
+    "pagerduty-services": (lambda s: s.pagerduty.for_services(), _pagerduty_services),
+    "pagerduty": (lambda s: s.pagerduty, _pagerduty_incidents),
 }
 
 
 def enabled(settings: Settings) -> list[str]:
-    """The connectors whose source has a URL configured."""
-    return [name for name, (section, _) in _FACTORIES.items() if section(settings).url]
+    """The connectors whose source is configured (a URL, and credentials where needed)."""
+    return [name for name, (section, _) in _FACTORIES.items() if section(settings).enabled]
 
 
 def connector_settings(settings: Settings, name: str) -> ConnectorSettings:

@@ -126,7 +126,6 @@ SEARCH_KEYS = frozenset(
         "failFast",
     }
 )
-SYSTEM_FIELDS = ("summary", "status", "priority", "created", "updated", "resolutiondate")
 
 
 class _Omit:

@@ -211,11 +211,14 @@ class FakePagerDuty:
 
     - Data: populate with `add_service`, `add_business_service`, `add_dependency`,
       `add_incident` (or `add_incidents`, `add_raw_incident`); change it with
-      `set_service_status`, `remove_service`, `acknowledge`, `resolve`, `set_priority`.
+      `set_service_status`, `remove_service`, `acknowledge`, `resolve`, `set_priority`,
+      `remove_incident`.
       `now` is the account's clock: the default ``since``/``until`` of a list.
     - Faults: `fail_next` (any status, 429 with rate-limit headers by default body),
       `malformed_next` (200 with a body that is not JSON), `set_rate_limit`.
     - `requests` logs every request answered (`requests_to` filters by path).
+    - `counts_totals=False` answers ``total: null`` even to ``total=true``, so that a
+      client cannot know in advance that a list runs past the offset ceiling.
     """
 
     def __init__(
@@ -225,9 +228,11 @@ class FakePagerDuty:
         offset_ceiling: int = OFFSET_CEILING,
         max_limit: int = MAX_LIMIT,
         require_version_header: bool = True,
+        counts_totals: bool = True,
         now: datetime = DEFAULT_NOW,
     ) -> None:
         self.token = token
+        self.counts_totals = counts_totals
         self.offset_ceiling = offset_ceiling
         self.max_limit = max_limit
         self.require_version_header = require_version_header
@@ -426,6 +431,12 @@ class FakePagerDuty:
             self._incidents[str(raw.get("id"))] = _Incident(
                 raw, created_at.astimezone(UTC), next(self._numbers)
             )
+
+    def remove_incident(self, incident_id: str) -> None:
+        """Make an incident unreadable (404), as one whose service was deleted; its log
+        entries stay."""
+        with self._lock:
+            del self._incidents[incident_id]
 
     def acknowledge(self, incident_id: str, *, at: datetime) -> None:
         self._change_status(incident_id, "acknowledged", "acknowledge_log_entry", at)
@@ -647,7 +658,8 @@ class FakePagerDuty:
                 ),
             )
         chunk = items[offset : offset + limit]
-        total = len(items) if request.query_params.get("total") == "true" else None
+        asked = self.counts_totals and request.query_params.get("total") == "true"
+        total = len(items) if asked else None
         return _json(
             200,
             {

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pytest
-from conftest import GraphBuilder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import GraphBuilder
 
 from hub.domain.models import ChainComponent, LifecycleStatus, Walk
 from hub.graph.client import Graph

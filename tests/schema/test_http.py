@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import GraphBuilder
+from support import GraphBuilder
 
 from hub.app import create_app
 from hub.domain.workflow import Role

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from conftest import APPROVER, EDITOR, VIEWER, GraphBuilder
+from support import APPROVER, EDITOR, VIEWER, GraphBuilder
 
 from hub.domain.models import (
     AgreementKind,

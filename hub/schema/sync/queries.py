@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from hub.domain.errors import FieldProblem, InvalidInputError
@@ -48,8 +50,14 @@ class SyncMutations:
         permission_classes=[IsAdmin],
         description="Runs one sync of a configured connector now and returns the run.",
     )
-    async def run_sync(self, info: Info, source: str) -> SyncRunType:
+    async def run_sync(
+        self,
+        info: Info,
+        # Named `source` in the schema; in Python, `source` would collide with the
+        # argument strawberry's permission extension passes on.
+        connector: Annotated[str, strawberry.argument(name="source")],
+    ) -> SyncRunType:
         runner = info.context.run_sync
         if runner is None:
             raise InvalidInputError([FieldProblem("source", "this hub runs no connectors")])
-        return SyncRunType.from_run(await runner(source))
+        return SyncRunType.from_run(await runner(connector))

@@ -1,0 +1,597 @@
+"""Jira Service Management tickets as incidents, with their request SLAs as clocks.
+
+Issues come from the enhanced search, ``POST /rest/api/3/search/jql``, page by page
+through ``nextPageToken`` (the last page has ``isLast: true`` and, per JRACLOUD-92184, may
+leave the token out instead of sending null). Each issue's SLAs come from JSM's
+``GET /rest/servicedeskapi/request/{key}/sla`` (paged by ``start``/``limit``); a 404 there
+means the issue is no service request, so it has no clocks.
+
+Time zones
+----------
+A JQL date literal has no zone: ``updated >= "2024/03/01 09:15"`` is read in the *searching
+user's* profile time zone (Atlassian staff on the developer community; JRACLOUD-74279
+asks for another option), and only to the minute. So each run asks ``GET
+/rest/api/3/myself`` for the user's ``timeZone`` and writes the watermark, which is kept
+as a UTC instant, as that zone's wall-clock time rounded *down* to the minute
+(`jql_time`). Where a wall-clock time is ambiguous (the hour repeated when daylight
+saving ends) the literal is moved back until every reading of it is no later than the
+watermark. A user whose zone is unknown gets literals written for UTC-12, the zone
+furthest behind: read in any real zone they mean the watermark or earlier, so at worst
+a day more is fetched again and nothing is missed.
+
+Watermark
+---------
+Issues are asked for in ``ORDER BY updated ASC, key ASC``. An issue updated while the run
+pages moves to the end of that order, and what the token means is not documented: if it
+is a position, every issue behind the one that moved slides forward by one and the issue
+at the cursor is skipped. So the watermark moves only with the run's last page, to the
+earlier of the newest update seen and the server's clock when the run started, less
+`OVERLAP` (for minute precision and the search index's lag). When an issue comes back a
+second time in one run (it was updated after it was read), the watermark is also held
+back to the last update on the page where that issue was first read: the skipped issue,
+if any, was behind it. A failed run commits no watermark, and the next run starts from
+the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from hub.connectors.http import (
+    ConnectorError,
+    MalformedResponseError,
+    SourceClient,
+    SourceRejectedError,
+)
+from hub.domain.sources import (
+    Quarantined,
+    RecordRejected,
+    SourceIncident,
+    SourcePage,
+    TicketClock,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "jira"
+# The most the enhanced search returns per page when more than ids and keys are asked for.
+PAGE_SIZE = 100
+SLA_PAGE_SIZE = 50
+OVERLAP = timedelta(minutes=5)
+WATERMARK = "issues"
+SEARCH_PATH = "/rest/api/3/search/jql"
+MYSELF_PATH = "/rest/api/3/myself"
+JQL_TIME_FORMAT = "%Y/%m/%d %H:%M"
+# The first run still needs a restriction: the enhanced search refuses unbounded JQL.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# UTC-12 (POSIX names have the sign reversed): the zone furthest behind UTC.
+WESTMOST = ZoneInfo("Etc/GMT+12")
+
+# Jira priority names (case-insensitive) -> the hub's P1..P5:
+#
+#   Highest  Blocker   P1  -> P1
+#   High     Critical  P2  -> P2
+#   Medium   Major     P3  -> P3
+#   Low      Minor     P4  -> P4
+#   Lowest   Trivial   P5  -> P5
+#
+# Highest..Lowest is Jira Cloud's default scheme; Blocker..Trivial the older default that
+# migrated sites keep. A name starting with P1..P5 ("P1 - Critical") maps by that prefix.
+# Any other name means nothing the hub can rank, so it maps to None.
+PRIORITIES: Mapping[str, str] = {
+    "highest": "P1",
+    "blocker": "P1",
+    "high": "P2",
+    "critical": "P2",
+    "medium": "P3",
+    "major": "P3",
+    "low": "P4",
+    "minor": "P4",
+    "lowest": "P5",
+    "trivial": "P5",
+}
+_P_PRIORITY = re.compile(r"^P([1-5])(?![0-9])", re.IGNORECASE)
+# Keys are put into URL paths, so only real issue keys pass ("OPS-12").
+_ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+# Jira's form is 2024-03-01T08:15:00.000+0100; seconds and fractions may be left out, the
+# offset may not.
+_JIRA_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+# ---- pure parsing ------------------------------------------------------------
+
+
+def parse_time(value: Any, field: str) -> datetime:
+    """A Jira date-time (``2024-03-01T08:15:00.000+0100``) in UTC."""
+    if not isinstance(value, str) or not value:
+        raise RecordRejected(f"{field}: missing date-time")
+    if not _JIRA_TIME.match(value):
+        raise RecordRejected(f"{field}: {value!r} is not an ISO 8601 date-time with an offset")
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        raise RecordRejected(f"{field}: {value!r} is not a valid date-time") from None
+
+
+def _optional_time(value: Any, field: str) -> datetime | None:
+    return None if value is None or value == "" else parse_time(value, field)
+
+
+def parse_priority(value: Any) -> str | None:
+    """P1..P5 for a priority object ``{"name": ...}``, None when unknown or absent."""
+    name = value.get("name") if isinstance(value, dict) else value
+    if not isinstance(name, str):
+        return None
+    name = name.strip()
+    numbered = _P_PRIORITY.match(name)
+    if numbered:
+        return f"P{numbered.group(1)}"
+    return PRIORITIES.get(name.lower())
+
+
+def issue_key(raw: Any) -> str:
+    """The issue's key, checked to be one (it becomes part of a URL)."""
+    key = raw.get("key") if isinstance(raw, dict) else None
+    if not isinstance(key, str) or not key:
+        raise RecordRejected("key: required, but missing or empty")
+    if not _ISSUE_KEY.match(key):
+        raise RecordRejected(f"key: {key!r} is not an issue key like OPS-12")
+    return key
+
+
+def component_refs(value: Any, source: str, field: str) -> tuple[str, ...]:
+    """External-ref keys (``source:id``) from a component field, duplicates dropped.
+
+    The field may hold text, a list of texts, a select option ``{"value": ...}`` (or a
+    list of them), or Jira components ``[{"name": ...}]``.
+    """
+    items = value if isinstance(value, list) else [value]
+    refs = (_component_id(item, field) for item in items)
+    return tuple(dict.fromkeys(f"{source}:{ref}" for ref in refs if ref))
+
+
+def _component_id(item: Any, field: str) -> str | None:
+    if item is None:
+        return None
+    if isinstance(item, str):
+        return item.strip() or None
+    if isinstance(item, dict):
+        for name in ("value", "name"):
+            text = item.get(name)
+            if isinstance(text, str):
+                return text.strip() or None
+    raise RecordRejected(
+        f"{field}: {item!r} is neither text, a select option {{value}} nor a component {{name}}"
+    )
+
+
+def _millis(value: Any, field: str) -> float | None:
+    """Seconds from a duration ``{"millis": n, "friendly": ...}``."""
+    if value is None:
+        return None
+    millis = value.get("millis") if isinstance(value, dict) else None
+    if isinstance(millis, bool) or not isinstance(millis, int | float):
+        raise RecordRejected(f"{field}: expected a duration with millis, got {value!r}")
+    return millis / 1000.0
+
+
+def _sla_time(value: Any, field: str) -> datetime | None:
+    """A JSM date ``{"epochMillis", "iso8601", "jira", "friendly"}`` in UTC.
+
+    epochMillis is read first: it names the instant without any zone or format.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RecordRejected(f"{field}: expected a date object, got {value!r}")
+    millis = value.get("epochMillis")
+    if isinstance(millis, int) and not isinstance(millis, bool):
+        return datetime.fromtimestamp(millis / 1000.0, UTC)
+    for form in ("iso8601", "jira"):
+        if value.get(form) is not None:
+            return parse_time(value[form], f"{field}.{form}")
+    raise RecordRejected(f"{field}: a date object without epochMillis or iso8601")
+
+
+def _flag(cycle: Mapping[str, Any], name: str, field: str) -> bool:
+    value = cycle.get(name, False)
+    if not isinstance(value, bool):
+        raise RecordRejected(f"{field}.{name}: expected true or false, got {value!r}")
+    return value
+
+
+def parse_clock(raw: Any, field: str = "sla") -> TicketClock:
+    """One JSM SLA metric as a clock describing its latest cycle.
+
+    The latest cycle is the ongoing one, else the last completed one. `breached` is true
+    when any cycle breached: a later cycle that met its goal does not undo a breach.
+    """
+    if not isinstance(raw, dict):
+        raise RecordRejected(f"{field}: expected an object")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise RecordRejected(f"{field}.name: required, but missing or empty")
+    where = f"{field} {name!r}"
+    ongoing = raw.get("ongoingCycle")
+    completed = raw.get("completedCycles") or []
+    if ongoing is not None and not isinstance(ongoing, dict):
+        raise RecordRejected(f"{where}.ongoingCycle: expected an object")
+    if not isinstance(completed, list) or not all(isinstance(c, dict) for c in completed):
+        raise RecordRejected(f"{where}.completedCycles: expected a list of objects")
+    cycles: list[dict[str, Any]] = [*completed, *([ongoing] if ongoing else [])]
+    if not cycles:
+        # Not started yet (e.g. no first response is due before the request is assigned).
+        return TicketClock(name=name, breached=False)
+    latest = cycles[-1]
+    try:
+        return TicketClock(
+            name=name,
+            breached=any(_flag(c, "breached", where) for c in cycles),
+            goal_seconds=_millis(latest.get("goalDuration"), f"{where}.goalDuration"),
+            elapsed_seconds=_millis(latest.get("elapsedTime"), f"{where}.elapsedTime"),
+            # Negative once breached: JSM counts on past the goal.
+            remaining_seconds=_millis(latest.get("remainingTime"), f"{where}.remainingTime"),
+            started_at=_sla_time(latest.get("startTime"), f"{where}.startTime"),
+            stopped_at=None if ongoing else _sla_time(latest.get("stopTime"), f"{where}.stopTime"),
+            paused=_flag(ongoing, "paused", where) if ongoing else False,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise RecordRejected(f"{where}.{error['loc'][0]}: {error['msg']}") from None
+
+
+def parse_clocks(values: Sequence[Any] | None) -> tuple[TicketClock, ...]:
+    return tuple(parse_clock(raw, f"sla[{i}]") for i, raw in enumerate(values or ()))
+
+
+def _status(value: Any) -> str:
+    name = value.get("name") if isinstance(value, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise RecordRejected("status: required, but missing or without a name")
+    return name
+
+
+def _summary(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RecordRejected(f"summary: expected a string, got {type(value).__name__}")
+    return value
+
+
+def parse_issue(
+    raw: Any,
+    slas: Sequence[Any] | None = None,
+    *,
+    component_field: str = "components",
+    component_source: str = "manual",
+) -> SourceIncident:
+    """An issue from the search, with its SLA metrics (None: none), as an incident.
+
+    Raises `RecordRejected` naming the field that makes the issue unusable.
+    """
+    key = issue_key(raw)
+    fields = raw.get("fields")
+    if not isinstance(fields, dict):
+        raise RecordRejected("fields: missing; the search was asked for fields")
+    try:
+        return SourceIncident(
+            source=SOURCE,
+            external_id=key,
+            number=key,
+            updated_at=parse_time(fields.get("updated"), "updated"),
+            title=_summary(fields.get("summary")),
+            priority=parse_priority(fields.get("priority")),
+            state=_status(fields.get("status")),
+            opened_at=parse_time(fields.get("created"), "created"),
+            resolved_at=_optional_time(fields.get("resolutiondate"), "resolutiondate"),
+            component_refs=component_refs(
+                fields.get(component_field), component_source, component_field
+            ),
+            clocks=parse_clocks(slas),
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise RecordRejected(f"{error['loc'][0]}: {error['msg']}") from None
+
+
+# ---- JQL and time zones --------------------------------------------------------
+
+
+def user_zone(myself: Any) -> ZoneInfo | None:
+    """The zone of ``/myself``'s ``timeZone``; None when absent or not a known zone."""
+    name = myself.get("timeZone") if isinstance(myself, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def jql_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A JQL literal that, read in `zone`, means `moment` or up to a minute before.
+
+    Rounded down to the minute; an ambiguous wall-clock time (the repeated hour at the
+    end of daylight saving) is moved back until every reading of it is no later.
+    """
+    target = moment
+    while True:
+        wall = target.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
+        latest = max(wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+        if latest <= moment:
+            return wall.strftime(JQL_TIME_FORMAT)
+        target -= latest - moment
+
+
+def search_jql(extra: str, since: str) -> str:
+    """``(extra) AND updated >= "since" ORDER BY updated ASC, key ASC``."""
+    restriction = f'updated >= "{since}"'
+    where = f"({extra}) AND {restriction}" if extra.strip() else restriction
+    return f"{where} ORDER BY updated ASC, key ASC"
+
+
+def _stored_watermark(watermarks: Mapping[str, str]) -> datetime | None:
+    value = watermarks.get(WATERMARK)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        # Fetching everything again is slow but loses nothing.
+        log.warning("jira: ignoring the unreadable watermark %r; fetching all issues", value)
+        return None
+    return moment.astimezone(UTC)
+
+
+def _format_watermark(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _server_time(header: str | None) -> datetime:
+    if header:
+        try:
+            return email.utils.parsedate_to_datetime(header).astimezone(UTC)
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(UTC)
+
+
+def _loose_updated(raw: Any) -> datetime | None:
+    """An issue's update time for bookkeeping, also for issues that are quarantined."""
+    fields = raw.get("fields") if isinstance(raw, dict) else None
+    try:
+        return parse_time(fields.get("updated"), "updated") if isinstance(fields, dict) else None
+    except RecordRejected:
+        return None
+
+
+@dataclass(slots=True)
+class _RunLedger:
+    """What one run has read, to work out how far the watermark may move."""
+
+    since: datetime | None
+    started: datetime
+    newest: datetime | None = None
+    hold: datetime | None = None
+    first_page: dict[str, int] = field(default_factory=dict)
+    page_last: list[datetime | None] = field(default_factory=list)
+
+    def record(self, issues: Sequence[Any]) -> None:
+        page = len(self.page_last)
+        times = [t for t in map(_loose_updated, issues) if t is not None]
+        # A page with no readable time holds back to the page before it.
+        previous = self.page_last[-1] if self.page_last else self.since
+        self.page_last.append(max(times, default=previous))
+        if times:
+            self.newest = max(self.newest or times[0], *times)
+        for raw in issues:
+            key = raw.get("key") if isinstance(raw, dict) else None
+            if not isinstance(key, str):
+                continue
+            seen = self.first_page.setdefault(key, page)
+            if seen != page:
+                self._hold_at(key, seen)
+
+    def _hold_at(self, key: str, page: int) -> None:
+        limit = self.page_last[page] or EPOCH
+        log.info(
+            "jira: %s was updated while the run paged; the watermark stays at or before %s",
+            key,
+            limit.isoformat(),
+        )
+        self.hold = min(self.hold or limit, limit)
+
+    def watermark(self) -> datetime | None:
+        """Where the next run starts; None when this run read nothing to move it."""
+        if self.newest is None:
+            return None
+        mark = min(self.newest, self.started) - OVERLAP
+        if self.hold is not None:
+            mark = min(mark, self.hold - OVERLAP)
+        # The old watermark was already safe; never go back behind it.
+        return mark if self.since is None else max(mark, self.since)
+
+
+# ---- the connector -----------------------------------------------------------
+
+
+class JiraServiceManagement:
+    """The ``jira`` connector: JSM issues as incidents with their request SLA clocks.
+
+    `jql` narrows the search (``project = OPS``; no ``ORDER BY``). `component_field` is
+    the issue field naming the affected components (``components`` or a custom field
+    such as ``customfield_10050``); its values are external ids of `component_source`
+    (``servicenow`` sys_ids, ``manual`` bundle ids...)::
+
+        connector = JiraServiceManagement(
+            client, jql="project = OPS", component_field="customfield_10050",
+            component_source="servicenow",
+        )
+    """
+
+    name = "jira"
+    source = SOURCE
+
+    def __init__(
+        self,
+        client: SourceClient,
+        *,
+        jql: str = "",
+        component_field: str = "components",
+        component_source: str = "manual",
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        if re.search(r"\border\s+by\b", jql, re.IGNORECASE):
+            raise ValueError("jql: leave out ORDER BY; the connector orders by updated and key")
+        if not component_field:
+            raise ValueError("component_field: name the issue field that holds the components")
+        if not component_source or ":" in component_source:
+            raise ValueError("component_source: a source name such as 'servicenow', without ':'")
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._client = client
+        self._jql = jql
+        self._component_field = component_field
+        self._component_source = component_source
+        self._page_size = page_size
+
+    async def live_keys(self) -> set[str] | None:
+        # Tickets are not a CMDB: they name components but never delete them.
+        return None
+
+    async def pages(self, watermarks: dict[str, str]) -> AsyncIterator[SourcePage]:
+        zone, started = await self._user_zone()
+        since = _stored_watermark(watermarks)
+        query = search_jql(self._jql, jql_time(since or EPOCH, zone))
+        ledger = _RunLedger(since=since, started=started)
+        pending: SourcePage | None = None
+        async for issues in self._search(query):
+            ledger.record(issues)
+            page = await self._page(issues)
+            # Only the run's last page moves the watermark; see the module docstring.
+            if pending is not None:
+                yield pending
+            pending = page
+        if pending is None:
+            return
+        mark = ledger.watermark()
+        moved = None if mark is None else {**watermarks, WATERMARK: _format_watermark(mark)}
+        yield replace(pending, watermarks=moved)
+
+    async def _user_zone(self) -> tuple[ZoneInfo, datetime]:
+        """The search user's time zone, and the server's clock now."""
+        body, response = await self._client.get_json(MYSELF_PATH)
+        zone = user_zone(body)
+        if zone is None:
+            shown = body.get("timeZone") if isinstance(body, dict) else None
+            log.warning(
+                "jira: the API user's time zone %r is unknown; writing JQL dates for UTC-12, "
+                "which re-reads up to a day of issues each run. Set the user's time zone.",
+                shown,
+            )
+            zone = WESTMOST
+        return zone, _server_time(response.headers.get("date"))
+
+    async def _search(self, query: str) -> AsyncIterator[list[Any]]:
+        """Every page of the search, following nextPageToken."""
+        fields = [
+            "summary",
+            "status",
+            "priority",
+            "created",
+            "updated",
+            "resolutiondate",
+            self._component_field,
+        ]
+        token: str | None = None
+        tokens: set[str] = set()
+        while True:
+            body: dict[str, Any] = {"jql": query, "fields": fields, "maxResults": self._page_size}
+            if token is not None:
+                body["nextPageToken"] = token
+            data, _ = await self._client.post_json(SEARCH_PATH, body)
+            issues = data.get("issues") if isinstance(data, dict) else None
+            if not isinstance(issues, list):
+                raise MalformedResponseError(
+                    f"Jira answered POST {SEARCH_PATH} without an issues list"
+                )
+            yield issues
+            following = data.get("nextPageToken")
+            if data.get("isLast") is True or not isinstance(following, str) or not following:
+                return
+            if following in tokens:
+                raise MalformedResponseError(
+                    f"Jira answered POST {SEARCH_PATH} with a nextPageToken it gave before; "
+                    "stopping rather than reading the same pages forever"
+                )
+            tokens.add(following)
+            token = following
+
+    async def _page(self, issues: Sequence[Any]) -> SourcePage:
+        keys: list[str] = []
+        for raw in issues:
+            try:
+                keys.append(issue_key(raw))
+            except RecordRejected:
+                continue  # parse_issue quarantines it below, with the reason
+        slas = await self._all_slas(keys)
+        page = SourcePage(fetched=len(issues))
+        for raw in issues:
+            key = raw.get("key") if isinstance(raw, dict) else None
+            try:
+                incident = parse_issue(
+                    raw,
+                    slas.get(key) if isinstance(key, str) else None,
+                    component_field=self._component_field,
+                    component_source=self._component_source,
+                )
+            except RecordRejected as exc:
+                page.rejected.append(Quarantined.of(SOURCE, "incident", raw, str(exc), "key"))
+                continue
+            page.incidents.append(incident)
+        return page
+
+    async def _all_slas(self, keys: Sequence[str]) -> dict[str, list[Any] | None]:
+        """The SLA metrics of each issue, fetched together (the client bounds how many are
+        in flight); the first failure cancels the rest."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = {key: group.create_task(self._slas(key)) for key in dict.fromkeys(keys)}
+        except* ConnectorError as failures:
+            raise failures.exceptions[0] from None
+        return {key: task.result() for key, task in tasks.items()}
+
+    async def _slas(self, key: str) -> list[Any] | None:
+        """Every SLA metric of one request; None when the issue is no JSM request."""
+        path = f"/rest/servicedeskapi/request/{key}/sla"
+        values: list[Any] = []
+        start = 0
+        while True:
+            try:
+                body, _ = await self._client.get_json(
+                    path, {"start": start, "limit": SLA_PAGE_SIZE}
+                )
+            except SourceRejectedError as exc:
+                if exc.status_code == 404 and start == 0:
+                    return None
+                raise
+            page = body.get("values") if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                raise MalformedResponseError(f"Jira answered GET {path} without a values list")
+            values.extend(page)
+            if body.get("isLastPage") is not False or not page:
+                return values
+            start += len(page)
