@@ -165,7 +165,10 @@ def import_bundle(
     except BundleError as exc:
         raise _fail(str(exc)) from exc
     try:
-        counts = _with_graph(settings, lambda g: BundleImporter(g).load(raw))
+        counts = _with_graph(
+            settings,
+            lambda g: BundleImporter(g, settings.identification.rules()).load(raw),
+        )
     except BundleError as exc:
         raise _fail(str(exc)) from exc
     for name, value in _fields(counts):

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.domain.identification import DEFAULT_ATTRIBUTES, DEFAULT_PRECEDENCE, Identification
+
 DEFAULT_CONFIG_FILE = Path("config/hub.toml")
 
 
@@ -72,6 +74,22 @@ class PolicySettings(BaseModel):
     approvals_required: int = Field(
         default=1, ge=1, description="Distinct approvals (not the submitter's) to activate."
     )
+
+
+class IdentificationSettings(BaseModel):
+    """How records of two sources become one configuration item."""
+
+    attributes: list[Literal["serial_number", "fqdn"]] = Field(
+        default_factory=lambda: list(DEFAULT_ATTRIBUTES),
+        description="a new record matching another source's CI on one of these joins it",
+    )
+    precedence: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PRECEDENCE),
+        description="sources whose attributes win, strongest first",
+    )
+
+    def rules(self) -> Identification:
+        return Identification.of(self.attributes, self.precedence)
 
 
 class ConnectorSettings(BaseModel):
@@ -178,6 +196,7 @@ class Settings(BaseSettings):
     embedded: EmbeddedGraphSettings = EmbeddedGraphSettings()
     api: ApiSettings = ApiSettings()
     policy: PolicySettings = PolicySettings()
+    identification: IdentificationSettings = IdentificationSettings()
     servicenow: ServiceNowSettings = ServiceNowSettings()
     jira: JiraSettings = JiraSettings()
     pagerduty: PagerDutySettings = PagerDutySettings()

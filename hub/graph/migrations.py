@@ -61,6 +61,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             q.INCIDENT_OPENED_INDEX,
         ),
     ),
+    Migration(4, "identification attributes", (q.COMPONENT_SERIAL_INDEX, q.COMPONENT_FQDN_INDEX)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from hub.connectors.http import ConnectorError
+from hub.domain.identification import Identification
 from hub.domain.sources import SourcePage
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
@@ -67,6 +68,7 @@ async def run_sync(
     max_deleted_fraction: float = 0.2,
     progress: Progress | None = None,
     holder: str | None = None,
+    identification: Identification | None = None,
 ) -> SyncRun:
     """Run one sync of `connector` now; the returned run says how it went.
 
@@ -74,7 +76,7 @@ async def run_sync(
     run is recorded with its error and returned with status FAILED: what it committed
     before failing stays, and its watermark says where the next run resumes.
     """
-    repository = SyncRepository(graph)
+    repository = SyncRepository(graph, identification)
     holder = holder or lease_holder()
     current = await repository.acquire_lease(connector.name, holder, LEASE_TTL)
     if current != holder:
@@ -139,4 +141,4 @@ async def _detect_deletions(
         log.warning("%s: %s", connector.name, note)
         run.notes.append(note)
         return
-    run.deleted = await repository.mark_deleted(sorted(gone.values()))
+    run.deleted = await repository.mark_deleted(connector.source, sorted(gone.values()))

@@ -20,4 +20,5 @@ async def sync_now(
             connector,
             max_deleted_fraction=connector_settings(settings, name).max_deleted_fraction,
             progress=progress,
+            identification=settings.identification.rules(),
         )

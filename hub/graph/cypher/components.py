@@ -41,14 +41,43 @@ CREATE_MISSING_CONFIGURATION_ITEMS = Cypher(
     """
 )
 
+# Each row also has a rank: the source's place in the precedence order (lower wins).
+# A component takes the attributes of the strongest source that describes it; a weaker
+# source's record links its ref but changes nothing it says.
 UPDATE_COMPONENTS = Cypher(
     """
     UNWIND $rows AS row
     MATCH (ref:ExternalRef {key: row.refKey})
     MATCH (c:Component {id: ref.targetId})
-    SET c += row.props, c.updatedAt = $now
+    WITH ref, c, row, row.rank <= coalesce(c.sourceRank, row.rank) AS leads
+    SET c += CASE WHEN leads THEN row.props ELSE {} END,
+        c.sourceRank = CASE WHEN leads THEN row.rank ELSE c.sourceRank END,
+        c.updatedAt = $now
     MERGE (ref)-[:REFERS_TO]->(c)
     RETURN count(c) AS written
+    """
+)
+
+# Identification: for each new record (rows of refKey, source, value), a component of
+# another source with the same serial number, or FQDN, that this source does not
+# describe yet. One statement per attribute: property names cannot be parameters.
+IDENTIFY_BY_SERIAL_NUMBER = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (c:Component {serialNumber: row.value})
+    WHERE NOT EXISTS { MATCH (:ExternalRef {key: row.refKey}) }
+      AND NOT EXISTS { MATCH (own:ExternalRef)-[:REFERS_TO]->(c) WHERE own.source = row.source }
+    RETURN row.refKey AS refKey, min(c.id) AS id
+    """
+)
+
+IDENTIFY_BY_FQDN = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (c:Component {fqdn: row.value})
+    WHERE NOT EXISTS { MATCH (:ExternalRef {key: row.refKey}) }
+      AND NOT EXISTS { MATCH (own:ExternalRef)-[:REFERS_TO]->(c) WHERE own.source = row.source }
+    RETURN row.refKey AS refKey, min(c.id) AS id
     """
 )
 

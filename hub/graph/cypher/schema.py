@@ -92,6 +92,13 @@ EXTERNAL_REF_SOURCE_INDEX = Cypher(
     "CREATE INDEX external_ref_source IF NOT EXISTS FOR (n:ExternalRef) ON (n.source)"
 )
 
+COMPONENT_SERIAL_INDEX = Cypher(
+    "CREATE INDEX component_serial_number IF NOT EXISTS FOR (n:Component) ON (n.serialNumber)"
+)
+COMPONENT_FQDN_INDEX = Cypher(
+    "CREATE INDEX component_fqdn IF NOT EXISTS FOR (n:Component) ON (n.fqdn)"
+)
+
 APPLIED_MIGRATIONS = Cypher("MATCH (m:Migration) RETURN m.version AS version ORDER BY version")
 
 RECORD_MIGRATION = Cypher(

@@ -55,11 +55,15 @@ LIVE_COMPONENT_REFS = Cypher(
     """
 )
 
-# Soft delete: the node and its history stay; a later sync revives it.
+# Soft delete: the node and its history stay; a later sync revives it. A component
+# that another source still describes is not deleted.
 MARK_COMPONENTS_DELETED = Cypher(
     """
     UNWIND $ids AS id
     MATCH (c:Component {id: id})
+    WHERE NOT EXISTS {
+      MATCH (other:ExternalRef)-[:REFERS_TO]->(c) WHERE other.source <> $source
+    }
     SET c.status = 'DELETED', c.deletedAt = $now, c.updatedAt = $now
     RETURN count(c) AS deleted
     """

@@ -16,6 +16,7 @@ from hub.domain.bundle import (
     reference_problems,
     referenced_keys,
 )
+from hub.domain.identification import Identification
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import Cypher
 from hub.graph.cypher import components as cq
@@ -38,7 +39,7 @@ class ImportCounts:
 
 
 def _rows(
-    kind: str, source: str, records: list[tuple[str, dict[str, Any]]]
+    kind: str, source: str, records: list[tuple[str, dict[str, Any]]], rank: int = 0
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -46,6 +47,7 @@ def _rows(
             "source": source,
             "externalId": external_id,
             "newId": stable_id(kind, source, external_id),
+            "rank": rank,
             "props": {key: value for key, value in props.items() if value is not None},
         }
         for external_id, props in records
@@ -53,8 +55,9 @@ def _rows(
 
 
 class BundleImporter:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, rules: Identification | None = None) -> None:
         self._graph = graph
+        self._rules = rules or Identification()
 
     async def load(self, raw: Mapping[str, Any]) -> ImportCounts:
         """Validate `raw` and write it all, or raise `BundleError` and write nothing."""
@@ -91,6 +94,7 @@ class BundleImporter:
         def party(kind: str, records: tuple[_Party, ...]) -> list[dict[str, Any]]:
             return _rows(kind, source, [(r.external_id, _party_props(r)) for r in records])
 
+        rank = self._rules.rank(source)
         services = _rows(
             "Component",
             source,
@@ -107,6 +111,7 @@ class BundleImporter:
                 )
                 for s in bundle.services
             ],
+            rank,
         )
         items = _rows(
             "Component",
@@ -124,6 +129,7 @@ class BundleImporter:
                 )
                 for ci in bundle.configuration_items
             ],
+            rank,
         )
         owners = [
             {

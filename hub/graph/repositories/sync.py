@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.domain.identification import Identification
 from hub.domain.models import ComponentKind
 from hub.domain.sources import Quarantined, SourceComponent, SourceIncident, SourceRelation
 from hub.graph.client import Graph, Transaction
@@ -103,13 +104,16 @@ def quarantine_key(connector: str, record: Quarantined) -> str:
     return f"{connector}|{record.record_type}|{identity}"
 
 
-def _component_rows(records: Iterable[SourceComponent]) -> list[dict[str, Any]]:
+def _component_rows(
+    records: Iterable[SourceComponent], rules: Identification
+) -> list[dict[str, Any]]:
     return [
         {
             "refKey": ref_key(r.source, r.external_id),
             "source": r.source,
             "externalId": r.external_id,
             "newId": stable_id("Component", r.source, r.external_id),
+            "rank": rules.rank(r.source),
             # A component a source lists again is no longer deleted.
             "props": {**r.properties(), "sourceUpdatedAt": to_iso(r.updated_at)},
         }
@@ -117,9 +121,39 @@ def _component_rows(records: Iterable[SourceComponent]) -> list[dict[str, Any]]:
     ]
 
 
+_IDENTIFY = {
+    "serial_number": cq.IDENTIFY_BY_SERIAL_NUMBER,
+    "fqdn": cq.IDENTIFY_BY_FQDN,
+}
+
+
+async def _identify(
+    tx: Transaction,
+    records: Sequence[SourceComponent],
+    rows: list[dict[str, Any]],
+    rules: Identification,
+) -> None:
+    """Point the rows of records new to the graph at the component of another source
+    that has the same identifying attribute, instead of at a node of their own."""
+    by_key = {row["refKey"]: row for row in rows}
+    unmatched = {ref_key(r.source, r.external_id): r for r in records}
+    for attribute in rules.attributes:
+        candidates = [
+            {"refKey": key, "source": r.source, "value": getattr(r, attribute)}
+            for key, r in unmatched.items()
+            if getattr(r, attribute)
+        ]
+        if not candidates:
+            continue
+        for match in await tx.run(_IDENTIFY[attribute], rows=candidates):
+            by_key[match["refKey"]]["newId"] = match["id"]
+            unmatched.pop(match["refKey"], None)
+
+
 class SyncRepository:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, rules: Identification | None = None) -> None:
         self._graph = graph
+        self._rules = rules or Identification()
 
     # ---- watermarks ----------------------------------------------------------
 
@@ -149,10 +183,18 @@ class SyncRepository:
 
         async def work(tx: Transaction) -> BatchOutcome:
             now = utc_now()
-            services = _component_rows(c for c in components if c.kind is ComponentKind.SERVICE)
-            items = _component_rows(
-                c for c in components if c.kind is ComponentKind.CONFIGURATION_ITEM
-            )
+            rows = _component_rows(components, self._rules)
+            await _identify(tx, components, rows, self._rules)
+            services = [
+                row
+                for row, c in zip(rows, components, strict=True)
+                if c.kind is ComponentKind.SERVICE
+            ]
+            items = [
+                row
+                for row, c in zip(rows, components, strict=True)
+                if c.kind is ComponentKind.CONFIGURATION_ITEM
+            ]
             created = 0
             for statement, rows in (
                 (cq.CREATE_MISSING_SERVICES, services),
@@ -259,10 +301,13 @@ class SyncRepository:
         rows = await self._graph.read(q.LIVE_COMPONENT_REFS, source=source)
         return {row["externalId"]: row["id"] for row in rows}
 
-    async def mark_deleted(self, node_ids: Sequence[str]) -> int:
+    async def mark_deleted(self, source: str, node_ids: Sequence[str]) -> int:
+        """Soft-delete components `source` no longer lists, unless another source does."""
         if not node_ids:
             return 0
-        rows = await self._graph.write(q.MARK_COMPONENTS_DELETED, ids=list(node_ids), now=utc_now())
+        rows = await self._graph.write(
+            q.MARK_COMPONENTS_DELETED, ids=list(node_ids), source=source, now=utc_now()
+        )
         return int(rows[0]["deleted"]) if rows else 0
 
     # ---- runs, quarantine, leases --------------------------------------------
