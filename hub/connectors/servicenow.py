@@ -1,4 +1,7 @@
-"""ServiceNow CMDB through the Table API (``/api/now/table/{table}``).
+"""ServiceNow CMDB and incidents through the Table API (``/api/now/table/{table}``).
+
+Two connectors share the paging and watermark logic (`ServiceNowCmdb`, and
+`ServiceNowIncidents` for the ``incident`` table):
 
 - ``cmdb_ci`` (every CMDB class): business services (``cmdb_ci_service`` and its
   subclasses) become Services, every other class a ConfigurationItem whose class is
@@ -6,6 +9,9 @@
 - ``cmdb_rel_ci``: the parent depends on the child for the dependency types of the
   contract (``Depends on::Used by``, ``Uses::Used by``, ``Runs on::Runs``, ``Hosted
   on::Hosts``, ``Contains::Contained by``); other types are kept, not walked.
+- ``incident``: an Incident that AFFECTS the components its ``cmdb_ci`` and
+  ``business_service`` reference (as refs of the same source, so the CMDB connector
+  syncing that instance must use the same source name).
 
 Paging is by ``sysparm_offset``/``sysparm_limit`` following the ``Link`` header, in
 ``sys_id`` order: an update while paging does not move a record, so none is skipped
@@ -31,6 +37,7 @@ from hub.domain.sources import (
     Quarantined,
     RecordRejected,
     SourceComponent,
+    SourceIncident,
     SourcePage,
     SourceRelation,
 )
@@ -57,6 +64,28 @@ CI_FIELDS = (
     "environment,location.name,serial_number,fqdn"
 )
 RELATION_FIELDS = "sys_id,parent,child,type,sys_updated_on"
+INCIDENT_FIELDS = (
+    "sys_id,number,short_description,priority,state,incident_state,opened_at,resolved_at,"
+    "closed_at,cmdb_ci,business_service,sys_updated_on"
+)
+
+# The incident state model since Helsinki (1 New, 2 In Progress, 3 On Hold, 6 Resolved,
+# 7 Closed, 8 Canceled). Instances upgraded from the older model may still hold its
+# 4 "Awaiting User Info" and 5 "Awaiting Evidence", which KB0564465 maps to On Hold;
+# its 1-3 and 6-7 keep their meaning under the new names.
+INCIDENT_STATES: Mapping[str, str] = {
+    "1": "New",
+    "2": "In Progress",
+    "3": "On Hold",
+    "4": "On Hold",
+    "5": "On Hold",
+    "6": "Resolved",
+    "7": "Closed",
+    "8": "Canceled",
+}
+PRIORITIES: Mapping[str, str] = {str(level): f"P{level}" for level in range(1, 6)}
+
+SourceRecord = SourceComponent | SourceRelation | SourceIncident
 
 
 def is_service_class(class_name: str) -> bool:
@@ -149,7 +178,165 @@ def parse_relation(raw: Any, type_names: Mapping[str, str], source: str = SOURCE
     )
 
 
-class ServiceNowCmdb:
+def parse_incident(raw: Any, source: str = SOURCE) -> SourceIncident:
+    """An ``incident`` record, or `RecordRejected` naming the field that makes it unusable.
+
+    Its ``cmdb_ci`` and ``business_service`` become refs ``{source}:{sys_id}``, so the
+    components must come from a CMDB sync under the same source.
+    """
+    if not isinstance(raw, dict):
+        raise RecordRejected("record: expected an object")
+    sys_id = _required(_text(raw, "sys_id"), "sys_id")
+    opened = parse_time(raw.get("opened_at"), "opened_at")
+    ended: dict[str, datetime | None] = {
+        field: _optional_time(raw, field) for field in ("resolved_at", "closed_at")
+    }
+    for field, moment in ended.items():
+        # An end before the start would make a negative outage in every SLA sum.
+        if moment is not None and moment < opened:
+            raise RecordRejected(
+                f"{field}: {format_time(moment)} is before opened_at {format_time(opened)}"
+            )
+    refs = (reference(raw.get(field)) for field in ("cmdb_ci", "business_service"))
+    priority = raw.get("priority")
+    try:
+        return SourceIncident(
+            source=source,
+            external_id=sys_id,
+            updated_at=parse_time(raw.get("sys_updated_on"), "sys_updated_on"),
+            number=_text(raw, "number"),
+            title=_text(raw, "short_description"),
+            # "" (no priority) and values outside the base system's 1-5 mean no priority.
+            priority=PRIORITIES.get(priority) if isinstance(priority, str) else None,
+            state=_incident_state(raw),
+            opened_at=opened,
+            resolved_at=ended["resolved_at"],
+            closed_at=ended["closed_at"],
+            # dict.fromkeys keeps the order and drops a business service named twice.
+            component_refs=tuple(dict.fromkeys(f"{source}:{ref}" for ref in refs if ref)),
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise RecordRejected(f"{error['loc'][0]}: {error['msg']}") from None
+
+
+def _incident_state(raw: Mapping[str, Any]) -> str:
+    # `state` (the task field) and `incident_state` (the incident's own copy) normally
+    # agree; the copy stands in when an instance leaves `state` empty.
+    for field in ("state", "incident_state"):
+        code = _text(raw, field)
+        if code is not None:
+            # A state an admin added is kept as its code: the incident's times still
+            # count, and an unknown name is better than a lost outage.
+            return INCIDENT_STATES.get(code, code)
+    raise RecordRejected("state: required, but missing or empty (and so is incident_state)")
+
+
+def _optional_time(raw: Mapping[str, Any], field: str) -> datetime | None:
+    value = raw.get(field)
+    return None if value is None or value == "" else parse_time(value, field)
+
+
+class _TableConnector:
+    """Table API paging and watermarks, shared by the ServiceNow connectors."""
+
+    def __init__(self, client: SourceClient, page_size: int, *, name: str, source: str) -> None:
+        # Another name and source let one hub sync two ServiceNow instances apart.
+        self.name = name
+        self.source = source
+        self._client = client
+        self._page_size = page_size
+
+    async def _table(
+        self,
+        table: str,
+        fields: str,
+        watermarks: dict[str, str],
+        parse: Callable[[Any], SourceRecord],
+        record_type: str,
+    ) -> AsyncIterator[SourcePage]:
+        since = watermarks.get(table)
+        query = "ORDERBYsys_id" if since is None else f"sys_updated_on>={since}^ORDERBYsys_id"
+        params = {
+            "sysparm_query": query,
+            "sysparm_fields": fields,
+            "sysparm_exclude_reference_link": "true",
+        }
+        newest: datetime | None = None
+        started: datetime | None = None
+        pending: SourcePage | None = None
+        totals: set[str | None] = set()
+        async for records, server_time, total in self._records(table, params):
+            started = started or server_time
+            totals.add(total)
+            page = SourcePage(fetched=len(records))
+            for raw in records:
+                try:
+                    record = parse(raw)
+                except RecordRejected as exc:
+                    page.rejected.append(Quarantined.of(self.source, record_type, raw, str(exc)))
+                    continue
+                newest = max(newest or record.updated_at, record.updated_at)
+                if isinstance(record, SourceComponent):
+                    page.components.append(record)
+                elif isinstance(record, SourceRelation):
+                    page.relations.append(record)
+                else:
+                    page.incidents.append(record)
+            # The watermark moves only with a table's last page: in sys_id order an
+            # earlier page says nothing about which changes are all in.
+            if pending is not None:
+                yield pending
+            pending = page
+        if pending is None:
+            return
+        mark = since
+        # If the matching set grew or shrank while paging, offsets moved and a record
+        # may have been passed over: keep the old watermark so the next run looks again.
+        if newest is not None and started is not None and len(totals) == 1:
+            mark = format_time(min(newest, started - OVERLAP))
+        if mark:
+            watermarks[table] = mark
+        yield SourcePage(
+            fetched=pending.fetched,
+            components=pending.components,
+            relations=pending.relations,
+            incidents=pending.incidents,
+            rejected=pending.rejected,
+            watermarks=dict(watermarks) if mark else None,
+        )
+
+    async def _records(
+        self, table: str, params: Mapping[str, str]
+    ) -> AsyncIterator[tuple[list[Any], datetime, str | None]]:
+        """Every page of a table query, with the server's clock and the total count."""
+        offset = 0
+        while True:
+            try:
+                body, response = await self._client.get_json(
+                    f"/api/now/table/{table}",
+                    {**params, "sysparm_limit": self._page_size, "sysparm_offset": offset},
+                )
+            except ConnectorError as exc:
+                if getattr(exc, "status_code", None) == 404:
+                    return  # the v1 Table API answers 404 when no (more) records match
+                raise
+            records = body.get("result") if isinstance(body, dict) else None
+            if not isinstance(records, list):
+                raise MalformedResponseError(
+                    f"ServiceNow answered GET {table} without a result list"
+                )
+            yield (
+                records,
+                _server_time(response.headers.get("date")),
+                response.headers.get("x-total-count"),
+            )
+            if "next" not in response.links or not records:
+                return
+            offset += len(records)
+
+
+class ServiceNowCmdb(_TableConnector):
     """The ``servicenow-cmdb`` connector: services, CIs and relationships."""
 
     def __init__(
@@ -160,11 +347,7 @@ class ServiceNowCmdb:
         name: str = "servicenow-cmdb",
         source: str = SOURCE,
     ) -> None:
-        # Another name and source let one hub sync two ServiceNow instances apart.
-        self.name = name
-        self.source = source
-        self._client = client
-        self._page_size = page_size
+        super().__init__(client, page_size, name=name, source=source)
 
     async def pages(self, watermarks: dict[str, str]) -> AsyncIterator[SourcePage]:
         # Each table's last page carries every watermark reached so far.
@@ -204,90 +387,37 @@ class ServiceNowCmdb:
                     names[str(raw["sys_id"])] = str(raw.get("name", ""))
         return names
 
-    async def _table(
-        self,
-        table: str,
-        fields: str,
-        watermarks: dict[str, str],
-        parse: Callable[[Any], SourceComponent | SourceRelation],
-        record_type: str,
-    ) -> AsyncIterator[SourcePage]:
-        since = watermarks.get(table)
-        query = "ORDERBYsys_id" if since is None else f"sys_updated_on>={since}^ORDERBYsys_id"
-        params = {
-            "sysparm_query": query,
-            "sysparm_fields": fields,
-            "sysparm_exclude_reference_link": "true",
-        }
-        newest: datetime | None = None
-        started: datetime | None = None
-        pending: SourcePage | None = None
-        totals: set[str | None] = set()
-        async for records, server_time, total in self._records(table, params):
-            started = started or server_time
-            totals.add(total)
-            page = SourcePage(fetched=len(records))
-            for raw in records:
-                try:
-                    record = parse(raw)
-                except RecordRejected as exc:
-                    page.rejected.append(Quarantined.of(self.source, record_type, raw, str(exc)))
-                    continue
-                newest = max(newest or record.updated_at, record.updated_at)
-                if isinstance(record, SourceComponent):
-                    page.components.append(record)
-                else:
-                    page.relations.append(record)
-            # The watermark moves only with a table's last page: in sys_id order an
-            # earlier page says nothing about which changes are all in.
-            if pending is not None:
-                yield pending
-            pending = page
-        if pending is None:
-            return
-        mark = since
-        # If the matching set grew or shrank while paging, offsets moved and a record
-        # may have been passed over: keep the old watermark so the next run looks again.
-        if newest is not None and started is not None and len(totals) == 1:
-            mark = format_time(min(newest, started - OVERLAP))
-        if mark:
-            watermarks[table] = mark
-        yield SourcePage(
-            fetched=pending.fetched,
-            components=pending.components,
-            relations=pending.relations,
-            rejected=pending.rejected,
-            watermarks=dict(watermarks) if mark else None,
-        )
 
-    async def _records(
-        self, table: str, params: Mapping[str, str]
-    ) -> AsyncIterator[tuple[list[Any], datetime, str | None]]:
-        """Every page of a table query, with the server's clock and the total count."""
-        offset = 0
-        while True:
-            try:
-                body, response = await self._client.get_json(
-                    f"/api/now/table/{table}",
-                    {**params, "sysparm_limit": self._page_size, "sysparm_offset": offset},
-                )
-            except ConnectorError as exc:
-                if getattr(exc, "status_code", None) == 404:
-                    return  # the v1 Table API answers 404 when no (more) records match
-                raise
-            records = body.get("result") if isinstance(body, dict) else None
-            if not isinstance(records, list):
-                raise MalformedResponseError(
-                    f"ServiceNow answered GET {table} without a result list"
-                )
-            yield (
-                records,
-                _server_time(response.headers.get("date")),
-                response.headers.get("x-total-count"),
-            )
-            if "next" not in response.links or not records:
-                return
-            offset += len(records)
+class ServiceNowIncidents(_TableConnector):
+    """The ``servicenow-incidents`` connector: the ``incident`` table.
+
+    Incidents link to components by reference only; they never create or delete one,
+    so `live_keys` lists nothing and the run's deletion check leaves the CMDB alone.
+    """
+
+    def __init__(
+        self,
+        client: SourceClient,
+        page_size: int = PAGE_SIZE,
+        *,
+        name: str = "servicenow-incidents",
+        source: str = SOURCE,
+    ) -> None:
+        super().__init__(client, page_size, name=name, source=source)
+
+    async def pages(self, watermarks: dict[str, str]) -> AsyncIterator[SourcePage]:
+        watermarks = dict(watermarks)
+        async for page in self._table(
+            "incident",
+            INCIDENT_FIELDS,
+            watermarks,
+            lambda raw: parse_incident(raw, self.source),
+            "incident",
+        ):
+            yield page
+
+    async def live_keys(self) -> set[str] | None:
+        return None
 
 
 def _server_time(header: str | None) -> datetime:

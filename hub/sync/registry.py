@@ -9,7 +9,7 @@ from datetime import timedelta
 from hub.connectors.http import SourceClient
 from hub.connectors.jira import JiraServiceManagement
 from hub.connectors.pagerduty import PagerDutyIncidents, PagerDutyServices, auth_headers
-from hub.connectors.servicenow import ServiceNowCmdb
+from hub.connectors.servicenow import ServiceNowCmdb, ServiceNowIncidents
 from hub.settings import ConnectorSettings, JiraSettings, ServiceNowSettings, Settings
 from hub.sync.pipeline import Connector
 
@@ -46,6 +46,11 @@ def _servicenow_auth(settings: ServiceNowSettings) -> tuple[str, str] | None:
 def _servicenow_cmdb(settings: Settings) -> tuple[Connector, SourceClient]:
     client = _client("servicenow", settings.servicenow, _servicenow_auth(settings.servicenow))
     return ServiceNowCmdb(client, page_size=settings.servicenow.page_size), client
+
+
+def _servicenow_incidents(settings: Settings) -> tuple[Connector, SourceClient]:
+    client = _client("servicenow", settings.servicenow, _servicenow_auth(settings.servicenow))
+    return ServiceNowIncidents(client, page_size=settings.servicenow.page_size), client
 
 
 def _jira_auth(settings: JiraSettings) -> tuple[str, str] | None:
@@ -96,6 +101,7 @@ _FACTORIES: dict[
     tuple[Callable[[Settings], ConnectorSettings], Callable[..., tuple[Connector, SourceClient]]],
 ] = {
     "servicenow-cmdb": (lambda s: s.servicenow, _servicenow_cmdb),
+    "servicenow-incidents": (lambda s: s.servicenow, _servicenow_incidents),
     "jira": (lambda s: s.jira, _jira),
     "pagerduty-services": (lambda s: s.pagerduty.for_services(), _pagerduty_services),
     "pagerduty": (lambda s: s.pagerduty, _pagerduty_incidents),

@@ -22,6 +22,7 @@ def test_each_enabled_connector_gets_one_non_overlapping_job(graph: Graph) -> No
         "sync:pagerduty",
         "sync:pagerduty-services",
         "sync:servicenow-cmdb",
+        "sync:servicenow-incidents",
     ]
     assert jobs["sync:servicenow-cmdb"].trigger.interval == timedelta(seconds=600)
     assert jobs["sync:pagerduty-services"].trigger.interval == timedelta(seconds=7200)

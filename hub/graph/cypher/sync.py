@@ -150,3 +150,13 @@ RELEASE_LEASE = Cypher(
     SET l.expiresAt = $now
     """
 )
+
+# Incidents by key with the ids of the components they affect (an empty list if none).
+INCIDENTS_BY_KEYS = Cypher(
+    """
+    UNWIND $keys AS key
+    MATCH (i:Incident {key: key})
+    OPTIONAL MATCH (i)-[:AFFECTS]->(c:Component)
+    RETURN i.key AS key, properties(i) AS props, collect(c.id) AS componentIds
+    """
+)

@@ -357,6 +357,24 @@ class SyncRepository:
     async def release_lease(self, connector: str, holder: str) -> None:
         await self._graph.write(q.RELEASE_LEASE, connector=connector, holder=holder, now=utc_now())
 
+    # ---- incidents -----------------------------------------------------------
+
+    async def incidents_by_keys(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The incidents found under `keys` (``source:externalId``), as plain dicts:
+        ``key``, ``props`` (the node's properties) and ``componentIds`` (sorted ids of
+        the components it AFFECTS). Keys with no incident are left out."""
+        if not keys:
+            return []
+        rows = await self._graph.read(q.INCIDENTS_BY_KEYS, keys=list(keys))
+        return [
+            {
+                "key": row["key"],
+                "props": dict(row["props"]),
+                "componentIds": sorted(row["componentIds"]),
+            }
+            for row in rows
+        ]
+
 
 def _relation_row(relation: SourceRelation) -> dict[str, Any]:
     return {
