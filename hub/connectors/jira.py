@@ -36,7 +36,6 @@ the old one.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -47,6 +46,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from hub.connectors.fields import server_time
 from hub.connectors.http import (
     ConnectorError,
     MalformedResponseError,
@@ -360,15 +360,6 @@ def _format_watermark(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _server_time(header: str | None) -> datetime:
-    if header:
-        try:
-            return email.utils.parsedate_to_datetime(header).astimezone(UTC)
-        except (TypeError, ValueError):
-            pass
-    return datetime.now(UTC)
-
-
 def _loose_updated(raw: Any) -> datetime | None:
     """An issue's update time for bookkeeping, also for issues that are quarantined."""
     fields = raw.get("fields") if isinstance(raw, dict) else None
@@ -503,7 +494,7 @@ class JiraServiceManagement:
                 shown,
             )
             zone = WESTMOST
-        return zone, _server_time(response.headers.get("date"))
+        return zone, server_time(response.headers.get("date"))
 
     async def _search(self, query: str) -> AsyncIterator[list[Any]]:
         """Every page of the search, following nextPageToken."""

@@ -48,6 +48,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from hub.connectors.fields import required, text
 from hub.connectors.http import (
     ConnectorError,
     MalformedResponseError,
@@ -160,21 +161,6 @@ def priority_of(raw: Mapping[str, Any]) -> str | None:
     return URGENCY_PRIORITY.get(urgency) if isinstance(urgency, str) else None
 
 
-def _text(raw: Mapping[str, Any], field: str) -> str | None:
-    value = raw.get(field)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise RecordRejected(f"{field}: expected a string, got {type(value).__name__}")
-    return value
-
-
-def _required(value: str | None, field: str) -> str:
-    if value is None:
-        raise RecordRejected(f"{field}: required, but missing or empty")
-    return value
-
-
 def _object(raw: Any) -> Mapping[str, Any]:
     if not isinstance(raw, dict):
         raise RecordRejected("record: expected an object")
@@ -194,9 +180,9 @@ def parse_service(raw: Any, *, seen_at: datetime, source: str = SOURCE) -> Sourc
     record is stamped with its own ``updated_at`` when it has one and `seen_at` otherwise.
     """
     record = _object(raw)
-    service_id = _required(_text(record, "id"), "id")
-    name = _required(_text(record, "name"), "name")
-    status = _text(record, "status")  # business services have none
+    service_id = required(text(record, "id"), "id")
+    name = required(text(record, "name"), "name")
+    status = text(record, "status")  # business services have none
     updated = record.get("updated_at")
     try:
         return SourceComponent(
@@ -214,7 +200,7 @@ def parse_service(raw: Any, *, seen_at: datetime, source: str = SOURCE) -> Sourc
 def parse_dependency(raw: Any, *, seen_at: datetime, source: str = SOURCE) -> SourceRelation:
     """A ``service_dependency``: the dependent service depends on the supporting one."""
     record = _object(raw)
-    relation_id = _required(_text(record, "id"), "id")
+    relation_id = required(text(record, "id"), "id")
     dependent = reference_id(record.get("dependent_service"), "dependent_service")
     supporting = reference_id(record.get("supporting_service"), "supporting_service")
     try:
@@ -224,7 +210,7 @@ def parse_dependency(raw: Any, *, seen_at: datetime, source: str = SOURCE) -> So
             updated_at=seen_at,  # relationships carry no time of their own
             parent_id=dependent,
             child_id=supporting,
-            type_name=_text(record, "type") or "service_dependency",
+            type_name=text(record, "type") or "service_dependency",
             depends=True,
         )
     except ValidationError as exc:
@@ -234,8 +220,8 @@ def parse_dependency(raw: Any, *, seen_at: datetime, source: str = SOURCE) -> So
 def parse_incident(raw: Any, *, source: str = SOURCE) -> SourceIncident:
     """An incident, or `RecordRejected` naming the field that makes it unusable."""
     record = _object(raw)
-    incident_id = _required(_text(record, "id"), "id")
-    state = _required(_text(record, "status"), "status")
+    incident_id = required(text(record, "id"), "id")
+    state = required(text(record, "status"), "status")
     if state not in INCIDENT_STATES:
         raise RecordRejected(f"status: {state!r} is none of {', '.join(sorted(INCIDENT_STATES))}")
     opened = parse_time(record.get("created_at"), "created_at")
@@ -264,7 +250,7 @@ def parse_incident(raw: Any, *, source: str = SOURCE) -> SourceIncident:
             external_id=incident_id,
             updated_at=updated,
             number=None if number is None else str(number),
-            title=_text(record, "title"),
+            title=text(record, "title"),
             priority=priority_of(record),
             state=state,
             opened_at=opened,

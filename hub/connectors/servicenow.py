@@ -24,13 +24,13 @@ Values arrive as strings; date-times are ``YYYY-MM-DD HH:MM:SS`` in UTC.
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
+from hub.connectors.fields import required, server_time, text
 from hub.connectors.http import ConnectorError, MalformedResponseError, SourceClient
 from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.domain.sources import (
@@ -113,28 +113,13 @@ def reference(value: Any) -> str | None:
     return value or None if isinstance(value, str) else None
 
 
-def _text(raw: Mapping[str, Any], field: str) -> str | None:
-    value = raw.get(field)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise RecordRejected(f"{field}: expected a string, got {type(value).__name__}")
-    return value
-
-
-def _required(value: str | None, field: str) -> str:
-    if value is None:
-        raise RecordRejected(f"{field}: required, but missing or empty")
-    return value
-
-
 def parse_ci(raw: Any, source: str = SOURCE) -> SourceComponent:
     """A ``cmdb_ci`` record as a component, or `RecordRejected` naming the field."""
     if not isinstance(raw, dict):
         raise RecordRejected("record: expected an object")
-    sys_id = _required(_text(raw, "sys_id"), "sys_id")
-    name = _required(_text(raw, "name"), "name")
-    class_name = _required(_text(raw, "sys_class_name"), "sys_class_name")
+    sys_id = required(text(raw, "sys_id"), "sys_id")
+    name = required(text(raw, "name"), "name")
+    class_name = required(text(raw, "sys_class_name"), "sys_class_name")
     retired = any(raw.get(field) == code for field, code in RETIRED)
     service = is_service_class(class_name)
     try:
@@ -146,10 +131,10 @@ def parse_ci(raw: Any, source: str = SOURCE) -> SourceComponent:
             name=name,
             status=LifecycleStatus.SUNSET if retired else LifecycleStatus.ACTIVE,
             ci_class=None if service else class_name,
-            environment=_text(raw, "environment"),
-            location=_text(raw, "location.name"),
-            serial_number=_text(raw, "serial_number"),
-            fqdn=_text(raw, "fqdn"),
+            environment=text(raw, "environment"),
+            location=text(raw, "location.name"),
+            serial_number=text(raw, "serial_number"),
+            fqdn=text(raw, "fqdn"),
         )
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -160,9 +145,9 @@ def parse_relation(raw: Any, type_names: Mapping[str, str], source: str = SOURCE
     """A ``cmdb_rel_ci`` record; `type_names` maps ``cmdb_rel_type`` sys_ids to names."""
     if not isinstance(raw, dict):
         raise RecordRejected("record: expected an object")
-    sys_id = _required(_text(raw, "sys_id"), "sys_id")
-    parent = _required(reference(raw.get("parent")), "parent")
-    child = _required(reference(raw.get("child")), "child")
+    sys_id = required(text(raw, "sys_id"), "sys_id")
+    parent = required(reference(raw.get("parent")), "parent")
+    child = required(reference(raw.get("child")), "child")
     type_id = reference(raw.get("type"))
     type_name = type_names.get(type_id or "", "")
     if not type_name:
@@ -186,7 +171,7 @@ def parse_incident(raw: Any, source: str = SOURCE) -> SourceIncident:
     """
     if not isinstance(raw, dict):
         raise RecordRejected("record: expected an object")
-    sys_id = _required(_text(raw, "sys_id"), "sys_id")
+    sys_id = required(text(raw, "sys_id"), "sys_id")
     opened = parse_time(raw.get("opened_at"), "opened_at")
     ended: dict[str, datetime | None] = {
         field: _optional_time(raw, field) for field in ("resolved_at", "closed_at")
@@ -204,8 +189,8 @@ def parse_incident(raw: Any, source: str = SOURCE) -> SourceIncident:
             source=source,
             external_id=sys_id,
             updated_at=parse_time(raw.get("sys_updated_on"), "sys_updated_on"),
-            number=_text(raw, "number"),
-            title=_text(raw, "short_description"),
+            number=text(raw, "number"),
+            title=text(raw, "short_description"),
             # "" (no priority) and values outside the base system's 1-5 mean no priority.
             priority=PRIORITIES.get(priority) if isinstance(priority, str) else None,
             state=_incident_state(raw),
@@ -224,7 +209,7 @@ def _incident_state(raw: Mapping[str, Any]) -> str:
     # `state` (the task field) and `incident_state` (the incident's own copy) normally
     # agree; the copy stands in when an instance leaves `state` empty.
     for field in ("state", "incident_state"):
-        code = _text(raw, field)
+        code = text(raw, field)
         if code is not None:
             # A state an admin added is kept as its code: the incident's times still
             # count, and an unknown name is better than a lost outage.
@@ -266,8 +251,8 @@ class _TableConnector:
         started: datetime | None = None
         pending: SourcePage | None = None
         totals: set[str | None] = set()
-        async for records, server_time, total in self._records(table, params):
-            started = started or server_time
+        async for records, clock, total in self._records(table, params):
+            started = started or clock
             totals.add(total)
             page = SourcePage(fetched=len(records))
             for raw in records:
@@ -328,7 +313,7 @@ class _TableConnector:
                 )
             yield (
                 records,
-                _server_time(response.headers.get("date")),
+                server_time(response.headers.get("date")),
                 response.headers.get("x-total-count"),
             )
             if "next" not in response.links or not records:
@@ -418,12 +403,3 @@ class ServiceNowIncidents(_TableConnector):
 
     async def live_keys(self) -> set[str] | None:
         return None
-
-
-def _server_time(header: str | None) -> datetime:
-    if header:
-        try:
-            return email.utils.parsedate_to_datetime(header).astimezone(UTC)
-        except (TypeError, ValueError):
-            pass
-    return datetime.now(UTC)
