@@ -61,6 +61,21 @@ def lease_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def holder_is_dead(holder: str) -> bool:
+    """True for a holder that is a process of this host that no longer runs (a killed
+    sync); its lease need not be waited out. Other hosts' holders expire on their own."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 async def run_sync(
     graph: Graph,
     connector: Connector,
@@ -79,7 +94,10 @@ async def run_sync(
     repository = SyncRepository(graph, identification)
     holder = holder or lease_holder()
     current = await repository.acquire_lease(connector.name, holder, LEASE_TTL)
-    if current != holder:
+    if current != holder and not (
+        holder_is_dead(current)
+        and await repository.take_over_lease(connector.name, current, holder, LEASE_TTL)
+    ):
         raise LeaseHeldError(connector.name, current)
     run = SyncRun(id=new_run_id(), connector=connector.name)
     await repository.save_run(run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 from fakes.servicenow import FakeServiceNow
 
 from hub.graph.client import Graph, GraphConnection
-from hub.graph.repositories import ComponentRepository
+from hub.graph.repositories import ComponentRepository, TraversalRepository
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,3 +88,42 @@ def test_a_failed_sync_exits_non_zero(
     assert "the sync of servicenow-cmdb failed" in err
     assert "401" in err
     assert "s3cret-pw" not in out + err
+
+
+async def test_a_sync_process_killed_between_batches_is_rerun_to_the_same_graph(
+    graph: Graph,
+    graph_data_dir: Path,
+    graph_connection: GraphConnection,
+    fake: FakeServiceNow,
+    fake_url: str,
+) -> None:
+    keys = [fake.add_ci("cmdb_ci_linux_server", f"kill-{i}") for i in range(5)]
+    fake.add_relation(keys[0], keys[1], "Depends on::Used by")
+    fake.add_relation(keys[1], keys[2], "Runs on::Runs")
+    fake.delay_next(60, table="cmdb_rel_ci")  # the process hangs once its CIs are in
+    paging_relations = threading.Event()
+    fake.on_request(lambda request: fake.requests_for("cmdb_rel_ci") and paging_relations.set())
+
+    victim = hub_sync(graph_data_dir, fake_url, "servicenow-cmdb")
+    assert await asyncio.to_thread(paging_relations.wait, 60)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    components = ComponentRepository(graph)
+    nodes = [await components.lookup("servicenow", key) for key in keys]
+    assert all(nodes)  # the committed batches stayed
+    fake.clear_faults()
+
+    # The lease of the dead process is taken over at once, not waited out.
+    rerun = hub_sync(graph_data_dir, fake_url, "servicenow-cmdb")
+    out, err = rerun.communicate(timeout=120)
+
+    assert rerun.returncode == 0, err
+    assert "created: 0" in out
+    assert [await components.lookup("servicenow", key) for key in keys] == nodes
+    walk = await TraversalRepository(graph).dependency_chain(str(nodes[0]), 5)
+    assert [(c.component_id, c.depth) for c in walk.reached] == [
+        (nodes[1], 1),
+        (nodes[2], 2),
+    ]
+    refs = await components.refs_by_node_ids([n for n in nodes if n])
+    assert all(len(found) == 1 for found in refs.values())

@@ -143,6 +143,17 @@ ACQUIRE_LEASE = Cypher(
     """
 )
 
+# Take over a lease whose holder is known to be dead (a process of this host that is
+# gone), without waiting for it to expire.
+TAKE_OVER_LEASE = Cypher(
+    """
+    MATCH (l:SyncLease {connector: $connector})
+    WHERE l.holder = $dead
+    SET l.holder = $holder, l.expiresAt = $expiresAt
+    RETURN l.holder AS holder
+    """
+)
+
 RELEASE_LEASE = Cypher(
     """
     MATCH (l:SyncLease {connector: $connector})

@@ -354,6 +354,17 @@ class SyncRepository:
         )
         return str(rows[0]["holder"])
 
+    async def take_over_lease(self, connector: str, dead: str, holder: str, ttl: timedelta) -> bool:
+        """Take the lease from `dead`, if it still holds it; True when taken."""
+        rows = await self._graph.write(
+            q.TAKE_OVER_LEASE,
+            connector=connector,
+            dead=dead,
+            holder=holder,
+            expiresAt=to_iso(datetime.now(UTC) + ttl),
+        )
+        return bool(rows) and rows[0]["holder"] == holder
+
     async def release_lease(self, connector: str, holder: str) -> None:
         await self._graph.write(q.RELEASE_LEASE, connector=connector, holder=holder, now=utc_now())
 
