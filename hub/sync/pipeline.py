@@ -8,6 +8,8 @@ sharing one graph never sync the same connector at once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -103,7 +105,7 @@ async def run_sync(
     await repository.save_run(run)
     try:
         watermarks = await repository.watermarks(connector.name)
-        async for page in connector.pages(watermarks):
+        async for page in prefetched(connector.pages(watermarks)):
             outcome = await repository.write_batch(
                 connector.name,
                 components=page.components,
@@ -132,6 +134,35 @@ async def run_sync(
         finally:
             await repository.release_lease(connector.name, holder)
     return run
+
+
+async def prefetched(pages: AsyncIterator[SourcePage]) -> AsyncIterator[SourcePage]:
+    """`pages`, with the next one fetched while the current one is written.
+
+    At most one page waits in the queue, so memory stays at two pages whatever the
+    size of the source. A fetch error comes out where that page would have.
+    """
+    queue: asyncio.Queue[SourcePage | Exception | None] = asyncio.Queue(maxsize=1)
+
+    async def fetch() -> None:
+        try:
+            async for page in pages:
+                await queue.put(page)
+        except Exception as exc:
+            await queue.put(exc)
+            return
+        await queue.put(None)
+
+    fetcher = asyncio.create_task(fetch())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        fetcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fetcher
 
 
 async def _detect_deletions(

@@ -15,6 +15,7 @@ from fakes.servicenow import FakeServiceNow
 
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.repositories import ComponentRepository, TraversalRepository
+from hub.graph.repositories.sync import SyncRepository
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,15 +98,24 @@ async def test_a_sync_process_killed_between_batches_is_rerun_to_the_same_graph(
     fake: FakeServiceNow,
     fake_url: str,
 ) -> None:
+    fake.now = "2026-06-01 08:00:00"  # later than other tests' runs of this connector
     keys = [fake.add_ci("cmdb_ci_linux_server", f"kill-{i}") for i in range(5)]
+    fake.advance(600)
     fake.add_relation(keys[0], keys[1], "Depends on::Used by")
     fake.add_relation(keys[1], keys[2], "Runs on::Runs")
     fake.delay_next(60, table="cmdb_rel_ci")  # the process hangs once its CIs are in
     paging_relations = threading.Event()
     fake.on_request(lambda request: fake.requests_for("cmdb_rel_ci") and paging_relations.set())
 
+    sync = SyncRepository(graph)
+    before = await sync.watermarks("servicenow-cmdb")
     victim = hub_sync(graph_data_dir, fake_url, "servicenow-cmdb")
     assert await asyncio.to_thread(paging_relations.wait, 60)
+    # Pages are fetched one ahead of the writes: wait for the CI table to be committed.
+    for _ in range(300):
+        if (await sync.watermarks("servicenow-cmdb")).get("cmdb_ci") != before.get("cmdb_ci"):
+            break
+        await asyncio.sleep(0.1)
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     components = ComponentRepository(graph)

@@ -4,7 +4,8 @@ runs, quarantined records and leases."""
 from hub.graph.cypher import Cypher
 
 # Each row: parentKey, childKey (external ref keys), source, externalId (the relation's
-# own key at the source), typeName. Dependencies point from parent to child.
+# own key at the source), typeName. Dependencies point from parent to child. Each
+# relation written comes back: one that does not has an end the graph lacks.
 UPSERT_SOURCE_DEPENDENCIES = Cypher(
     """
     UNWIND $rows AS row
@@ -12,7 +13,7 @@ UPSERT_SOURCE_DEPENDENCIES = Cypher(
     MATCH (:ExternalRef {key: row.childKey})-[:REFERS_TO]->(b:Component)
     MERGE (a)-[r:DEPENDS_ON]->(b)
     SET r.source = row.source, r.externalId = row.externalId, r.type = row.typeName
-    RETURN count(r) AS written
+    RETURN row.externalId AS externalId
     """
 )
 
@@ -24,7 +25,7 @@ UPSERT_SOURCE_RELATIONS = Cypher(
     MATCH (:ExternalRef {key: row.childKey})-[:REFERS_TO]->(b:Component)
     MERGE (a)-[r:RELATES_TO {type: row.typeName}]->(b)
     SET r.source = row.source, r.externalId = row.externalId
-    RETURN count(r) AS written
+    RETURN row.externalId AS externalId
     """
 )
 

@@ -205,15 +205,19 @@ class SyncRepository:
                     created += int(result[0]["created"]) if result else 0
             if services or items:
                 await tx.run(cq.UPDATE_COMPONENTS, rows=services + items, now=now)
-            dangling, kept = await self._split_relations(tx, relations)
-            quarantined = [*rejected, *dangling]
+            written: set[str] = set()
             for statement, wanted in (
                 (q.UPSERT_SOURCE_DEPENDENCIES, True),
                 (q.UPSERT_SOURCE_RELATIONS, False),
             ):
-                rows = [_relation_row(r) for r in kept if r.depends is wanted]
+                rows = [_relation_row(r) for r in relations if r.depends is wanted]
                 if rows:
-                    await tx.run(statement, rows=rows)
+                    written |= {row["externalId"] for row in await tx.run(statement, rows=rows)}
+            # A relation that wrote nothing has an end the graph does not know.
+            unwritten = [r for r in relations if r.external_id not in written]
+            dangling = await self._dangling(tx, unwritten) if unwritten else []
+            kept = [r for r in relations if r.external_id in written]
+            quarantined = [*rejected, *dangling]
             if incidents:
                 await tx.run(
                     q.UPSERT_INCIDENTS,
@@ -260,11 +264,8 @@ class SyncRepository:
         return await self._graph.write_transaction(work)
 
     @staticmethod
-    async def _split_relations(
-        tx: Transaction, relations: Sequence[SourceRelation]
-    ) -> tuple[list[Quarantined], list[SourceRelation]]:
-        if not relations:
-            return [], []
+    async def _dangling(tx: Transaction, relations: Sequence[SourceRelation]) -> list[Quarantined]:
+        """Quarantine records for relations the graph could not link, naming the ends."""
         keys = sorted(
             {ref_key(r.source, r.parent_id) for r in relations}
             | {ref_key(r.source, r.child_id) for r in relations}
@@ -272,16 +273,12 @@ class SyncRepository:
         rows = await tx.run(cq.REF_KINDS, keys=keys)
         known = {row["key"] for row in rows if "Component" in row["labels"]}
         dangling: list[Quarantined] = []
-        kept: list[SourceRelation] = []
         for relation in relations:
             missing = [
                 end
                 for end, key in (("parent", relation.parent_id), ("child", relation.child_id))
                 if ref_key(relation.source, key) not in known
             ]
-            if not missing:
-                kept.append(relation)
-                continue
             names = " and ".join(f"{end} {getattr(relation, end + '_id')!r}" for end in missing)
             dangling.append(
                 Quarantined(
@@ -292,7 +289,7 @@ class SyncRepository:
                     reason=f"{names}: no such configuration item or service at the source",
                 )
             )
-        return dangling, kept
+        return dangling
 
     # ---- deletions -----------------------------------------------------------
 
