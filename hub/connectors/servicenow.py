@@ -44,6 +44,7 @@ from hub.domain.sources import (
 
 SOURCE = "servicenow"
 PAGE_SIZE = 1000
+KEY_PAGE_SIZE = 10_000
 OVERLAP = timedelta(minutes=1)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -292,15 +293,16 @@ class _TableConnector:
         )
 
     async def _records(
-        self, table: str, params: Mapping[str, str]
+        self, table: str, params: Mapping[str, str], page_size: int | None = None
     ) -> AsyncIterator[tuple[list[Any], datetime, str | None]]:
         """Every page of a table query, with the server's clock and the total count."""
+        limit = page_size or self._page_size
         offset = 0
         while True:
             try:
                 body, response = await self._client.get_json(
                     f"/api/now/table/{table}",
-                    {**params, "sysparm_limit": self._page_size, "sysparm_offset": offset},
+                    {**params, "sysparm_limit": limit, "sysparm_offset": offset},
                 )
             except ConnectorError as exc:
                 if getattr(exc, "status_code", None) == 404:
@@ -353,7 +355,9 @@ class ServiceNowCmdb(_TableConnector):
 
     async def live_keys(self) -> set[str]:
         keys: set[str] = set()
-        async for records, _, _ in self._records("cmdb_ci", {"sysparm_fields": "sys_id"}):
+        params = {"sysparm_fields": "sys_id"}
+        # Keys are small: the Table API's largest page keeps the listing to few requests.
+        async for records, _, _ in self._records("cmdb_ci", params, page_size=KEY_PAGE_SIZE):
             for raw in records:
                 if not isinstance(raw, dict) or not raw.get("sys_id"):
                     raise MalformedResponseError(

@@ -47,7 +47,9 @@ def serve_app(
     still running at exit get `graceful_shutdown_seconds` to finish, then are
     cancelled: a test never hangs on a stuck handler.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only for sockets that say
+    # so, and small keep-alive answers would otherwise wait ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((HOST, 0))
