@@ -12,7 +12,7 @@ UPSERT_SOURCE_DEPENDENCIES = Cypher(
     MATCH (:ExternalRef {key: row.parentKey})-[:REFERS_TO]->(a:Component)
     MATCH (:ExternalRef {key: row.childKey})-[:REFERS_TO]->(b:Component)
     MERGE (a)-[r:DEPENDS_ON]->(b)
-    SET r.source = row.source, r.externalId = row.externalId, r.type = row.typeName
+    SET r += {source: row.source, externalId: row.externalId, type: row.typeName}
     RETURN row.externalId AS externalId
     """
 )
@@ -24,7 +24,7 @@ UPSERT_SOURCE_RELATIONS = Cypher(
     MATCH (:ExternalRef {key: row.parentKey})-[:REFERS_TO]->(a:Component)
     MATCH (:ExternalRef {key: row.childKey})-[:REFERS_TO]->(b:Component)
     MERGE (a)-[r:RELATES_TO {type: row.typeName}]->(b)
-    SET r.source = row.source, r.externalId = row.externalId
+    SET r += {source: row.source, externalId: row.externalId}
     RETURN row.externalId AS externalId
     """
 )
