@@ -343,10 +343,12 @@ class Raw:
         async with self._driver.session(database=self._database) as session:
             await session.execute_write(work)
 
-    async def write_batches(self, statement: LiteralString, rows: Bundles) -> None:
-        """One transaction per batch of `RAW_BATCH` rows."""
-        for start in range(0, len(rows), RAW_BATCH):
-            await self.write(statement, rows=rows[start : start + RAW_BATCH])
+    async def write_batches(self, statement: LiteralString, rows: Sequence[Any]) -> float:
+        """One transaction per batch of `RAW_BATCH` rows; the seconds it took."""
+        start = time.perf_counter()
+        for offset in range(0, len(rows), RAW_BATCH):
+            await self.write(statement, rows=list(rows[offset : offset + RAW_BATCH]))
+        return time.perf_counter() - start
 
     async def read(self, statement: LiteralString, **params: Any) -> list[dict[str, Any]]:
         async def work(tx: neo4j.AsyncManagedTransaction) -> list[dict[str, Any]]:
@@ -356,8 +358,9 @@ class Raw:
         async with self._driver.session(database=self._database) as session:
             return await session.execute_read(work)
 
-    async def count(self, statement: LiteralString) -> int:
-        return int((await self.read(statement))[0]["n"])
+    async def count(self, statement: LiteralString, **params: Any) -> int:
+        rows = await self.read(statement, **params)
+        return int(rows[0]["n"]) if rows else 0
 
     async def varlen(self, statement: LiteralString, root: str) -> dict[str, int]:
         rows = await self.read(statement, id=root)

@@ -59,8 +59,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, LiteralString
 
-import neo4j
-
 from hub.connectors.http import SourceClient
 from hub.connectors.servicenow import (
     CI_FIELDS,
@@ -87,6 +85,8 @@ if str(_TESTS) not in sys.path:
 from fakes.server import serve_app  # noqa: E402
 from fakes.servicenow import FakeServiceNow  # noqa: E402
 
+from benchmarks.graph import Raw  # noqa: E402 - the same raw ceiling
+
 NAME = "servicenow-cmdb"
 SOURCE = "servicenow"
 WARMUP_NAME = "servicenow-cmdb-warmup"
@@ -97,7 +97,6 @@ PASSWORD = "bench-only-pw"  # noqa: S105 - a fake on loopback
 NOW = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)  # the fake's clock at the first sync
 HISTORY = timedelta(days=365)  # records were last updated within the year before
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-RAW_BATCH = 2000
 
 # CMDB classes and their share of the CIs that are not services, by layer from the
 # top: a CI of one layer depends on CIs of the layers below it.
@@ -551,45 +550,6 @@ def transaction_timing(graph: Graph) -> Iterator[TransactionTimes]:
         yield times
     finally:
         del graph.read_transaction, graph.write_transaction  # back to the class's methods
-
-
-class Raw:
-    """The ceiling: the same async driver, raw statements, no hub code."""
-
-    def __init__(self, connection: GraphConnection) -> None:
-        self._driver = neo4j.AsyncGraphDatabase.driver(
-            connection.uri,
-            auth=(connection.user, connection.password),
-            notifications_min_severity="OFF",
-        )
-        self._database = connection.database
-
-    async def close(self) -> None:
-        await self._driver.close()
-
-    async def write(self, statement: LiteralString, **params: Any) -> None:
-        async def work(tx: neo4j.AsyncManagedTransaction) -> None:
-            result = await tx.run(statement, params)
-            await result.consume()
-
-        async with self._driver.session(database=self._database) as session:
-            await session.execute_write(work)
-
-    async def write_batches(self, statement: LiteralString, rows: Sequence[Any]) -> float:
-        """One transaction per `RAW_BATCH` rows; the seconds it took."""
-        start = time.perf_counter()
-        for offset in range(0, len(rows), RAW_BATCH):
-            await self.write(statement, rows=list(rows[offset : offset + RAW_BATCH]))
-        return time.perf_counter() - start
-
-    async def count(self, statement: LiteralString, **params: Any) -> int:
-        async def work(tx: neo4j.AsyncManagedTransaction) -> int:
-            result = await tx.run(statement, params)
-            record = await result.single()
-            return 0 if record is None else int(record["n"])
-
-        async with self._driver.session(database=self._database) as session:
-            return await session.execute_read(work)
 
 
 async def page_raw(client: SourceClient, page_size: int) -> tuple[int, int, float]:

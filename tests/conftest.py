@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from fakes.server import serve_app
+from fakes.servicenow import FakeServiceNow
 from support import GraphBuilder
 
+from hub.connectors.http import RetryPolicy, SourceClient
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.cypher import Cypher, all_statements
 from hub.graph.embedded import EmbeddedGraphServer
@@ -67,3 +70,27 @@ def api_settings() -> ApiSettings:
 @pytest.fixture
 def builder(graph: Graph, source: str) -> GraphBuilder:
     return GraphBuilder(graph, source)
+
+
+# ---- a fake ServiceNow on loopback, for the connector and sync tests -----------------
+
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=5)
+
+
+@pytest.fixture
+def fake() -> FakeServiceNow:
+    return FakeServiceNow(username="hub", password="s3cret-pw", now="2026-03-01 08:00:00")
+
+
+@pytest.fixture
+def fake_url(fake: FakeServiceNow) -> Iterator[str]:
+    with serve_app(fake.app) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(fake_url: str) -> AsyncIterator[SourceClient]:
+    async with SourceClient(
+        "servicenow", fake_url, auth=("hub", "s3cret-pw"), timeout=2.0, retry=FAST_RETRY
+    ) as c:
+        yield c

@@ -4,15 +4,13 @@ the real embedded graph, next to CIs a CMDB sync of the same source wrote)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fakes.server import serve_app
 from fakes.servicenow import FakeServiceNow
 
-from hub.connectors.http import RetryPolicy, SourceClient
+from hub.connectors.http import SourceClient
 from hub.connectors.servicenow import (
     INCIDENT_FIELDS,
     ServiceNowCmdb,
@@ -231,27 +229,6 @@ def test_unusable_records_are_rejected(raw: Any, reason: str) -> None:
 
 
 # ---- end to end -------------------------------------------------------------------------
-
-FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=5)
-
-
-@pytest.fixture
-def fake() -> FakeServiceNow:
-    return FakeServiceNow(username="hub", password="s3cret-pw", now="2026-03-01 08:00:00")
-
-
-@pytest.fixture
-def fake_url(fake: FakeServiceNow) -> Iterator[str]:
-    with serve_app(fake.app) as url:
-        yield url
-
-
-@pytest.fixture
-async def client(fake_url: str) -> AsyncIterator[SourceClient]:
-    async with SourceClient(
-        "servicenow", fake_url, auth=("hub", "s3cret-pw"), timeout=2.0, retry=FAST_RETRY
-    ) as c:
-        yield c
 
 
 # Both connectors share the test's own source (tests/conftest.py), as the two connectors
