@@ -20,7 +20,7 @@ from hub.graph.client import Graph, GraphConnection
 from hub.graph.cypher import Cypher, all_statements
 from hub.graph.embedded import EmbeddedGraphServer
 from hub.graph.migrations import migrate
-from hub.settings import ApiSettings, EmbeddedGraphSettings
+from hub.settings import EmbeddedGraphSettings
 
 TEST_HEAP = "512m"
 
@@ -60,11 +60,6 @@ async def graph(graph_connection: GraphConnection) -> AsyncIterator[Graph]:
 def source() -> str:
     """A source name no other test uses."""
     return f"t{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def api_settings() -> ApiSettings:
-    return ApiSettings()
 
 
 @pytest.fixture

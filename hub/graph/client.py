@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -134,13 +134,6 @@ class Graph:
             return await tx.run(statement, **params)
 
         return await self.write_transaction(work)
-
-    async def write_batches(
-        self, statement: Cypher, rows: Sequence[Mapping[str, Any]], batch_size: int = 2000
-    ) -> None:
-        """``UNWIND $rows`` a statement over `rows` in batches, each its own transaction."""
-        for start in range(0, len(rows), batch_size):
-            await self.write(statement, rows=list(rows[start : start + batch_size]))
 
     async def read_transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         return await self._execute(neo4j.READ_ACCESS, work)

@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 import strawberry
 
@@ -84,11 +84,6 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-
-
-class HasId(Protocol):
-    @property
-    def id(self) -> str: ...
 
 
 def encode_cursor(node_id: str) -> str:
