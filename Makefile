@@ -6,7 +6,7 @@ LINT_DIR := tools/cypher-lint
 AUDIT_DIR := tools/http-audit
 PYTEST_ARGS ?=
 
-.PHONY: run test setup lint typecheck unit format clean
+.PHONY: run test setup lint typecheck unit format clean prometheus-installed
 
 run: setup
 	$(BIN)/hub serve --demo
@@ -14,7 +14,7 @@ run: setup
 test: setup lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed $(LINT_DIR)/node_modules/.installed $(AUDIT_DIR)/node_modules/.installed
+setup: $(VENV)/.installed $(LINT_DIR)/node_modules/.installed $(AUDIT_DIR)/node_modules/.installed prometheus-installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ $(LINT_DIR)/node_modules/.installed: $(LINT_DIR)/package-lock.json
 $(AUDIT_DIR)/node_modules/.installed: $(AUDIT_DIR)/package-lock.json
 	cd $(AUDIT_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's prometheus package (promtool and prometheus), used by tests/prometheus_server.py.
+# sudo only when not root: CI runs as root, with no stdin.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+prometheus-installed:
+	command -v promtool >/dev/null && command -v prometheus >/dev/null || \
+	  ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	   apt-get install -y --no-install-recommends prometheus)
 
 lint: setup
 	$(BIN)/ruff check hub tests benchmarks

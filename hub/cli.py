@@ -1,4 +1,4 @@
-"""The ``hub`` command line: serve, tokens, imports and the demo."""
+"""The ``hub`` command line: serve, tokens, imports, service objectives and the demo."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import uvicorn
 import yaml
 
 from hub.domain.bundle import BundleError
-from hub.domain.workflow import Role
+from hub.domain.errors import InvalidInputError
+from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.errors import GraphError
 from hub.graph.repositories import BundleImporter, TokenRepository
@@ -34,8 +35,10 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo enterprise.", no_args_is_help=True)
+slo_app = typer.Typer(help="Service-level objectives as code (OpenSLO v1).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(demo_app, name="demo")
+app.add_typer(slo_app, name="slo")
 
 log = logging.getLogger("hub")
 
@@ -193,6 +196,61 @@ def demo_load() -> None:
     for name, value in _fields(result.counts):
         typer.echo(f"{name}: {value}")
     typer.echo(f"agreements: {result.agreements}")
+
+
+# Who the command line acts as in the audit trail (as for `hub token create`).
+CLI_ACTOR = Actor(user="cli", role=Role.ADMIN)
+
+
+def _rejected(file: Path, exc: InvalidInputError) -> typer.Exit:
+    count = len(exc.problems)
+    lines = "\n  ".join(str(problem) for problem in exc.problems)
+    return _fail(
+        f"{file} was rejected ({count} problem{'s' if count != 1 else ''}); "
+        f"nothing was written:\n  {lines}"
+    )
+
+
+@slo_app.command("import")
+def slo_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Import OpenSLO v1 documents (multi-document YAML) as service objectives; all or nothing."""
+    from hub.domain.openslo import parse_documents
+    from hub.graph.repositories import ObjectiveRepository
+
+    settings = _settings()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{file} is not UTF-8 text: {exc}") from exc
+    try:
+        parsed = parse_documents(text)
+        counts = _with_graph(
+            settings, lambda g: ObjectiveRepository(g).import_slos(parsed, CLI_ACTOR)
+        )
+    except InvalidInputError as exc:
+        raise _rejected(file, exc) from exc
+    for name, value in _fields(counts):
+        typer.echo(f"{name}: {value}")
+
+
+@slo_app.command("export")
+def slo_export() -> None:
+    """Print every service objective as OpenSLO v1 YAML on stdout."""
+    from hub.domain.openslo import to_documents
+    from hub.graph.repositories import ObjectiveRepository
+
+    settings = _settings()
+    pairs = _with_graph(settings, lambda g: ObjectiveRepository(g).service_objectives())
+    # Written with the reference the SLO was imported with, else the service's name.
+    # Service objectives come from OpenSLO imports, so all have a name and a metric.
+    text = to_documents(
+        (objective.origin.service if objective.origin else service.name, objective)
+        for service, objective in pairs
+        if objective.metric is not None and objective.name is not None
+    )
+    typer.echo(text, nl=False)
 
 
 @app.command()

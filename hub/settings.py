@@ -8,10 +8,21 @@ Nothing else in the hub reads the environment.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -171,12 +182,162 @@ class PagerDutySettings(ConnectorSettings):
 
 
 class PrometheusSettings(ConnectorSettings):
-    pass
+    """A Prometheus-compatible HTTP API (Prometheus, Thanos, Mimir...) read for SLI points.
+
+    Prometheus itself has no authentication; a web config or a proxy in front of it often
+    adds HTTP basic auth (`username`/`password`) or a bearer token (`bearer_token`).
+    """
+
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    step_seconds: int = Field(
+        default=60, ge=1, le=86400, description="resolution of the points read, in seconds"
+    )
+    max_points_per_query: int = Field(
+        default=11_000,
+        ge=1,
+        le=11_000,
+        description="points per series in one query_range request; Prometheus refuses more",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_auth(self) -> PrometheusSettings:
+        if self.bearer_token is not None and self.username is not None:
+            raise ValueError("set either bearer_token or username/password, not both")
+        if self.password is not None and self.username is None:
+            raise ValueError("password is set without username")
+        return self
 
 
 class DatadogSettings(ConnectorSettings):
+    """Datadog's metrics API, read for SLI points. `url` is ``https://api.<site>``, e.g.
+    ``https://api.datadoghq.eu`` or ``https://api.us3.datadoghq.com``."""
+
+    url: AnyHttpUrl | None = AnyHttpUrl("https://api.datadoghq.com")
     api_key: SecretStr | None = None
     app_key: SecretStr | None = None
+
+    @property
+    def enabled(self) -> bool:
+        # The URL has a default; without both keys every request would be a 403.
+        return self.url is not None and self.api_key is not None and self.app_key is not None
+
+
+class TelemetryBinding(BaseModel):
+    """How one objective is measured by one telemetry source (beyond what an OpenSLO
+    import carries): give `good` or `bad` with `total`, or a `ratio`, or a `latency`
+    series, or `sloth_service` + `sloth_slo` for Sloth's recording rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    objective: str = Field(min_length=1, description="objective id or name")
+    source: Literal["prometheus", "datadog"] = "prometheus"
+    role: Literal["primary", "secondary"] = "primary"
+    good: str | None = None
+    bad: str | None = None
+    total: str | None = None
+    counter: bool = Field(default=False, description="queries return counters, not rates")
+    ratio: str | None = None
+    error_ratio: bool = Field(default=True, description="`ratio` is the share of bad events")
+    latency: str | None = Field(default=None, description="a latency series, e.g. p99")
+    unit: str | None = Field(default=None, description="unit of `latency` if not reported")
+    sloth_service: str | None = None
+    sloth_slo: str | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> TelemetryBinding:
+        shapes = [
+            self.total is not None and (self.good is not None) != (self.bad is not None),
+            self.ratio is not None,
+            self.latency is not None,
+            self.sloth_service is not None and self.sloth_slo is not None,
+        ]
+        if sum(shapes) != 1:
+            raise ValueError(
+                "give exactly one of: good or bad with total; ratio; latency; "
+                "sloth_service with sloth_slo"
+            )
+        return self
+
+
+class BusinessHoursSettings(BaseModel):
+    """The calendar ticket clocks run on."""
+
+    time_zone: str = "UTC"
+    working_days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4], description="0 = Monday ... 6 = Sunday"
+    )
+    day_start: time = time(9, 0)
+    day_end: time = time(17, 0)
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BusinessHoursSettings:
+        if not set(self.working_days) <= set(range(7)):
+            raise ValueError("working_days: use 0 (Monday) to 6 (Sunday)")
+        if self.day_end <= self.day_start:
+            raise ValueError("day_end: must be after day_start")
+        return self
+
+
+class MaintenanceWindowSettings(BaseModel):
+    """An approved maintenance window: ticket clocks do not run inside it."""
+
+    start: datetime
+    end: datetime
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceWindowSettings:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start/end: give a time zone, e.g. 2026-11-01T02:00:00Z")
+        if self.end <= self.start:
+            raise ValueError("end: must be after start")
+        return self
+
+
+class AlertPairSettings(BaseModel):
+    long_seconds: int = Field(gt=0)
+    short_seconds: int = Field(gt=0)
+    rate: float = Field(gt=0)
+
+
+class SloSettings(BaseModel):
+    """The service level engine: telemetry buckets, alerting, ticket clocks, breaches."""
+
+    overlap_seconds: int = Field(
+        default=900, ge=0, description="re-fetched before each watermark: late samples"
+    )
+    retention_days: int = Field(default=400, ge=93, description="telemetry buckets kept")
+    assess_interval_seconds: int = Field(
+        default=900, ge=30, description="how often `hub serve` assesses breaches"
+    )
+    assess_days: int = Field(
+        default=93, ge=28, description="how far back ended periods are assessed for breaches"
+    )
+    reconciliation_tolerance: float = Field(
+        default=0.5, ge=0, description="percentage points two sources may differ by"
+    )
+    alert_pairs: list[AlertPairSettings] | None = Field(
+        default=None, description="unset = the SRE workbook's four pairs"
+    )
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    pause_states: list[str] = Field(
+        default_factory=lambda: ["Pending customer", "Awaiting customer", "On hold"],
+        description="ticket states in which the clock stops",
+    )
+    maintenance_windows: list[MaintenanceWindowSettings] = Field(default_factory=list)
+    bindings: list[TelemetryBinding] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -202,6 +363,7 @@ class Settings(BaseSettings):
     pagerduty: PagerDutySettings = PagerDutySettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     datadog: DatadogSettings = DatadogSettings()
+    slo: SloSettings = SloSettings()
 
     @property
     def development(self) -> bool:

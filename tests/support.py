@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hub.domain.models import AgreementKind, AgreementSpec, AgreementStatus, ObjectiveSpec
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
-from hub.graph.repositories import BundleImporter, ComponentRepository
+from hub.graph.repositories import AgreementRepository, BundleImporter, ComponentRepository
 
 EDITOR = Actor(user="erin", role=Role.EDITOR)
 APPROVER = Actor(user="abe", role=Role.APPROVER)
@@ -57,3 +58,62 @@ class GraphBuilder:
             assert node_id is not None, key
             found[key] = node_id
         return found
+
+
+# A team, a vendor and three customers: the counterparts agreements need.
+PARTIES: dict[str, Any] = {
+    "teams": [{"externalId": "team", "name": "Platform Team"}],
+    "vendors": [{"externalId": "vendor", "name": "Example Cloud Inc."}],
+    "customers": [
+        {"externalId": "cust-1", "name": "Retail BU", "businessUnit": "retail"},
+        {"externalId": "cust-2", "name": "Wholesale BU", "businessUnit": "wholesale"},
+        {"externalId": "cust-3", "name": "Unrelated BU"},
+    ],
+}
+PARTY_KEYS = ["team", "vendor", "cust-1", "cust-2", "cust-3"]
+
+
+class Author:
+    """Authors agreements over one test's graph and moves them to a status."""
+
+    def __init__(self, graph: Graph, ids: dict[str, str]) -> None:
+        self.repository = AgreementRepository(graph)
+        self.ids = ids
+
+    async def __call__(
+        self,
+        kind: AgreementKind,
+        name: str,
+        covers: Sequence[str],
+        objectives: Sequence[ObjectiveSpec],
+        *,
+        status: AgreementStatus = AgreementStatus.ACTIVE,
+        customer: str = "cust-1",
+    ) -> str:
+        spec = AgreementSpec(
+            kind=kind,
+            name=name,
+            covers=tuple(self.ids[key] for key in covers),
+            objectives=tuple(objectives),
+            customer_id=self.ids[customer] if kind is AgreementKind.SLA else None,
+            provider_team_id=self.ids["team"] if kind is AgreementKind.OLA else None,
+            vendor_id=self.ids["vendor"] if kind is AgreementKind.UC else None,
+        )
+        agreement_id = await self.repository.create(spec, EDITOR)
+        if status is not AgreementStatus.DRAFT:
+            await self.repository.submit(agreement_id, EDITOR, "please review")
+        if status is AgreementStatus.ACTIVE:
+            await self.repository.approve(agreement_id, APPROVER, "checked")
+        assert (await self.repository.get(agreement_id)).status is status
+        return agreement_id
+
+
+async def load(
+    builder: GraphBuilder,
+    edges: Sequence[tuple[str, str]],
+    services: Sequence[str] = (),
+    nodes: Sequence[str] = (),
+) -> tuple[dict[str, str], Author]:
+    ids = await builder.load(edges=edges, services=services, nodes=nodes, extra=PARTIES)
+    ids.update(await builder.ids(PARTY_KEYS))
+    return ids, Author(builder.graph, ids)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -72,11 +72,17 @@ class SourceUnavailableError(ConnectorError):
 
 class SourceRejectedError(ConnectorError):
     """The source answered with a status that retrying cannot fix: a 4xx other than 429
-    (bad credentials 401/403, 404, 400...) or a redirect. Never retried."""
+    (bad credentials 401/403, 404, 400...) or a redirect. Never retried.
 
-    def __init__(self, message: str, status_code: int) -> None:
+    `body` is the answer's text, scrubbed of the client's credentials, so that a connector
+    can turn a vendor's error document (Prometheus' ``errorType``, Datadog's ``errors``)
+    into a message of its own.
+    """
+
+    def __init__(self, message: str, status_code: int, body: str = "") -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.body = body
 
 
 class MalformedResponseError(ConnectorError):
@@ -132,6 +138,10 @@ class SourceClient:
     Requests are retried, including `post_json`, so use it only for POSTs that read (Jira's
     search). `sleep`, `clock` (monotonic, for the rate limit) and `wall_clock` (Unix time,
     for ``Retry-After`` dates and ``X-RateLimit-Reset``) are injectable so tests need not wait.
+
+    `x_ratelimit_reset` says what a 429's ``X-RateLimit-Reset`` holds: the Unix time the
+    window resets (``"unix-time"``, ServiceNow) or the seconds until it does (``"seconds"``,
+    Datadog).
     """
 
     def __init__(
@@ -149,6 +159,7 @@ class SourceClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        x_ratelimit_reset: Literal["unix-time", "seconds"] = "unix-time",
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -160,6 +171,7 @@ class SourceClient:
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
+        self._reset_is_delay = x_ratelimit_reset == "seconds"
         self._slots = asyncio.Semaphore(max_concurrency)
         self._interval = None if requests_per_second is None else 1.0 / requests_per_second
         self._next_slot = -math.inf
@@ -283,7 +295,9 @@ class SourceClient:
                     delay = self.retry.backoff(attempt - 1) if asked is None else asked
                 else:
                     raise SourceRejectedError(
-                        self._rejected_message(what, response, secrets), status
+                        self._rejected_message(what, response, secrets),
+                        status,
+                        _scrub(response.text, secrets),
                     )
             if last:
                 raise SourceUnavailableError(
@@ -335,10 +349,11 @@ class SourceClient:
             wait = _parse_seconds(response.headers.get("ratelimit-reset", ""))
             if wait is not None:
                 return max(0.0, wait)
-            # ServiceNow's rate limit rules answer with the Unix time the window resets.
+            # ServiceNow's rate limit rules answer with the Unix time the window resets,
+            # Datadog with the seconds until it does.
             reset = _parse_seconds(response.headers.get("X-RateLimit-Reset", ""))
             if reset is not None:
-                return max(0.0, reset - self._wall_clock())
+                return max(0.0, reset if self._reset_is_delay else reset - self._wall_clock())
         return None
 
     def _describe_error(self, exc: httpx.HTTPError, secrets: frozenset[str]) -> str:

@@ -7,10 +7,12 @@ models (`Component`, `Agreement`, ...) are what repositories return.
 from __future__ import annotations
 
 import enum
+import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 
 class Tier(enum.StrEnum):
@@ -77,8 +79,116 @@ class WindowKind(enum.StrEnum):
 MAX_ROLLING_DAYS = 366
 
 
+class BudgetingMethod(enum.StrEnum):
+    """What an objective counts: good events of all events, or good time slices of all."""
+
+    OCCURRENCES = "OCCURRENCES"
+    TIMESLICES = "TIMESLICES"
+
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdwMQY])$")
+_FIXED_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    """An OpenSLO duration ("1m", "28d", "4w", "1M") as (count, unit); ValueError if malformed."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a duration; write a whole number and one of m, h, d, w, M, Q, Y"
+        )
+    return int(match[1]), match[2]
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds in a fixed-length OpenSLO duration ("1m", "6h", "28d", "4w").
+
+    Calendar units (M, Q, Y) vary in length and raise ValueError, like malformed text.
+    """
+    count, unit = parse_duration(text)
+    if unit not in _FIXED_UNIT_SECONDS:
+        raise ValueError(f"{text!r} has no fixed length; use minutes, hours, days or weeks")
+    return count * _FIXED_UNIT_SECONDS[unit]
+
+
+class MetricQuery(BaseModel):
+    """One query of a metric source, as an OpenSLO `metricSource` writes it.
+
+    `extra` keeps the other keys of `metricSource.spec`, sorted by key, so that an
+    exported document carries them again.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_type: str = Field(min_length=1, max_length=100)  # "Prometheus", "Datadog", ...
+    query: str = Field(min_length=1)
+    source_ref: str | None = Field(default=None, min_length=1)  # OpenSLO metricSourceRef
+    extra: tuple[tuple[str, JsonValue], ...] = ()
+
+    @field_validator("extra")
+    @classmethod
+    def _sorted(cls, value: tuple[tuple[str, JsonValue], ...]) -> tuple[tuple[str, JsonValue], ...]:
+        keys = [key for key, _ in value]
+        if "query" in keys or len(set(keys)) != len(keys):
+            raise ValueError("extra: each key once, and not `query`")
+        return tuple(sorted(value, key=lambda pair: pair[0]))
+
+
+class RatioMetric(BaseModel):
+    """A ratio indicator: good (or bad) events over total events.
+
+    `counter` says whether the queries return monotonic counters (True) or rates.
+    Exactly one of `good` and `bad` is given.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    counter: bool
+    good: MetricQuery | None = None
+    bad: MetricQuery | None = None
+    total: MetricQuery
+
+    @model_validator(mode="after")
+    def _good_or_bad(self) -> RatioMetric:
+        if (self.good is None) == (self.bad is None):
+            raise ValueError("good: give exactly one of good and bad")
+        return self
+
+
+class OpenSloOrigin(BaseModel):
+    """What an objective imported from OpenSLO keeps of its document, so that an export
+    writes the document as it was: names, labels, the window as written ("4w" stays "4w").
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    slo_name: str = Field(min_length=1)
+    service: str = Field(min_length=1)  # spec.service as written
+    window_duration: str = Field(min_length=2)
+    calendar_start_time: str | None = None
+    calendar_time_zone: str | None = None
+    slo_display_name: str | None = None
+    description: str | None = None
+    display_name: str | None = None  # the objective's own displayName
+    labels: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    indicator_name: str | None = None
+    indicator_display_name: str | None = None
+    indicator_description: str | None = None
+    indicator_ref: bool = False  # the SLO named a separate SLI document
+
+
+def _time_slice_seconds(window: str | None) -> int | None:
+    return None if window is None else duration_seconds(window)
+
+
 class ObjectiveSpec(BaseModel):
-    """One objective as authored: what is promised, over which window."""
+    """One objective as authored: what is promised, over which window.
+
+    `time_slice_target` (0..1, as OpenSLO writes it) and `time_slice_window` (an
+    OpenSLO duration such as "1m") belong to TIMESLICES objectives only. `metric`
+    says how the objective is measured, `origin` where it was imported from.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -89,9 +199,34 @@ class ObjectiveSpec(BaseModel):
     window_days: int | None = None
     priority: str | None = Field(default=None, min_length=1, max_length=20)
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    budgeting_method: BudgetingMethod = BudgetingMethod.OCCURRENCES
+    time_slice_target: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    time_slice_window: str | None = None
+    metric: RatioMetric | None = None
+    origin: OpenSloOrigin | None = None
+
+    @property
+    def time_slice_seconds(self) -> int | None:
+        return _time_slice_seconds(self.time_slice_window)
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectiveSpec:
+        if self.budgeting_method is BudgetingMethod.TIMESLICES:
+            if self.time_slice_target is None:
+                raise ValueError("timeSliceTarget: a TIMESLICES objective needs one, e.g. 0.95")
+            if self.time_slice_window is None:
+                raise ValueError("timeSliceWindow: a TIMESLICES objective needs one, e.g. 1m")
+            try:
+                duration_seconds(self.time_slice_window)
+            except ValueError as exc:
+                raise ValueError(f"timeSliceWindow: {exc}") from None
+        else:
+            for value, label in (
+                (self.time_slice_target, "timeSliceTarget"),
+                (self.time_slice_window, "timeSliceWindow"),
+            ):
+                if value is not None:
+                    raise ValueError(f"{label}: only TIMESLICES objectives take a {label}")
         if self.window_kind is WindowKind.ROLLING:
             if self.window_days is None or not 1 <= self.window_days <= MAX_ROLLING_DAYS:
                 raise ValueError(
@@ -103,6 +238,39 @@ class ObjectiveSpec(BaseModel):
             raise ValueError(f"threshold: {self.indicator} objectives have a target only")
         if not self.indicator.percentage_only and self.threshold is None:
             raise ValueError(f"threshold: {self.indicator} objectives need a threshold in seconds")
+        return self
+
+
+class CreditTierSpec(BaseModel):
+    """Compliance strictly below `below_percent` earns `credit_percent` of the fee."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    below_percent: float = Field(gt=0, le=100, allow_inf_nan=False)
+    credit_percent: float = Field(gt=0, le=100, allow_inf_nan=False)
+
+
+class CreditPolicySpec(BaseModel):
+    """An SLA's service credits: tiers (any order), a cap, and the monthly fee."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tiers: tuple[CreditTierSpec, ...] = Field(min_length=1)
+    cap_percent: float = Field(default=100.0, gt=0, le=100, allow_inf_nan=False)
+    monthly_fee: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CreditPolicySpec:
+        boundaries = [t.below_percent for t in self.tiers]
+        if len(set(boundaries)) != len(boundaries):
+            raise ValueError("tiers: each belowPercent may appear once")
+        best_first = sorted(self.tiers, key=lambda t: -t.below_percent)
+        for better, worse in itertools.pairwise(best_first):
+            if worse.credit_percent < better.credit_percent:
+                raise ValueError(
+                    f"tiers: below {worse.below_percent:g}% the credit must be at least "
+                    f"the {better.credit_percent:g}% earned below {better.below_percent:g}%"
+                )
         return self
 
 
@@ -121,6 +289,7 @@ class AgreementSpec(BaseModel):
     underpins: tuple[str, ...] = ()
     effective_from: datetime | None = None
     effective_to: datetime | None = None
+    credit_policy: CreditPolicySpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> AgreementSpec:
@@ -135,6 +304,8 @@ class AgreementSpec(BaseModel):
         for other, (other_name, other_value, _) in counterpart.items():
             if other is not self.kind and other_value is not None:
                 raise ValueError(f"{other_name}: an {self.kind} takes no {other_name}")
+        if self.credit_policy is not None and self.kind is not AgreementKind.SLA:
+            raise ValueError("creditPolicy: only an SLA owes service credits")
         if self.kind is AgreementKind.SLA and self.underpins:
             raise ValueError("underpins: an SLA underpins nothing; OLAs and UCs underpin SLAs")
         # Time zones first: comparing a naive with an aware datetime raises TypeError.
@@ -202,6 +373,8 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Objective:
+    """An objective as stored; it belongs to an agreement or, directly, to a service."""
+
     id: str
     indicator: Indicator
     target: float
@@ -210,6 +383,18 @@ class Objective:
     window_days: int | None
     priority: str | None
     name: str | None = None
+    budgeting_method: BudgetingMethod = BudgetingMethod.OCCURRENCES
+    time_slice_target: float | None = None
+    time_slice_window: str | None = None
+    metric: RatioMetric | None = None
+    origin: OpenSloOrigin | None = None
+    # Whose objective it is, where the repository call says so (e.g. measured_objectives).
+    service_id: str | None = None
+    agreement_id: str | None = None
+
+    @property
+    def time_slice_seconds(self) -> int | None:
+        return _time_slice_seconds(self.time_slice_window)
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,22 @@ class TicketClock(BaseModel):
     paused: bool = False
 
 
+class StateChange(BaseModel):
+    """A ticket entering a state, for clocks that pause in some states."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+    state: str = Field(min_length=1)
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone")
+        return value.astimezone(UTC)
+
+
 class SourceIncident(_SourceRecord):
     """A ticket or incident: when it opened and ended, and which components it hit.
 
@@ -103,10 +119,15 @@ class SourceIncident(_SourceRecord):
     opened_at: datetime
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    # When the first response came and when the ticket was handed to the next team,
+    # where the source says (response and handoff clocks stop there).
+    responded_at: datetime | None = None
+    handed_off_at: datetime | None = None
+    state_history: tuple[StateChange, ...] = ()
     component_refs: tuple[str, ...] = ()
     clocks: tuple[TicketClock, ...] = ()
 
-    @field_validator("opened_at", "resolved_at", "closed_at")
+    @field_validator("opened_at", "resolved_at", "closed_at", "responded_at", "handed_off_at")
     @classmethod
     def _utc_times(cls, value: datetime | None) -> datetime | None:
         if value is None:
@@ -126,6 +147,13 @@ class SourceIncident(_SourceRecord):
             "openedAt": _iso(self.opened_at),
             "resolvedAt": _iso(self.resolved_at),
             "closedAt": _iso(self.closed_at),
+            "respondedAt": _iso(self.responded_at),
+            "handedOffAt": _iso(self.handed_off_at),
+            "stateHistory": json.dumps(
+                [{"at": _iso(c.at), "state": c.state} for c in self.state_history]
+            )
+            if self.state_history
+            else None,
             "sourceUpdatedAt": _iso(self.updated_at),
             "clocks": json.dumps([c.model_dump(mode="json") for c in self.clocks]),
         }

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from hub.graph.client import Graph
 from hub.graph.cypher import Cypher
+from hub.graph.cypher import objectives as oq
 from hub.graph.cypher import schema as q
+from hub.graph.cypher import telemetry as tq
 from hub.graph.ids import utc_now
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(4, "identification attributes", (q.COMPONENT_SERIAL_INDEX, q.COMPONENT_FQDN_INDEX)),
+    Migration(5, "service objectives by externalId", (oq.EXTERNAL_REF_EXTERNAL_ID_INDEX,)),
+    Migration(
+        6,
+        "telemetry buckets, discrepancies and violations",
+        (
+            tq.TELEMETRY_DAY_KEY_UNIQUE,
+            tq.TELEMETRY_DAY_INDEX,
+            tq.DISCREPANCY_KEY_UNIQUE,
+            tq.DISCREPANCY_OBJECTIVE_INDEX,
+            tq.VIOLATION_KEY_UNIQUE,
+            tq.VIOLATION_ID_UNIQUE,
+            tq.VIOLATION_PERIOD_INDEX,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

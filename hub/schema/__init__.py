@@ -20,6 +20,8 @@ from hub.schema.errors import ErrorPolicy
 from hub.schema.nodes import NodeQueries
 from hub.schema.parties.queries import PartyQueries
 from hub.schema.parties.types import Customer, Team, Vendor
+from hub.schema.service_levels.queries import ServiceLevelQueries
+from hub.schema.service_levels.types import Violation
 from hub.schema.sync.queries import SyncMutations, SyncQueries
 from hub.schema.traversals.queries import TraversalQueries
 from hub.settings import ApiSettings
@@ -27,7 +29,13 @@ from hub.settings import ApiSettings
 
 @strawberry.type
 class Query(
-    NodeQueries, TraversalQueries, ComponentQueries, PartyQueries, AgreementQueries, SyncQueries
+    NodeQueries,
+    TraversalQueries,
+    ComponentQueries,
+    PartyQueries,
+    AgreementQueries,
+    SyncQueries,
+    ServiceLevelQueries,
 ):
     pass
 
@@ -53,6 +61,7 @@ def build_schema(api: ApiSettings | None = None) -> strawberry.Schema:
             ServiceLevelAgreement,
             OperationalLevelAgreement,
             UnderpinningContract,
+            Violation,
         ],
         extensions=[
             lambda: QueryDepthLimiter(max_depth=api.max_depth),

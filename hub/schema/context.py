@@ -9,17 +9,19 @@ import strawberry
 
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.workflow import Actor
+from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
 from hub.graph.repositories import (
     AgreementRepository,
     ComponentRepository,
     CoverageGapRepository,
+    ObjectiveRepository,
     PartyRepository,
     TraversalRepository,
 )
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.schema.loaders import Loaders
-from hub.settings import ApiSettings
+from hub.settings import ApiSettings, SloSettings
 
 
 @dataclass(slots=True)
@@ -33,6 +35,7 @@ class Context:
     gaps: CoverageGapRepository
     loaders: Loaders
     sync: SyncRepository
+    service_levels: ServiceLevels
     approvals_required: int = 1
     # Given by the app when it runs connectors; the schema does not know them.
     run_sync: Callable[[str], Awaitable[SyncRun]] | None = None
@@ -45,11 +48,13 @@ class Context:
         api: ApiSettings,
         approvals_required: int = 1,
         run_sync: Callable[[str], Awaitable[SyncRun]] | None = None,
+        slo: SloSettings | None = None,
     ) -> Context:
         components = ComponentRepository(graph)
         parties = PartyRepository(graph)
         agreements = AgreementRepository(graph)
         gaps = CoverageGapRepository(graph)
+        service_levels = ServiceLevels(graph, slo or SloSettings())
         return cls(
             actor=actor,
             api=api,
@@ -58,8 +63,11 @@ class Context:
             agreements=agreements,
             traversals=TraversalRepository(graph),
             gaps=gaps,
-            loaders=Loaders.create(components, parties, agreements, gaps),
+            loaders=Loaders.create(
+                components, parties, agreements, gaps, service_levels, ObjectiveRepository(graph)
+            ),
             sync=SyncRepository(graph),
+            service_levels=service_levels,
             approvals_required=approvals_required,
             run_sync=run_sync,
         )

@@ -7,18 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from hub.domain import models
+from hub.domain.budget import ObjectiveStatus
 from hub.domain.gaps import Gap
+from hub.engine.service import ServiceLevels
 from hub.graph.repositories import (
     AgreementRepository,
     ComponentRepository,
     CoverageGapRepository,
+    ObjectiveRepository,
     PartyRepository,
 )
+from hub.graph.repositories.telemetry import Discrepancy
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -57,6 +62,10 @@ class Loaders:
     underpinning_ids: DataLoader[str, list[str]]
     sla_ids_of_service: DataLoader[str, list[tuple[str, models.AgreementStatus]]]
     gaps_of_sla: DataLoader[str, list[Gap]]
+    service_objectives: DataLoader[str, list[models.Objective]]
+    objective: DataLoader[str, models.Objective | None]
+    objective_status: DataLoader[tuple[models.Objective, datetime], ObjectiveStatus]
+    discrepancies: DataLoader[tuple[str, datetime, datetime], list[Discrepancy]]
 
     @classmethod
     def create(
@@ -65,6 +74,8 @@ class Loaders:
         parties: PartyRepository,
         agreements: AgreementRepository,
         gaps: CoverageGapRepository,
+        service_levels: ServiceLevels,
+        objectives: ObjectiveRepository,
     ) -> Loaders:
         return cls(
             component=DataLoader(_by_key(components.by_ids)),
@@ -78,4 +89,8 @@ class Loaders:
             underpinning_ids=DataLoader(_lists(agreements.underpinning_ids_by_sla_ids)),
             sla_ids_of_service=DataLoader(_lists(agreements.sla_ids_by_service_ids)),
             gaps_of_sla=DataLoader(_lists(gaps.gaps_by_sla_ids)),
+            service_objectives=DataLoader(_lists(objectives.objectives_by_service_ids)),
+            objective=DataLoader(_by_key(service_levels.objectives_by_ids)),
+            objective_status=DataLoader(service_levels.statuses_at),
+            discrepancies=DataLoader(service_levels.discrepancies),
         )

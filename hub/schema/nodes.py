@@ -10,6 +10,7 @@ from hub.schema.base import Node
 from hub.schema.components.types import load_component
 from hub.schema.context import Info
 from hub.schema.parties.types import Customer, Team, Vendor
+from hub.schema.service_levels.types import Violation
 
 
 async def resolve_node(info: Info, node_id: str) -> Node | None:
@@ -29,6 +30,10 @@ async def resolve_node(info: Info, node_id: str) -> Node | None:
         case "Customer":
             customer = await loaders.customer.load(node_id)
             return None if customer is None else Customer.from_domain(customer)
+        case "Violation":
+            violations = await info.context.service_levels.violations_by_ids([node_id])
+            record = violations.get(node_id)
+            return None if record is None else Violation.from_record(record)
         case _:
             return None
 

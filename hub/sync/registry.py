@@ -11,6 +11,7 @@ from hub.connectors.jira import JiraServiceManagement
 from hub.connectors.pagerduty import PagerDutyIncidents, PagerDutyServices, auth_headers
 from hub.connectors.servicenow import ServiceNowCmdb, ServiceNowIncidents
 from hub.settings import ConnectorSettings, JiraSettings, ServiceNowSettings, Settings
+from hub.sync.metrics import TELEMETRY_CONNECTORS
 from hub.sync.pipeline import Connector
 
 
@@ -109,22 +110,36 @@ _FACTORIES: dict[
 
 
 def enabled(settings: Settings) -> list[str]:
-    """The connectors whose source is configured (a URL, and credentials where needed)."""
-    return [name for name, (section, _) in _FACTORIES.items() if section(settings).enabled]
+    """The connectors whose source is configured (a URL, and credentials where needed),
+    record connectors first, then telemetry."""
+    sections = {name: section for name, (section, _) in _FACTORIES.items()}
+    sections.update(TELEMETRY_CONNECTORS)
+    return [name for name, section in sections.items() if section(settings).enabled]
+
+
+def is_telemetry(name: str) -> bool:
+    return name in TELEMETRY_CONNECTORS
 
 
 def connector_settings(settings: Settings, name: str) -> ConnectorSettings:
+    if is_telemetry(name):
+        return TELEMETRY_CONNECTORS[name](settings)
     return _FACTORIES[name][0](settings)
 
 
-@asynccontextmanager
-async def open_connector(settings: Settings, name: str) -> AsyncIterator[Connector]:
-    """The connector `name` with its HTTP client, closed when the block ends."""
+def check_enabled(settings: Settings, name: str) -> None:
+    """Raise `UnknownConnectorError` unless `name` is a configured connector."""
     if name not in enabled(settings):
         known = ", ".join(enabled(settings)) or "none (set e.g. HUB_SERVICENOW__URL)"
         raise UnknownConnectorError(
             f"no connector named {name!r} is configured; configured: {known}"
         )
+
+
+@asynccontextmanager
+async def open_connector(settings: Settings, name: str) -> AsyncIterator[Connector]:
+    """The connector `name` with its HTTP client, closed when the block ends."""
+    check_enabled(settings, name)
     connector, client = _FACTORIES[name][1](settings)
     try:
         yield connector

@@ -8,10 +8,13 @@ one graph from syncing the same connector at once.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
+from hub.graph.errors import GraphError
 from hub.settings import Settings
 from hub.sync.pipeline import LeaseHeldError
 from hub.sync.registry import connector_settings, enabled
@@ -50,4 +53,21 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
             max_instances=1,
             coalesce=True,
         )
+
+    async def assess() -> None:
+        try:
+            breaches = await ServiceLevels(graph, settings.slo).assess(datetime.now(UTC))
+        except GraphError as exc:
+            log.error("scheduled breach assessment failed: %s", exc)
+            return
+        log.info("scheduled breach assessment: %d violations", len(breaches))
+
+    scheduler.add_job(
+        assess,
+        "interval",
+        seconds=settings.slo.assess_interval_seconds,
+        id="slo:assess",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler

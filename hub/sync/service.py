@@ -6,14 +6,27 @@ from __future__ import annotations
 from hub.graph.client import Graph
 from hub.graph.repositories.sync import SyncRun
 from hub.settings import Settings
+from hub.sync.metrics import open_metrics, sloth_query_of
 from hub.sync.pipeline import Progress, run_sync
-from hub.sync.registry import connector_settings, open_connector
+from hub.sync.registry import check_enabled, connector_settings, is_telemetry, open_connector
+from hub.sync.telemetry import run_telemetry_sync
 
 
 async def sync_now(
     settings: Settings, graph: Graph, name: str, progress: Progress | None = None
 ) -> SyncRun:
     """One run of connector `name` (UnknownConnectorError, LeaseHeldError if it cannot)."""
+    if is_telemetry(name):
+        check_enabled(settings, name)
+        async with open_metrics(settings, name) as metrics:
+            return await run_telemetry_sync(
+                graph,
+                metrics,
+                settings.slo,
+                step_seconds=settings.prometheus.step_seconds,
+                sloth_query=sloth_query_of(name),
+                progress=progress,
+            )
     async with open_connector(settings, name) as connector:
         return await run_sync(
             graph,

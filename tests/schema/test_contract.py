@@ -1,7 +1,8 @@
 """The served GraphQL schema keeps the public contract and matches its checked-in print.
 
-`../shared/contract/hub.graphql` is the minimum portals and scripts rely on: the served
-schema may add to it but never break it (graphql-core's `find_breaking_changes`
+`../shared/contract/hub.graphql` and `service-levels.graphql` (which extends it; the two
+are built together) are the minimum portals and scripts rely on: the served schema may
+add to them but never break them (graphql-core's `find_breaking_changes`
 decides). `docs/schema.graphql` is the served schema as printed, so that every schema
 change shows up in review as a diff of that file.
 """
@@ -18,7 +19,8 @@ from graphql import build_schema as parse_sdl
 from hub.schema import build_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = REPO_ROOT.parent / "shared" / "contract" / "hub.graphql"
+CONTRACT_DIR = REPO_ROOT.parent / "shared" / "contract"
+CONTRACT_FILES = (CONTRACT_DIR / "hub.graphql", CONTRACT_DIR / "service-levels.graphql")
 SNAPSHOT = REPO_ROOT / "docs" / "schema.graphql"
 
 
@@ -27,12 +29,13 @@ def served_sdl() -> str:
 
 
 def contract_schema() -> GraphQLSchema:
-    if not CONTRACT.is_file():
+    missing = [str(path) for path in CONTRACT_FILES if not path.is_file()]
+    if missing:
         pytest.fail(
-            f"the public contract {CONTRACT} is missing; it lives in the shared checkout "
-            "next to this repository (shared/contract/hub.graphql)"
+            f"the public contract {', '.join(missing)} is missing; it lives in the shared "
+            "checkout next to this repository (shared/contract/)"
         )
-    return parse_sdl(CONTRACT.read_text(encoding="utf-8"))
+    return parse_sdl("\n".join(path.read_text(encoding="utf-8") for path in CONTRACT_FILES))
 
 
 def test_served_schema_keeps_the_public_contract() -> None:
@@ -50,6 +53,13 @@ def test_docs_schema_is_the_served_schema() -> None:
         f"{SNAPSHOT.relative_to(REPO_ROOT)} is not the served schema; regenerate it with "
         "`python -m hub.schema > docs/schema.graphql` and review the diff"
     )
+
+
+def test_the_contract_includes_the_service_level_part() -> None:
+    contract = contract_schema()
+
+    assert "rootCause" in contract.query_type.fields  # type: ignore[union-attr]
+    assert "status" in contract.get_type("Objective").fields  # type: ignore[union-attr]
 
 
 def test_the_contract_check_catches_a_removed_field() -> None:

@@ -1,8 +1,11 @@
-"""The scheduler inside `hub serve`: one job per enabled connector, never overlapping."""
+"""The scheduler inside `hub serve`: one job per enabled connector, never overlapping,
+and the periodic breach assessment."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+
+import pytest
 
 from hub.graph.client import Graph
 from hub.settings import Settings
@@ -19,6 +22,7 @@ def test_each_enabled_connector_gets_one_non_overlapping_job(graph: Graph) -> No
     jobs = {job.id: job for job in build_scheduler(settings, graph).get_jobs()}
 
     assert sorted(jobs) == [
+        "slo:assess",
         "sync:pagerduty",
         "sync:pagerduty-services",
         "sync:servicenow-cmdb",
@@ -29,7 +33,26 @@ def test_each_enabled_connector_gets_one_non_overlapping_job(graph: Graph) -> No
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
 
 
-def test_no_configured_source_means_no_jobs(graph: Graph) -> None:
+def test_a_prometheus_url_schedules_its_sync_beside_the_breach_assessment(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_PROMETHEUS__URL", "http://prometheus.example:9090")
+    monkeypatch.setenv("HUB_PROMETHEUS__INTERVAL_SECONDS", "120")
+    monkeypatch.setenv("HUB_SLO__ASSESS_INTERVAL_SECONDS", "600")
+    settings = Settings()
+
+    jobs = {job.id: job for job in build_scheduler(settings, graph).get_jobs()}
+
+    assert enabled(settings) == ["prometheus"]
+    assert sorted(jobs) == ["slo:assess", "sync:prometheus"]
+    assert jobs["sync:prometheus"].trigger.interval == timedelta(seconds=120)
+    assert jobs["slo:assess"].trigger.interval == timedelta(seconds=600)
+    assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
+
+
+def test_no_configured_source_means_only_the_breach_assessment(graph: Graph) -> None:
     settings = Settings()
     assert enabled(settings) == []
-    assert build_scheduler(settings, graph).get_jobs() == []
+    [job] = build_scheduler(settings, graph).get_jobs()
+    assert job.id == "slo:assess"
+    assert job.trigger.interval == timedelta(seconds=settings.slo.assess_interval_seconds)

@@ -9,7 +9,7 @@ CREATE_AGREEMENT = Cypher(
     ON CREATE SET a.kind = $kind, a.name = $name, a.version = 1, a.status = 'DRAFT',
                   a.effectiveFrom = $effectiveFrom, a.effectiveTo = $effectiveTo,
                   a.createdAt = $now, a.createdBy = $actor, a.approvals = [],
-                  a.businessUnits = $businessUnits
+                  a.businessUnits = $businessUnits, a.creditPolicy = $creditPolicy
     WITH a
     UNWIND $objectives AS o
     MERGE (obj:Objective {id: o.id})

@@ -5,6 +5,7 @@ from hub.graph.repositories.bundles import BundleImporter, ImportCounts
 from hub.graph.repositories.components import ComponentRepository
 from hub.graph.repositories.gaps import CoverageGapRepository
 from hub.graph.repositories.identity import AuditRepository, TokenRepository
+from hub.graph.repositories.objectives import ObjectiveRepository, SloImportCounts
 from hub.graph.repositories.parties import PartyRepository
 from hub.graph.repositories.traversals import TraversalRepository
 
@@ -15,7 +16,9 @@ __all__ = [
     "ComponentRepository",
     "CoverageGapRepository",
     "ImportCounts",
+    "ObjectiveRepository",
     "PartyRepository",
+    "SloImportCounts",
     "TokenRepository",
     "TraversalRepository",
 ]

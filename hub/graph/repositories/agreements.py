@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,8 @@ from hub.domain.models import (
     AgreementKind,
     AgreementSpec,
     AgreementStatus,
-    Indicator,
+    CreditPolicySpec,
     Objective,
-    WindowKind,
 )
 from hub.domain.workflow import Actor, approve, check_submit
 from hub.graph.client import Graph, Transaction
@@ -22,12 +22,30 @@ from hub.graph.cypher import agreements as q
 from hub.graph.errors import ConflictError, NotFoundError
 from hub.graph.ids import from_iso, new_id, to_iso, utc_now
 from hub.graph.repositories.identity import AuditEntry, write_audit
+from hub.graph.repositories.objectives import objective_from_props as read_objective
 
 _LINK_COUNTERPART = {
     AgreementKind.SLA: q.LINK_CUSTOMER,
     AgreementKind.OLA: q.LINK_PROVIDER_TEAM,
     AgreementKind.UC: q.LINK_VENDOR,
 }
+
+
+def credit_policy_json(policy: CreditPolicySpec | None) -> str | None:
+    """The stored form of a credit policy: JSON text, tiers best first."""
+    if policy is None:
+        return None
+    tiers = sorted(policy.tiers, key=lambda t: -t.below_percent)
+    text: str = json.dumps(
+        {
+            "tiers": [
+                {"belowPercent": t.below_percent, "creditPercent": t.credit_percent} for t in tiers
+            ],
+            "capPercent": policy.cap_percent,
+            "monthlyFee": policy.monthly_fee,
+        }
+    )
+    return text
 
 
 def agreement_from_row(props: dict[str, Any], counterpart_id: str | None) -> Agreement:
@@ -46,17 +64,9 @@ def agreement_from_row(props: dict[str, Any], counterpart_id: str | None) -> Agr
     )
 
 
-def objective_from_props(props: dict[str, Any]) -> Objective:
-    return Objective(
-        id=props["id"],
-        indicator=Indicator(props["indicator"]),
-        target=float(props["target"]),
-        threshold=None if props.get("threshold") is None else float(props["threshold"]),
-        window_kind=WindowKind(props["windowKind"]),
-        window_days=props.get("windowDays"),
-        priority=props.get("priority"),
-        name=props.get("name"),
-    )
+def objective_from_props(props: dict[str, Any], agreement_id: str | None = None) -> Objective:
+    """An agreement's objective as stored (measurement and OpenSLO properties included)."""
+    return read_objective(props, agreement_id=agreement_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +98,9 @@ class AgreementRepository:
         rows = await self._graph.read(q.OBJECTIVES_BY_AGREEMENT_IDS, ids=list(ids))
         grouped: dict[str, list[Objective]] = {i: [] for i in ids}
         for row in rows:
-            grouped[row["agreementId"]].append(objective_from_props(row["props"]))
+            grouped[row["agreementId"]].append(
+                objective_from_props(row["props"], row["agreementId"])
+            )
         return grouped
 
     async def covered_ids_by_agreement_ids(self, ids: Sequence[str]) -> dict[str, list[str]]:
@@ -168,6 +180,7 @@ class AgreementRepository:
                 now=now,
                 actor=actor.user,
                 businessUnits=business_units,
+                creditPolicy=credit_policy_json(spec.credit_policy),
                 objectives=[{k: v for k, v in o.items() if v is not None} for o in objectives],
                 covers=list(dict.fromkeys(spec.covers)),
             )

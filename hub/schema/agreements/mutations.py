@@ -27,6 +27,21 @@ class ObjectiveInput:
 
 
 @strawberry.input
+class CreditTierInput:
+    below_percent: float = strawberry.field(
+        description="Compliance strictly below this percentage earns the credit."
+    )
+    credit_percent: float = strawberry.field(description="Percent of the period's fee.")
+
+
+@strawberry.input(description="An SLA's service credits; part of its terms.")
+class CreditPolicyInput:
+    tiers: list[CreditTierInput]
+    cap_percent: float = 100.0
+    monthly_fee: float | None = None
+
+
+@strawberry.input
 class AgreementInput:
     kind: AgreementKind
     name: str
@@ -38,6 +53,7 @@ class AgreementInput:
     underpins: list[strawberry.ID] | None = None
     effective_from: DateTime | None = None
     effective_to: DateTime | None = None
+    credit_policy: CreditPolicyInput | None = None
 
 
 def _spec(data: AgreementInput) -> models.AgreementSpec:
@@ -72,6 +88,16 @@ def _spec(data: AgreementInput) -> models.AgreementSpec:
                 "underpins": tuple(str(u) for u in data.underpins or ()),
                 "effective_from": effective_from,
                 "effective_to": effective_to,
+                "credit_policy": None
+                if data.credit_policy is None
+                else {
+                    "tiers": tuple(
+                        {"below_percent": t.below_percent, "credit_percent": t.credit_percent}
+                        for t in data.credit_policy.tiers
+                    ),
+                    "cap_percent": data.credit_policy.cap_percent,
+                    "monthly_fee": data.credit_policy.monthly_fee,
+                },
             }
         )
     except ValidationError as exc:

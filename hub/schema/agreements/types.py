@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -14,6 +15,7 @@ from hub.schema.context import Info
 from hub.schema.parties.types import Customer, Team, Vendor
 
 if TYPE_CHECKING:
+    from hub.schema.service_levels.types import ObjectiveStatus, TelemetryDiscrepancy
     from hub.schema.traversals.types import CoverageGap
 
 
@@ -30,11 +32,53 @@ class Objective:
     window_kind: WindowKind
     window_days: int | None
     priority: str | None
-    name: str | None
+    name: str | None = strawberry.field(
+        description="Unique within its service or agreement, e.g. an OpenSLO metadata.name."
+    )
+    domain: strawberry.Private[models.Objective]
+
+    @strawberry.field(
+        description="The objective's window ending at `at` (default now): the rolling window "
+        "of windowDays, or the calendar month/quarter containing `at`."
+    )
+    async def status(
+        self, info: Info, at: DateTime | None = None
+    ) -> Annotated[ObjectiveStatus, strawberry.lazy("hub.schema.service_levels.types")]:
+        from hub.schema.service_levels.types import ObjectiveStatus
+
+        moment = datetime.now(UTC) if at is None else at
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        found = await info.context.loaders.objective_status.load((self.domain, moment))
+        return ObjectiveStatus.from_domain(found)
+
+    @strawberry.field(
+        description="Buckets in [from, to) where the objective's two telemetry sources disagree."
+    )
+    async def discrepancies(
+        self,
+        info: Info,
+        from_: Annotated[DateTime, strawberry.argument(name="from")],
+        to: DateTime,
+    ) -> list[Annotated[TelemetryDiscrepancy, strawberry.lazy("hub.schema.service_levels.types")]]:
+        from hub.schema.service_levels.types import TelemetryDiscrepancy
+
+        found = await info.context.loaders.discrepancies.load((self.id, from_, to))
+        return [
+            TelemetryDiscrepancy(
+                bucket_start=d.bucket_start,
+                primary_source=d.primary_source,
+                secondary_source=d.secondary_source,
+                primary=d.primary,
+                secondary=d.secondary,
+            )
+            for d in found
+        ]
 
     @classmethod
     def from_domain(cls, objective: models.Objective) -> Objective:
         return cls(
+            domain=objective,
             id=strawberry.ID(objective.id),
             indicator=objective.indicator,
             target=objective.target,

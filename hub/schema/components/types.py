@@ -13,7 +13,7 @@ from hub.schema.context import Info
 from hub.schema.parties.types import Team
 
 if TYPE_CHECKING:
-    from hub.schema.agreements.types import ServiceLevelAgreement
+    from hub.schema.agreements.types import Objective, ServiceLevelAgreement
 
 
 @strawberry.interface(description="A service or a configuration item.")
@@ -51,6 +51,18 @@ class Service(Component):
         pairs = await info.context.loaders.sla_ids_of_service.load(str(self.id))
         ids = [i for i, state in pairs if wanted is None or state in wanted]
         return [a for a in await load_agreements(info, ids) if isinstance(a, ServiceLevelAgreement)]
+
+    @strawberry.field(
+        description="Service-level objectives that belong to no agreement (internal SLOs, "
+        "e.g. imported from OpenSLO; `name` is the OpenSLO metadata.name)."
+    )
+    async def objectives(
+        self, info: Info
+    ) -> list[Annotated[Objective, strawberry.lazy("hub.schema.agreements.types")]]:
+        from hub.schema.agreements.types import Objective
+
+        found = await info.context.loaders.service_objectives.load(str(self.id))
+        return [Objective.from_domain(o) for o in found]
 
 
 @strawberry.type

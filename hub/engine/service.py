@@ -1,0 +1,97 @@
+"""One entry point to the engine for the API and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from hub.domain.breaches import Breach, Severity
+from hub.domain.budget import ObjectiveStatus
+from hub.domain.models import Objective
+from hub.domain.windows import Window
+from hub.engine import root_cause as rc
+from hub.engine import violations as vi
+from hub.engine.status import StatusEngine
+from hub.graph.client import Graph
+from hub.graph.cypher import service_levels as q
+from hub.graph.repositories.agreements import objective_from_props
+from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
+from hub.settings import SloSettings
+
+
+class ServiceLevels:
+    def __init__(self, graph: Graph, settings: SloSettings) -> None:
+        self._graph = graph
+        self._settings = settings
+        self.status = StatusEngine(graph, settings)
+
+    async def statuses(
+        self, objectives: Sequence[Objective], at: datetime
+    ) -> list[ObjectiveStatus]:
+        return await self.status.statuses(objectives, at)
+
+    async def objectives_by_ids(self, ids: Sequence[str]) -> dict[str, Objective]:
+        rows = await self._graph.read(q.OBJECTIVES_BY_IDS, ids=list(ids))
+        found = [objective_from_props(row["objective"]) for row in rows]
+        return {o.id: o for o in found}
+
+    async def statuses_at(
+        self, keys: Sequence[tuple[Objective, datetime]]
+    ) -> list[ObjectiveStatus]:
+        """Statuses for (objective, at) pairs, one engine call per distinct `at`."""
+        by_at: dict[datetime, list[Objective]] = {}
+        for objective, at in keys:
+            by_at.setdefault(at, []).append(objective)
+        found: dict[tuple[str, datetime], ObjectiveStatus] = {}
+        for at, objectives in by_at.items():
+            unique = list({o.id: o for o in objectives}.values())
+            for objective, status in zip(unique, await self.statuses(unique, at), strict=True):
+                found[(objective.id, at)] = status
+        return [found[(objective.id, at)] for objective, at in keys]
+
+    async def discrepancies(
+        self, keys: Sequence[tuple[str, datetime, datetime]]
+    ) -> list[list[Discrepancy]]:
+        """Discrepancies per (objective id, from, to), one read per distinct span."""
+        telemetry = TelemetryRepository(self._graph)
+        by_span: dict[tuple[datetime, datetime], list[str]] = {}
+        for objective_id, start, end in keys:
+            by_span.setdefault((start, end), []).append(objective_id)
+        found: dict[tuple[str, datetime, datetime], list[Discrepancy]] = {}
+        for (start, end), ids in by_span.items():
+            for objective_id, listed in (
+                await telemetry.discrepancies(list(dict.fromkeys(ids)), Window(start, end))
+            ).items():
+                found[(objective_id, start, end)] = listed
+        return [found.get(key, []) for key in keys]
+
+    async def assess(
+        self, at: datetime, agreement_ids: Sequence[str] | None = None
+    ) -> list[Breach]:
+        return await vi.assess_violations(self._graph, self._settings, at, agreement_ids)
+
+    async def violations(
+        self,
+        *,
+        agreement_id: str | None = None,
+        severities: Sequence[Severity] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[vi.Violation]:
+        return await vi.violations(
+            self._graph,
+            agreement_id=agreement_id,
+            severities=severities,
+            start=start,
+            end=end,
+            after=after,
+            limit=limit,
+        )
+
+    async def violations_by_ids(self, ids: Sequence[str]) -> dict[str, vi.Violation]:
+        return await vi.violations_by_ids(self._graph, ids)
+
+    async def root_cause(self, sla_id: str, window: Window, max_depth: int) -> list[rc.Candidate]:
+        return await rc.root_cause(self._graph, sla_id, window, max_depth)

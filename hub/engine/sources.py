@@ -1,0 +1,48 @@
+"""Which stored telemetry an objective is measured by: its primary and secondary source.
+
+Buckets are stored per objective under a source key: the connector's name for the
+primary measurement (e.g. ``prometheus``), and ``<connector>:secondary`` for a
+secondary one, so one connector may even be both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hub.domain.models import Objective
+from hub.settings import TelemetryBinding
+
+PRIMARY, SECONDARY = "primary", "secondary"
+
+
+def source_key(connector: str, role: str) -> str:
+    return connector if role == PRIMARY else f"{connector}:{SECONDARY}"
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySources:
+    primary: str | None = None
+    secondary: str | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for k in (self.primary, self.secondary) if k is not None]
+
+
+def telemetry_sources(
+    objective: Objective, bindings: Sequence[TelemetryBinding]
+) -> TelemetrySources:
+    """The source keys of `objective`: bindings that name it (by id or name) win over
+    the metric source an OpenSLO import gave it."""
+    primary = secondary = None
+    if objective.metric is not None:
+        primary = source_key(objective.metric.total.source_type.lower(), PRIMARY)
+    for binding in bindings:
+        if binding.objective not in (objective.id, objective.name):
+            continue
+        if binding.role == PRIMARY:
+            primary = source_key(binding.source, PRIMARY)
+        else:
+            secondary = source_key(binding.source, SECONDARY)
+    return TelemetrySources(primary, secondary)

@@ -1,0 +1,188 @@
+"""The status of objectives: telemetry buckets or ticket clocks -> `ObjectiveStatus`.
+
+Telemetry objectives read their buckets (the primary source overlaid on the
+secondary: the primary wins wherever it has data). Ticket objectives (response,
+resolution, handoff time) read the tickets of what their agreement covers (or of the
+service holding them) and turn each into a settled outcome on the configured
+business-hours calendar, paused in the configured states and outside approved
+maintenance windows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from hub.domain.buckets import BucketSeries
+from hub.domain.budget import DEFAULT_ALERT_PAIRS, AlertPair, ObjectiveStatus, objective_status
+from hub.domain.business_time import (
+    BusinessCalendar,
+    Interval,
+    TicketOutcome,
+    pauses_from_states,
+    ticket_buckets,
+    ticket_outcome,
+)
+from hub.domain.models import Indicator, Objective
+from hub.domain.windows import Window, objective_window, snap
+from hub.engine.sources import telemetry_sources
+from hub.graph.client import Graph
+from hub.graph.cypher import service_levels as q
+from hub.graph.ids import from_iso, to_iso
+from hub.graph.repositories.telemetry import TelemetryRepository
+from hub.settings import SloSettings
+
+# The slowest burn-rate window looks this far back, even across a period start.
+LOOKBACK = timedelta(days=3)
+
+# Where each ticket clock stops, by indicator: the first of these that the ticket has.
+# A ticket without a response or handoff time stops at its resolution (it was answered
+# or handed on by then at the latest).
+_STOPS: dict[Indicator, tuple[str, ...]] = {
+    Indicator.RESPONSE_TIME: ("respondedAt", "acknowledgedAt", "resolvedAt", "closedAt"),
+    Indicator.RESOLUTION_TIME: ("resolvedAt", "closedAt"),
+    Indicator.HANDOFF_TIME: ("handedOffAt", "resolvedAt", "closedAt"),
+}
+
+
+def calendar_of(settings: SloSettings) -> BusinessCalendar:
+    hours = settings.business_hours
+    return BusinessCalendar(
+        time_zone=hours.time_zone,
+        working_days=frozenset(hours.working_days),
+        day_start=hours.day_start,
+        day_end=hours.day_end,
+        holidays=frozenset(hours.holidays),
+    )
+
+
+def alert_pairs(settings: SloSettings) -> tuple[AlertPair, ...]:
+    if settings.alert_pairs is None:
+        return DEFAULT_ALERT_PAIRS
+    return tuple(AlertPair(p.long_seconds, p.short_seconds, p.rate) for p in settings.alert_pairs)
+
+
+def measured_span(objective: Objective, at: datetime) -> tuple[Window, Window]:
+    """The objective's window at `at`, and the span of buckets its status needs."""
+    window = objective_window(objective.window_kind, objective.window_days, at)
+    end = snap(at) + timedelta(minutes=5)
+    return window, Window(min(window.start, snap(at) - LOOKBACK), max(end, window.start))
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRules:
+    calendar: BusinessCalendar
+    pause_states: frozenset[str]
+    maintenance: tuple[Interval, ...]
+
+    @classmethod
+    def of(cls, settings: SloSettings) -> TicketRules:
+        return cls(
+            calendar=calendar_of(settings),
+            pause_states=frozenset(settings.pause_states),
+            maintenance=tuple(Interval(m.start, m.end) for m in settings.maintenance_windows),
+        )
+
+
+def ticket_outcomes(
+    objective: Objective, tickets: Sequence[dict[str, Any]], rules: TicketRules, now: datetime
+) -> list[TicketOutcome]:
+    """Each ticket of the objective's priority, decided against its threshold."""
+    assert objective.threshold is not None
+    outcomes = []
+    for ticket in tickets:
+        if objective.priority is not None and ticket.get("priority") != objective.priority:
+            continue
+        opened = from_iso(ticket.get("openedAt"))
+        if opened is None:
+            continue
+        stops = (from_iso(ticket.get(field)) for field in _STOPS[objective.indicator])
+        stop = next((s for s in stops if s is not None), None)
+        history = json.loads(ticket.get("stateHistory") or "[]")
+        pauses = pauses_from_states(
+            [(datetime.fromisoformat(h["at"]), h["state"]) for h in history],
+            rules.pause_states,
+            until=stop or now,
+        )
+        outcome = ticket_outcome(
+            opened, stop, now, objective.threshold, rules.calendar, pauses, rules.maintenance
+        )
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+class StatusEngine:
+    def __init__(self, graph: Graph, settings: SloSettings) -> None:
+        self._graph = graph
+        self._settings = settings
+        self._telemetry = TelemetryRepository(graph)
+        self._rules = TicketRules.of(settings)
+        self._pairs = alert_pairs(settings)
+
+    async def series(self, objectives: Sequence[Objective], at: datetime) -> list[BucketSeries]:
+        """The buckets each objective's status at `at` needs (empty without data)."""
+        spans = {o.id: measured_span(o, at)[1] for o in objectives}
+        by_span: dict[Window, list[Objective]] = {}
+        for objective in objectives:
+            by_span.setdefault(spans[objective.id], []).append(objective)
+        found: dict[str, BucketSeries] = {}
+        for span, group in by_span.items():
+            found.update(await self.series_between(group, span, at))
+        return [found[o.id] for o in objectives]
+
+    async def series_between(
+        self, objectives: Sequence[Objective], span: Window, at: datetime
+    ) -> dict[str, BucketSeries]:
+        """The buckets of each objective over `span` (tickets as settled by `at`)."""
+        tickets = [o for o in objectives if o.indicator.ticket_time]
+        measured = [o for o in objectives if not o.indicator.ticket_time]
+        found = await self._ticket_series(tickets, span, at)
+        found.update(await self._telemetry_series(measured, span))
+        return found
+
+    async def statuses(
+        self, objectives: Sequence[Objective], at: datetime
+    ) -> list[ObjectiveStatus]:
+        return [
+            objective_status(series, o.target, measured_span(o, at)[0], at, self._pairs)
+            for o, series in zip(objectives, await self.series(objectives, at), strict=True)
+        ]
+
+    async def _telemetry_series(
+        self, objectives: Sequence[Objective], span: Window
+    ) -> dict[str, BucketSeries]:
+        sources = {o.id: telemetry_sources(o, self._settings.bindings) for o in objectives}
+        wanted = [(o.id, key) for o in objectives for key in sources[o.id].keys]
+        stored = await self._telemetry.many_series(wanted, span) if wanted else {}
+        found = {}
+        for objective in objectives:
+            mine = sources[objective.id]
+            series = BucketSeries.empty(span.start, span.end)
+            if mine.secondary is not None:
+                series = series.overlay(stored[(objective.id, mine.secondary)])
+            if mine.primary is not None:
+                series = series.overlay(stored[(objective.id, mine.primary)])
+            found[objective.id] = series
+        return found
+
+    async def _ticket_series(
+        self, objectives: Sequence[Objective], span: Window, at: datetime
+    ) -> dict[str, BucketSeries]:
+        if not objectives:
+            return {}
+        rows = await self._graph.read(
+            q.OBJECTIVE_TICKETS,
+            ids=[o.id for o in objectives],
+            **{"from": to_iso(span.start), "to": to_iso(at)},
+        )
+        tickets = {row["id"]: row["tickets"] for row in rows}
+        return {
+            o.id: ticket_buckets(
+                ticket_outcomes(o, tickets.get(o.id, []), self._rules, at), span.start, span.end
+            )
+            for o in objectives
+        }

@@ -1,0 +1,209 @@
+"""Per-objective telemetry buckets in the graph, and their source discrepancies.
+
+One `TelemetryDay` node holds one UTC day of one objective from one source: 288
+five-minute buckets as float64 byte arrays, NaN where the source had no data. A write
+merges new buckets into what is stored (a bucket with data replaces the stored one; a
+missing bucket never erases data), so re-fetching an overlap is harmless and a retried
+write gives the same day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from hub.domain.buckets import BucketSeries
+from hub.domain.windows import BUCKET_SECONDS, Window
+from hub.graph.client import Graph, Transaction
+from hub.graph.cypher import telemetry as q
+from hub.graph.ids import to_iso, utc_now
+
+DAY_SECONDS = 86_400
+DAY_BUCKETS = DAY_SECONDS // BUCKET_SECONDS
+_EMPTY_DAY = np.full(DAY_BUCKETS, np.nan).tobytes()
+
+
+def day_key(objective_id: str, source: str, day: date) -> str:
+    return f"{objective_id}|{source}|{day.isoformat()}"
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _days(start: datetime, end: datetime) -> list[date]:
+    """The UTC days that [start, end) touches."""
+    first = start.date()
+    last = (end - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _decode(blob: bytes | None) -> np.ndarray:
+    return np.frombuffer(blob if blob is not None else _EMPTY_DAY, dtype="<f8")
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    objective_id: str
+    bucket_start: datetime
+    primary_source: str
+    secondary_source: str
+    primary: float | None  # compliance (percent) of the bucket from each source
+    secondary: float | None
+
+
+class TelemetryRepository:
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+
+    async def series(self, objective_id: str, source: str, window: Window) -> BucketSeries:
+        found = await self.many_series([(objective_id, source)], window)
+        return found[(objective_id, source)]
+
+    async def many_series(
+        self, wanted: Sequence[tuple[str, str]], window: Window
+    ) -> dict[tuple[str, str], BucketSeries]:
+        """The buckets of each (objective, source) over the days `window` touches, in one
+        read; the series span whole days, so callers tally the window they need."""
+        days = _days(window.start, window.end)
+        keys = [day_key(o, s, d) for o, s in wanted for d in days]
+        rows = await self._graph.read(q.TELEMETRY_DAYS, keys=keys)
+        stored = {row["key"]: row for row in rows}
+        start = _midnight(days[0])
+        result: dict[tuple[str, str], BucketSeries] = {}
+        for objective_id, source in wanted:
+            good = np.empty(len(days) * DAY_BUCKETS)
+            total = np.empty(len(days) * DAY_BUCKETS)
+            for n, day in enumerate(days):
+                row = stored.get(day_key(objective_id, source, day))
+                span = slice(n * DAY_BUCKETS, (n + 1) * DAY_BUCKETS)
+                good[span] = _decode(row["good"] if row else None)
+                total[span] = _decode(row["total"] if row else None)
+            result[(objective_id, source)] = BucketSeries(start=start, good=good, total=total)
+        return result
+
+    async def store(self, objective_id: str, source: str, series: BucketSeries) -> int:
+        """Merge `series` into the stored days in one transaction; returns how many
+        buckets with data it carried."""
+        days = _days(series.start, series.end)
+
+        async def work(tx: Transaction) -> int:
+            keys = [day_key(objective_id, source, d) for d in days]
+            stored = {row["key"]: row for row in await tx.run(q.TELEMETRY_DAYS, keys=keys)}
+            now = utc_now()
+            rows = []
+            for day in days:
+                key = day_key(objective_id, source, day)
+                row = stored.get(key)
+                good = _decode(row["good"] if row else None).copy()
+                total = _decode(row["total"] if row else None).copy()
+                _overlay_day(good, total, series, _midnight(day))
+                props = _day_props(objective_id, source, day, good, total, now)
+                rows.append({"key": key, "props": props})
+            await tx.run(q.UPSERT_TELEMETRY_DAYS, rows=rows)
+            return int(np.count_nonzero(~np.isnan(series.total)))
+
+        return await self._graph.write_transaction(work)
+
+    async def prune(self, before: date, batch: int = 10_000) -> int:
+        """Delete days before `before` (retention); returns how many went."""
+        pruned = 0
+        while True:
+            rows = await self._graph.write(
+                q.PRUNE_TELEMETRY_DAYS, before=before.isoformat(), limit=batch
+            )
+            gone = int(rows[0]["pruned"]) if rows else 0
+            pruned += gone
+            if gone < batch:
+                return pruned
+
+    async def record_discrepancies(
+        self, objective_id: str, found: Iterable[Discrepancy], agreed: Iterable[datetime]
+    ) -> None:
+        """Flag buckets whose sources disagree, and clear flags where they agree again."""
+        rows = [_discrepancy_row(d) for d in found]
+        keys = [f"{objective_id}|{to_iso(at)}" for at in agreed]
+
+        async def work(tx: Transaction) -> None:
+            if rows:
+                await tx.run(q.UPSERT_DISCREPANCIES, rows=rows)
+            if keys:
+                await tx.run(q.RESOLVE_DISCREPANCIES, keys=keys)
+
+        await self._graph.write_transaction(work)
+
+    async def discrepancies(
+        self, objective_ids: Sequence[str], window: Window
+    ) -> dict[str, list[Discrepancy]]:
+        rows = await self._graph.read(
+            q.DISCREPANCIES_BY_OBJECTIVE_IDS,
+            ids=list(objective_ids),
+            **{"from": to_iso(window.start), "to": to_iso(window.end)},
+        )
+        found: dict[str, list[Discrepancy]] = {i: [] for i in objective_ids}
+        for row in rows:
+            p = row["discrepancy"]
+            found[row["id"]].append(
+                Discrepancy(
+                    objective_id=p["objectiveId"],
+                    bucket_start=datetime.fromisoformat(p["bucketStart"]),
+                    primary_source=p["primarySource"],
+                    secondary_source=p["secondarySource"],
+                    primary=p.get("primary"),
+                    secondary=p.get("secondary"),
+                )
+            )
+        return found
+
+
+def _overlay_day(
+    good: np.ndarray, total: np.ndarray, series: BucketSeries, midnight: datetime
+) -> None:
+    """Copy the buckets of `series` that have data and fall on this day into it."""
+    offset = int((midnight - series.start).total_seconds()) // BUCKET_SECONDS
+    lo, hi = max(offset, 0), min(offset + DAY_BUCKETS, len(series.total))
+    if lo >= hi:
+        return
+    new_good = series.good[lo:hi]
+    new_total = series.total[lo:hi]
+    has_data = ~np.isnan(new_total)
+    target = slice(lo - offset, hi - offset)
+    good[target] = np.where(has_data, new_good, good[target])
+    total[target] = np.where(has_data, new_total, total[target])
+
+
+def _day_props(
+    objective_id: str, source: str, day: date, good: np.ndarray, total: np.ndarray, now: str
+) -> dict[str, Any]:
+    with_data = ~np.isnan(total)
+    return {
+        "objectiveId": objective_id,
+        "source": source,
+        "day": day.isoformat(),
+        "good": good.astype("<f8").tobytes(),
+        "total": total.astype("<f8").tobytes(),
+        "goodSum": float(np.sum(good[with_data])),
+        "totalSum": float(np.sum(total[with_data])),
+        "bucketsWithData": int(np.count_nonzero(with_data)),
+        "updatedAt": now,
+    }
+
+
+def _discrepancy_row(d: Discrepancy) -> dict[str, Any]:
+    props = {
+        "objectiveId": d.objective_id,
+        "bucketStart": to_iso(d.bucket_start),
+        "primarySource": d.primary_source,
+        "secondarySource": d.secondary_source,
+        "primary": d.primary,
+        "secondary": d.secondary,
+        "flaggedAt": utc_now(),
+    }
+    return {
+        "key": f"{d.objective_id}|{to_iso(d.bucket_start)}",
+        "props": {k: v for k, v in props.items() if v is not None},
+    }

@@ -1,0 +1,1 @@
+"""Service levels: objective status, violations and root cause."""

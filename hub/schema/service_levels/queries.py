@@ -1,0 +1,86 @@
+"""`violations` and `rootCause`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from hub.domain.breaches import Severity
+from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.windows import Window, require_utc
+from hub.engine.root_cause import NotAnSlaError
+from hub.schema.base import Connection, DateTime, connection, decode_cursor
+from hub.schema.components.types import load_components
+from hub.schema.context import Info
+from hub.schema.service_levels.types import RootCauseCandidate, Violation, violation_types
+
+
+def _required_utc(value: datetime, name: str) -> datetime:
+    try:
+        return require_utc(value, name)
+    except ValueError as exc:
+        raise InvalidInputError([FieldProblem(name, str(exc).partition(": ")[2])]) from None
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    return None if value is None else _required_utc(value, name)
+
+
+@strawberry.type
+class ServiceLevelQueries:
+    @strawberry.field(description="Breached objectives of SLAs, per period, newest data first.")
+    async def violations(
+        self,
+        info: Info,
+        agreement_id: strawberry.ID | None = None,
+        severity: list[Severity] | None = None,
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Violation]:
+        size = info.context.page_size(first)
+        found = await info.context.service_levels.violations(
+            agreement_id=None if agreement_id is None else str(agreement_id),
+            severities=severity,
+            start=_utc(from_, "from"),
+            end=_utc(to, "to"),
+            after=decode_cursor(after),
+            limit=size + 1,
+        )
+        return connection(violation_types(found), [v.id for v in found], size)
+
+    @strawberry.field(
+        description="Components on the SLA's dependency chain that had incidents overlapping "
+        "[from, to], ranked."
+    )
+    async def root_cause(
+        self,
+        info: Info,
+        sla_id: strawberry.ID,
+        from_: Annotated[DateTime, strawberry.argument(name="from")],
+        to: DateTime,
+    ) -> list[RootCauseCandidate]:
+        start, end = _required_utc(from_, "from"), _required_utc(to, "to")
+        if end <= start:
+            raise InvalidInputError([FieldProblem("to", "must be after from")])
+        try:
+            candidates = await info.context.service_levels.root_cause(
+                str(sla_id), Window(start, end), info.context.api.max_traversal_depth
+            )
+        except NotAnSlaError as exc:
+            raise InvalidInputError([FieldProblem("slaId", str(exc).partition(": ")[2])]) from None
+        ids = list(dict.fromkeys(i for c in candidates for i in c.path))
+        by_id = {str(c.id): c for c in await load_components(info, ids)}
+        return [
+            RootCauseCandidate(
+                component=by_id[c.component_id],
+                path=[by_id[i] for i in c.path],
+                incidents=c.incidents,
+                score=c.score,
+            )
+            for c in candidates
+            if c.component_id in by_id
+        ]

@@ -1,0 +1,351 @@
+"""Telemetry ingestion: metric points -> validated 5-minute buckets in the graph.
+
+`hub sync prometheus` (and `datadog`) measures every objective the source is bound
+to: objectives imported from OpenSLO carry their own queries; `[[slo.bindings]]` in
+the settings bind any objective (agreement objectives too) by id or name. Each
+objective's buckets are written, then its watermark with the quarantined points; the
+next run starts at the watermark less an overlap (late samples), so a run missed
+while a source was down is backfilled. The first run of an objective backfills its
+whole window (and at least the three days the slowest burn-rate alert looks at).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from hub.connectors.http import ConnectorError
+from hub.domain import measurements
+from hub.domain.buckets import BucketSeries
+from hub.domain.measurements import Measured, Point, RejectedPoint
+from hub.domain.models import BudgetingMethod, Objective
+from hub.domain.sources import Quarantined
+from hub.domain.windows import Window, objective_window, snap
+from hub.engine.sources import PRIMARY, source_key, telemetry_sources
+from hub.graph.client import Graph
+from hub.graph.errors import GraphError
+from hub.graph.ids import from_iso, to_iso, utc_now
+from hub.graph.repositories.objectives import ObjectiveRepository
+from hub.graph.repositories.sync import SyncRepository, SyncRun, new_run_id
+from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
+from hub.settings import SloSettings, TelemetryBinding
+from hub.sync.lease import held_lease
+
+log = logging.getLogger(__name__)
+
+BURN_RATE_HORIZON = timedelta(days=3)
+
+
+class MetricsSource(Protocol):
+    """A telemetry connector as the ingestion sees it."""
+
+    name: str  # the connector, e.g. "prometheus"
+
+    async def points(
+        self, query: str, start: datetime, end: datetime, step_seconds: int
+    ) -> tuple[list[Point], str | None]:
+        """The (epoch seconds, value) points of `query` over [start, end], and their
+        unit when the source reports one."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one objective is measured by one source."""
+
+    objective: Objective
+    role: str
+    good: str | None = None
+    bad: str | None = None
+    total: str | None = None
+    counter: bool = False
+    ratio: str | None = None
+    error_ratio: bool = True
+    latency: str | None = None
+    unit: str | None = None
+
+    @property
+    def queries(self) -> list[str]:
+        found = (self.good, self.bad, self.total, self.ratio, self.latency)
+        return [q for q in found if q is not None]
+
+
+class PlanError(ValueError):
+    """A binding that names no objective, or names several."""
+
+
+def plans_for(
+    source: str,
+    measured: Sequence[Objective],
+    bindings: Sequence[TelemetryBinding],
+    bound: dict[str, list[Objective]],
+    sloth_query: Callable[[str, str], str] | None = None,
+) -> tuple[list[Plan], list[str]]:
+    """The plans of `source`: objectives whose own metric names it, then the bindings
+    (`bound` maps each binding's objective reference to the objectives it matches).
+    Returns the plans and a problem per binding that cannot be used."""
+    plans: dict[tuple[str, str], Plan] = {}
+    problems: list[str] = []
+    for objective in measured:
+        metric = objective.metric
+        if metric is None or metric.total.source_type.lower() != source:
+            continue
+        plans[(objective.id, PRIMARY)] = Plan(
+            objective=objective,
+            role=PRIMARY,
+            good=metric.good.query if metric.good else None,
+            bad=metric.bad.query if metric.bad else None,
+            total=metric.total.query,
+            counter=metric.counter,
+        )
+    for binding in bindings:
+        if binding.source != source:
+            continue
+        matches = bound.get(binding.objective, [])
+        if len(matches) != 1:
+            what = "no objective" if not matches else f"{len(matches)} objectives"
+            problems.append(f"binding {binding.objective!r}: names {what}; use the objective id")
+            continue
+        ratio = binding.ratio
+        if binding.sloth_service is not None and binding.sloth_slo is not None:
+            if sloth_query is None:
+                problems.append(f"binding {binding.objective!r}: Sloth rules need Prometheus")
+                continue
+            ratio = sloth_query(binding.sloth_service, binding.sloth_slo)
+        objective = matches[0]
+        plans[(objective.id, binding.role)] = Plan(
+            objective=objective,
+            role=binding.role,
+            good=binding.good,
+            bad=binding.bad,
+            total=binding.total,
+            counter=binding.counter,
+            ratio=ratio,
+            error_ratio=binding.error_ratio,
+            latency=binding.latency,
+            unit=binding.unit,
+        )
+    return list(plans.values()), problems
+
+
+def fetch_span(
+    objective: Objective, watermark: datetime | None, now: datetime, overlap: timedelta
+) -> Window:
+    """What to fetch: from the watermark less the overlap, but never less than the
+    objective's window (plus the burn-rate horizon) on a first run or after a long gap.
+    A watermark after `now` (the clock went back) counts as `now`: the span must not
+    end before it starts."""
+    end = snap(now)
+    window = objective_window(objective.window_kind, objective.window_days, now)
+    backfill = min(window.start, end - BURN_RATE_HORIZON)
+    start = backfill if watermark is None else max(backfill, snap(min(watermark, now) - overlap))
+    return Window(start=start, end=end)
+
+
+def slice_seconds(objective: Objective, step_seconds: int) -> int:
+    if objective.budgeting_method is BudgetingMethod.TIMESLICES:
+        seconds = objective.time_slice_seconds
+        if seconds is not None:
+            return seconds
+    return step_seconds
+
+
+async def measure(
+    plan: Plan, metrics: MetricsSource, span: Window, now: datetime, step_seconds: int
+) -> tuple[Measured, int]:
+    """Fetch the plan's queries over `span` and turn them into buckets; returns the
+    buckets with the rejected points, and how many points were fetched."""
+    objective = plan.objective
+    step = slice_seconds(objective, step_seconds)
+    fetched: dict[str, tuple[list[Point], str | None]] = {}
+    for query in plan.queries:
+        fetched[query] = await metrics.points(query, span.start, span.end, step)
+    count = sum(len(points) for points, _ in fetched.values())
+    args = {"start": span.start, "end": span.end, "now": now}
+    if plan.latency is not None:
+        points, unit = fetched[plan.latency]
+        if objective.threshold is None:
+            raise PlanError(f"objective {objective.id}: a latency series needs a threshold")
+        result = measurements.latency_good(
+            points,
+            plan.unit or unit,
+            objective.threshold,
+            step_seconds=step,
+            **args,
+        )
+        return result, count
+    if plan.ratio is not None:
+        result = measurements.events_from_ratio(
+            fetched[plan.ratio][0], error_ratio=plan.error_ratio, step_seconds=step, **args
+        )
+        return result, count
+    assert plan.total is not None
+    total = fetched[plan.total][0]
+    good_query = plan.good if plan.good is not None else plan.bad
+    assert good_query is not None
+    good = fetched[good_query][0]
+    if objective.budgeting_method is BudgetingMethod.TIMESLICES:
+        assert objective.time_slice_target is not None
+        result = measurements.timeslices(
+            good,
+            total,
+            slice_seconds=step,
+            slice_target=objective.time_slice_target,
+            bad_total=plan.bad is not None,
+            **args,
+        )
+    elif plan.counter:
+        result = measurements.events_from_counters(
+            good, total, bad_total=plan.bad is not None, step_seconds=step, **args
+        )
+    else:
+        result = measurements.events_from_rates(
+            good, total, bad_total=plan.bad is not None, step_seconds=step, **args
+        )
+    return result, count
+
+
+def disagreements(
+    objective_id: str,
+    primary: BucketSeries,
+    secondary: BucketSeries,
+    tolerance: float,
+    names: tuple[str, str],
+) -> tuple[list[Discrepancy], list[datetime]]:
+    """Buckets where both sources have data: those whose compliance differs by more
+    than `tolerance` percentage points, and those that agree."""
+    found: list[Discrepancy] = []
+    agreed: list[datetime] = []
+    for n in range(min(len(primary.total), len(secondary.total))):
+        p_total, s_total = primary.total[n], secondary.total[n]
+        if math.isnan(p_total) or math.isnan(s_total):
+            continue
+        p = 100.0 * primary.good[n] / p_total if p_total > 0 else None
+        s = 100.0 * secondary.good[n] / s_total if s_total > 0 else None
+        at = primary.start + timedelta(seconds=300 * n)
+        if p is None or s is None or abs(p - s) <= tolerance:
+            agreed.append(at)
+        else:
+            found.append(Discrepancy(objective_id, at, names[0], names[1], p, s))
+    return found, agreed
+
+
+def _rejected(source: str, objective_id: str, measured: Measured) -> list[Quarantined]:
+    # One record per time: the quarantine keys records by `<objective>@<time>`, so points
+    # of several series refused at one time (good and total both from the future) share
+    # one record naming every reason, rather than the last overwriting the others.
+    by_time: dict[float, list[RejectedPoint]] = {}
+    for r in measured.rejected:
+        by_time.setdefault(r.at, []).append(r)
+    return [
+        Quarantined(
+            source=source,
+            record_type="telemetry",
+            external_id=f"{objective_id}@{to_iso(datetime.fromtimestamp(at, UTC))}",
+            payload=json.dumps(
+                {"objective": objective_id, "at": at, "value": "; ".join(str(r.value) for r in rs)}
+            ),
+            reason="; ".join(r.reason for r in rs),
+        )
+        for at, rs in by_time.items()
+    ]
+
+
+async def reconcile(
+    telemetry: TelemetryRepository, objective: Objective, span: Window, settings: SloSettings
+) -> None:
+    """Flag the buckets of `span` where the objective's two sources disagree."""
+    sources = telemetry_sources(objective, settings.bindings)
+    if sources.primary is None or sources.secondary is None:
+        return
+    found = await telemetry.many_series(
+        [(objective.id, sources.primary), (objective.id, sources.secondary)], span
+    )
+    flagged, agreed = disagreements(
+        objective.id,
+        found[(objective.id, sources.primary)],
+        found[(objective.id, sources.secondary)],
+        settings.reconciliation_tolerance,
+        (sources.primary, sources.secondary),
+    )
+    await telemetry.record_discrepancies(objective.id, flagged, agreed)
+
+
+async def run_telemetry_sync(
+    graph: Graph,
+    metrics: MetricsSource,
+    settings: SloSettings,
+    *,
+    step_seconds: int,
+    sloth_query: Callable[[str, str], str] | None = None,
+    now: datetime | None = None,
+    progress: Callable[[SyncRun], None] | None = None,
+    holder: str | None = None,
+) -> SyncRun:
+    """Ingest every objective `metrics` is bound to; see the module docstring."""
+    now = now or datetime.now(UTC)
+    connector = metrics.name
+    sync = SyncRepository(graph)
+    telemetry = TelemetryRepository(graph)
+    objectives = ObjectiveRepository(graph)
+    async with held_lease(sync, connector, holder):
+        run = SyncRun(id=new_run_id(), connector=connector)
+        await sync.save_run(run)
+        failures: list[str] = []
+        try:
+            refs = sorted({b.objective for b in settings.bindings if b.source == connector})
+            bound = await objectives.by_ids_or_names(refs)
+            plans, problems = plans_for(
+                connector,
+                await objectives.measured_objectives(),
+                settings.bindings,
+                bound,
+                sloth_query,
+            )
+            failures.extend(problems)
+            watermarks = await sync.watermarks(connector)
+            overlap = timedelta(seconds=settings.overlap_seconds)
+            spans: dict[str, Window] = {}
+            for plan in plans:
+                key = f"{plan.objective.id}|{plan.role}"
+                span = fetch_span(plan.objective, from_iso(watermarks.get(key)), now, overlap)
+                try:
+                    measured, fetched = await measure(plan, metrics, span, now, step_seconds)
+                except (ConnectorError, PlanError, ValueError) as exc:
+                    failures.append(f"objective {plan.objective.id}: {exc}")
+                    log.error(
+                        "%s: measuring objective %s failed: %s", connector, plan.objective.id, exc
+                    )
+                    continue
+                source = source_key(connector, plan.role)
+                run.updated += await telemetry.store(plan.objective.id, source, measured.series)
+                spans[plan.objective.id] = span
+                watermarks[key] = to_iso(span.end)
+                rejected = _rejected(connector, plan.objective.id, measured)
+                outcome = await sync.write_batch(
+                    connector, rejected=rejected, watermarks=dict(watermarks)
+                )
+                run.fetched += fetched
+                run.quarantined += outcome.quarantined
+                if progress is not None:
+                    progress(run)
+            for plan in plans:
+                if plan.objective.id in spans:
+                    await reconcile(telemetry, plan.objective, spans[plan.objective.id], settings)
+                    spans.pop(plan.objective.id)
+            await telemetry.prune((now - timedelta(days=settings.retention_days)).date())
+            run.status = "FAILED" if failures else "SUCCEEDED"
+            run.error = "; ".join(failures) or None
+        except (ConnectorError, GraphError) as exc:
+            run.status = "FAILED"
+            run.error = str(exc)
+            log.error("telemetry sync of %s failed: %s", connector, exc)
+        finally:
+            run.finished_at = utc_now()
+            await sync.save_run(run)
+    return run
