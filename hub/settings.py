@@ -285,8 +285,8 @@ class BusinessHoursSettings(BaseModel):
     def _ordered(self) -> BusinessHoursSettings:
         if not set(self.working_days) <= set(range(7)):
             raise ValueError("working_days: use 0 (Monday) to 6 (Sunday)")
-        if self.day_end <= self.day_start:
-            raise ValueError("day_end: must be after day_start")
+        if self.day_end != time(0) and self.day_end <= self.day_start:
+            raise ValueError("day_end: must be after day_start (00:00 = the end of the day)")
         return self
 
 

@@ -52,6 +52,9 @@ FORECAST_TREND_SECONDS = 21600
 FORECAST_INTERVAL_SECONDS = (3600, 86400)
 
 
+REMAINING_NOISE = 1e-9  # percent of a budget: far below anything a report shows
+
+
 def allowed_bad_fraction(target_percent: float) -> float:
     """The share of events that may be bad: 1 - target/100."""
     if not (math.isfinite(target_percent) and 0 < target_percent <= 100):
@@ -72,7 +75,10 @@ def budget_remaining_percent(tally: Tally, target_percent: float) -> float | Non
     """
     if tally.total <= 0:
         return None
-    return 100.0 * (1 - (tally.bad / tally.total) / _budget_fraction(target_percent))
+    remaining = 100.0 * (1 - (tally.bad / tally.total) / _budget_fraction(target_percent))
+    # 1 - 99/100 is 0.010000000000000009 in floats: spending exactly the budget would
+    # leave a sliver of it. Within float noise of zero, nothing is left.
+    return 0.0 if math.isclose(remaining, 0.0, abs_tol=REMAINING_NOISE) else remaining
 
 
 def burn_rate(tally: Tally, target_percent: float) -> float | None:

@@ -412,6 +412,7 @@ class Agreement:
     created_by: str
     submitted_by: str | None = None
     approvals: tuple[str, ...] = field(default=())
+    credit_policy: CreditPolicySpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,24 +102,26 @@ class NotAnSlaError(ValueError):
     pass
 
 
-async def root_cause(
-    graph: Graph,
-    sla_id: str,
-    window: Window,
-    max_depth: int,
-    service_objectives: Mapping[str, Sequence[Objective]] | None = None,
-    series: Mapping[str, BucketSeries] | None = None,
-) -> list[Candidate]:
-    """The ranked candidates for `sla_id` over `window`. `service_objectives` and
-    `series` (by objective id) bring telemetry of services on the chain, if any."""
+async def chain_paths(graph: Graph, sla_id: str, max_depth: int) -> dict[str, tuple[str, ...]]:
+    """Everything on `sla_id`'s chain with its shortest path from a covered component."""
     agreements = AgreementRepository(graph)
     agreement = (await agreements.by_ids([sla_id])).get(sla_id)
     if agreement is None or agreement.kind is not AgreementKind.SLA:
         raise NotAnSlaError(f"slaId: {sla_id!r} is not an SLA")
     covered = (await agreements.covered_ids_by_agreement_ids([sla_id]))[sla_id]
     traversals = TraversalRepository(graph)
-    walks = [await traversals.dependency_chain(root, max_depth) for root in covered]
-    paths = shortest_paths(walks)
+    return shortest_paths([await traversals.dependency_chain(root, max_depth) for root in covered])
+
+
+async def ranked(
+    graph: Graph,
+    paths: Mapping[str, tuple[str, ...]],
+    window: Window,
+    service_objectives: Mapping[str, Sequence[Objective]] | None = None,
+    series: Mapping[str, BucketSeries] | None = None,
+) -> list[Candidate]:
+    """The candidates among `paths` over `window`. `service_objectives` and `series` (by
+    objective id) bring telemetry of services on the chain, if any."""
     rows = await graph.read(
         q.INCIDENTS_ON_COMPONENTS,
         ids=list(paths),
@@ -135,3 +137,16 @@ async def root_cause(
                     found, objective.target, window
                 )
     return rank(paths, incidents, minutes, window)
+
+
+async def root_cause(
+    graph: Graph,
+    sla_id: str,
+    window: Window,
+    max_depth: int,
+    service_objectives: Mapping[str, Sequence[Objective]] | None = None,
+    series: Mapping[str, BucketSeries] | None = None,
+) -> list[Candidate]:
+    """The ranked candidates for `sla_id` over `window` (see `ranked`)."""
+    paths = await chain_paths(graph, sla_id, max_depth)
+    return await ranked(graph, paths, window, service_objectives, series)

@@ -8,13 +8,14 @@ from datetime import datetime
 from hub.domain.breaches import Breach, Severity
 from hub.domain.budget import ObjectiveStatus
 from hub.domain.models import Objective
-from hub.domain.windows import Window
+from hub.domain.windows import Window, snap, snap_up
 from hub.engine import root_cause as rc
 from hub.engine import violations as vi
 from hub.engine.status import StatusEngine
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
 from hub.graph.repositories.agreements import objective_from_props
+from hub.graph.repositories.objectives import ObjectiveRepository
 from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
 from hub.settings import SloSettings
 
@@ -94,4 +95,15 @@ class ServiceLevels:
         return await vi.violations_by_ids(self._graph, ids)
 
     async def root_cause(self, sla_id: str, window: Window, max_depth: int) -> list[rc.Candidate]:
-        return await rc.root_cause(self._graph, sla_id, window, max_depth)
+        """Candidates ranked by incidents and by the bad minutes of services on the chain
+        that have objectives of their own (telemetry, not tickets)."""
+        paths = await rc.chain_paths(self._graph, sla_id, max_depth)
+        owned = await ObjectiveRepository(self._graph).objectives_by_service_ids(list(paths))
+        measured = {
+            service_id: [o for o in objectives if not o.indicator.ticket_time]
+            for service_id, objectives in owned.items()
+        }
+        flat = [o for objectives in measured.values() for o in objectives]
+        span = Window(snap(window.start), snap_up(window.end))
+        series = await self.status.series_between(flat, span, window.end) if flat else {}
+        return await rc.ranked(self._graph, paths, window, measured, series)

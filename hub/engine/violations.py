@@ -9,20 +9,19 @@ place, and one whose period now meets its target (late data arrived) is removed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from hub.domain.breaches import Breach, CreditPolicy, CreditTier, Severity, SeverityRules, assess
-from hub.domain.models import Tier
+from hub.domain.models import CreditPolicySpec, Tier
 from hub.domain.windows import Window, calendar_periods, snap
 from hub.engine.status import StatusEngine
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import service_levels as q
 from hub.graph.ids import from_iso, new_id, to_iso, utc_now
-from hub.graph.repositories.agreements import objective_from_props
+from hub.graph.repositories.agreements import credit_policy_from_json, objective_from_props
 from hub.settings import SloSettings
 
 
@@ -53,15 +52,14 @@ class Violation:
         )
 
 
-def credit_policy_from_json(text: str | None) -> CreditPolicy | None:
-    if not text:
+def credit_policy(spec: CreditPolicySpec | None) -> CreditPolicy | None:
+    """The domain's policy from the SLA's terms (tiers best first)."""
+    if spec is None:
         return None
-    data = json.loads(text)
+    tiers = sorted(spec.tiers, key=lambda t: -t.below_percent)
     return CreditPolicy(
-        tiers=tuple(
-            CreditTier(float(t["belowPercent"]), float(t["creditPercent"])) for t in data["tiers"]
-        ),
-        cap_percent=float(data.get("capPercent", 100.0)),
+        tiers=tuple(CreditTier(t.below_percent, t.credit_percent) for t in tiers),
+        cap_percent=spec.cap_percent,
     )
 
 
@@ -115,7 +113,7 @@ async def assess_violations(
     assessed: list[str] = []
     for row, objective in zip(rows, objectives, strict=True):
         effective_from = from_iso(row["effectiveFrom"])
-        policy = credit_policy_from_json(row["creditPolicy"])
+        policy = credit_policy(credit_policy_from_json(row["creditPolicy"]))
         tier = highest_tier(row["tiers"])
         for period in calendar_periods(objective.window_kind, lookback.start, lookback.end):
             if period.end > at or period.start < lookback.start:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import strawberry
@@ -69,6 +69,7 @@ __all__ = [
     "connection",
     "decode_cursor",
     "encode_cursor",
+    "utc_argument",
 ]
 
 T = TypeVar("T")
@@ -84,6 +85,14 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
+
+
+def utc_argument(value: datetime, name: str) -> datetime:
+    """A time argument in UTC; one without a time zone is the caller's mistake."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        problem = FieldProblem(name, "give a time zone (UTC, e.g. 2026-01-01T00:00:00Z)")
+        raise InvalidInputError([problem])
+    return value.astimezone(UTC)
 
 
 def encode_cursor(node_id: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from hub.connectors.http import ConnectorError
+from hub.connectors.http import ConnectorError, SourceUnavailableError
 from hub.domain import measurements
 from hub.domain.buckets import BucketSeries
 from hub.domain.measurements import Measured, Point, RejectedPoint
@@ -235,8 +235,14 @@ def disagreements(
     return found, agreed
 
 
-def _rejected(source: str, objective_id: str, measured: Measured) -> list[Quarantined]:
-    # One record per time: the quarantine keys records by `<objective>@<time>`, so points
+def _not_measured(plans: Sequence[Plan], shown: int = 5) -> str:
+    ids = [plan.objective.id for plan in plans]
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return f"not measured in this run: {', '.join(ids[:shown])}{more}"
+
+
+def _rejected(source: str, plan_key: str, measured: Measured) -> list[Quarantined]:
+    # One record per time: the quarantine keys records by `<objective|role>@<time>`, so points
     # of several series refused at one time (good and total both from the future) share
     # one record naming every reason, rather than the last overwriting the others.
     by_time: dict[float, list[RejectedPoint]] = {}
@@ -246,9 +252,13 @@ def _rejected(source: str, objective_id: str, measured: Measured) -> list[Quaran
         Quarantined(
             source=source,
             record_type="telemetry",
-            external_id=f"{objective_id}@{to_iso(datetime.fromtimestamp(at, UTC))}",
+            external_id=f"{plan_key}@{to_iso(datetime.fromtimestamp(at, UTC))}",
             payload=json.dumps(
-                {"objective": objective_id, "at": at, "value": "; ".join(str(r.value) for r in rs)}
+                {
+                    "objective": plan_key.partition("|")[0],
+                    "at": at,
+                    "value": "; ".join(str(r.value) for r in rs),
+                }
             ),
             reason="; ".join(r.reason for r in rs),
         )
@@ -311,11 +321,19 @@ async def run_telemetry_sync(
             watermarks = await sync.watermarks(connector)
             overlap = timedelta(seconds=settings.overlap_seconds)
             spans: dict[str, Window] = {}
-            for plan in plans:
+            for n, plan in enumerate(plans):
                 key = f"{plan.objective.id}|{plan.role}"
                 span = fetch_span(plan.objective, from_iso(watermarks.get(key)), now, overlap)
+                if span.end <= span.start:
+                    continue  # measured up to this very bucket already
                 try:
                     measured, fetched = await measure(plan, metrics, span, now, step_seconds)
+                except SourceUnavailableError as exc:
+                    # Down for one is down for all: their watermarks stay, the next
+                    # run backfills, and this one ends now instead of retrying each.
+                    failures.append(f"{exc}; {_not_measured(plans[n:])}")
+                    log.error("%s is unavailable: %s", connector, exc)
+                    break
                 except (ConnectorError, PlanError, ValueError) as exc:
                     failures.append(f"objective {plan.objective.id}: {exc}")
                     log.error(
@@ -326,7 +344,7 @@ async def run_telemetry_sync(
                 run.updated += await telemetry.store(plan.objective.id, source, measured.series)
                 spans[plan.objective.id] = span
                 watermarks[key] = to_iso(span.end)
-                rejected = _rejected(connector, plan.objective.id, measured)
+                rejected = _rejected(connector, key, measured)
                 outcome = await sync.write_batch(
                     connector, rejected=rejected, watermarks=dict(watermarks)
                 )

@@ -167,7 +167,7 @@ async def test_nan_and_infinite_samples_from_prometheus_are_quarantined(
         )
 
     assert run.status == "SUCCEEDED", run.error
-    prefix = f"{objective.id}@"
+    prefix = f"{objective.id}|primary@"
     found = {
         e.external_id.removeprefix(prefix): (e.reason, json.loads(e.payload)["value"])
         for e in await SyncRepository(graph).quarantined("prometheus", limit=1000)
@@ -274,4 +274,8 @@ async def test_hub_sync_prometheus_exits_non_zero_when_prometheus_is_down(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "fetched: 0" in done.stdout
     assert "the sync of prometheus failed" in done.stderr
-    assert f"objective {objective_id}: " in done.stderr
+    # The first refused connection ends the run: every objective waits for the next one.
+    assert "not measured in this run: " in done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr
+    watermarks = await SyncRepository(graph).watermarks("prometheus")
+    assert f"{objective_id}|primary" not in watermarks

@@ -14,6 +14,7 @@ from hub.domain.models import (
     AgreementSpec,
     AgreementStatus,
     CreditPolicySpec,
+    CreditTierSpec,
     Objective,
 )
 from hub.domain.workflow import Actor, approve, check_submit
@@ -48,6 +49,20 @@ def credit_policy_json(policy: CreditPolicySpec | None) -> str | None:
     return text
 
 
+def credit_policy_from_json(text: str | None) -> CreditPolicySpec | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return CreditPolicySpec(
+        tiers=tuple(
+            CreditTierSpec(below_percent=t["belowPercent"], credit_percent=t["creditPercent"])
+            for t in data["tiers"]
+        ),
+        cap_percent=data["capPercent"],
+        monthly_fee=data.get("monthlyFee"),
+    )
+
+
 def agreement_from_row(props: dict[str, Any], counterpart_id: str | None) -> Agreement:
     return Agreement(
         id=props["id"],
@@ -61,6 +76,7 @@ def agreement_from_row(props: dict[str, Any], counterpart_id: str | None) -> Agr
         created_by=props.get("createdBy", ""),
         submitted_by=props.get("submittedBy"),
         approvals=tuple(props.get("approvals") or ()),
+        credit_policy=credit_policy_from_json(props.get("creditPolicy")),
     )
 
 

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from hub.domain import models
-from hub.schema.base import AgreementKind, AgreementStatus, DateTime, Indicator, Node, WindowKind
+from hub.schema.base import (
+    AgreementKind,
+    AgreementStatus,
+    DateTime,
+    Indicator,
+    Node,
+    WindowKind,
+    utc_argument,
+)
 from hub.schema.components.types import Component, load_components
 from hub.schema.context import Info
 from hub.schema.parties.types import Customer, Team, Vendor
@@ -46,9 +54,7 @@ class Objective:
     ) -> Annotated[ObjectiveStatus, strawberry.lazy("hub.schema.service_levels.types")]:
         from hub.schema.service_levels.types import ObjectiveStatus
 
-        moment = datetime.now(UTC) if at is None else at
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
+        moment = datetime.now(UTC) if at is None else utc_argument(at, "at")
         found = await info.context.loaders.objective_status.load((self.domain, moment))
         return ObjectiveStatus.from_domain(found)
 
@@ -63,7 +69,8 @@ class Objective:
     ) -> list[Annotated[TelemetryDiscrepancy, strawberry.lazy("hub.schema.service_levels.types")]]:
         from hub.schema.service_levels.types import TelemetryDiscrepancy
 
-        found = await info.context.loaders.discrepancies.load((self.id, from_, to))
+        start, end = utc_argument(from_, "from"), utc_argument(to, "to")
+        found = await info.context.loaders.discrepancies.load((str(self.id), start, end))
         return [
             TelemetryDiscrepancy(
                 bucket_start=d.bucket_start,
@@ -102,6 +109,7 @@ class Agreement(Node):
     submitted_by: str | None
     approved_by: list[str]
     counterpart_id: strawberry.Private[str]
+    credit_policy_spec: strawberry.Private[models.CreditPolicySpec | None]
 
     @strawberry.field
     async def objectives(self, info: Info) -> list[Objective]:
@@ -115,7 +123,36 @@ class Agreement(Node):
 
 
 @strawberry.type
+class CreditTier:
+    below_percent: float = strawberry.field(
+        description="Compliance strictly below this percentage earns the credit."
+    )
+    credit_percent: float = strawberry.field(description="Percent of the period's fee.")
+
+
+@strawberry.type(description="Service credits owed when the SLA is breached; part of its terms.")
+class CreditPolicy:
+    tiers: list[CreditTier]
+    cap_percent: float
+    monthly_fee: float | None
+
+
+@strawberry.type
 class ServiceLevelAgreement(Agreement):
+    @strawberry.field
+    def credit_policy(self) -> CreditPolicy | None:
+        spec = self.credit_policy_spec
+        if spec is None:
+            return None
+        return CreditPolicy(
+            tiers=[
+                CreditTier(below_percent=t.below_percent, credit_percent=t.credit_percent)
+                for t in sorted(spec.tiers, key=lambda t: -t.below_percent)
+            ],
+            cap_percent=spec.cap_percent,
+            monthly_fee=spec.monthly_fee,
+        )
+
     @strawberry.field
     async def customer(self, info: Info) -> Customer:
         customer = await info.context.loaders.customer.load(self.counterpart_id)
@@ -175,6 +212,7 @@ def agreement_type(agreement: models.Agreement) -> Agreement:
         submitted_by=agreement.submitted_by,
         approved_by=list(agreement.approvals),
         counterpart_id=agreement.counterpart_id,
+        credit_policy_spec=agreement.credit_policy,
     )
 
 

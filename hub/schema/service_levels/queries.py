@@ -9,28 +9,21 @@ import strawberry
 
 from hub.domain.breaches import Severity
 from hub.domain.errors import FieldProblem, InvalidInputError
-from hub.domain.windows import Window, require_utc
+from hub.domain.windows import Window
 from hub.engine.root_cause import NotAnSlaError
-from hub.schema.base import Connection, DateTime, connection, decode_cursor
+from hub.schema.base import Connection, DateTime, connection, decode_cursor, utc_argument
 from hub.schema.components.types import load_components
 from hub.schema.context import Info
 from hub.schema.service_levels.types import RootCauseCandidate, Violation, violation_types
 
 
-def _required_utc(value: datetime, name: str) -> datetime:
-    try:
-        return require_utc(value, name)
-    except ValueError as exc:
-        raise InvalidInputError([FieldProblem(name, str(exc).partition(": ")[2])]) from None
-
-
 def _utc(value: datetime | None, name: str) -> datetime | None:
-    return None if value is None else _required_utc(value, name)
+    return None if value is None else utc_argument(value, name)
 
 
 @strawberry.type
 class ServiceLevelQueries:
-    @strawberry.field(description="Breached objectives of SLAs, per period, newest data first.")
+    @strawberry.field(description="Breached objectives of SLAs, one per objective and period.")
     async def violations(
         self,
         info: Info,
@@ -63,7 +56,7 @@ class ServiceLevelQueries:
         from_: Annotated[DateTime, strawberry.argument(name="from")],
         to: DateTime,
     ) -> list[RootCauseCandidate]:
-        start, end = _required_utc(from_, "from"), _required_utc(to, "to")
+        start, end = utc_argument(from_, "from"), utc_argument(to, "to")
         if end <= start:
             raise InvalidInputError([FieldProblem("to", "must be after from")])
         try:
