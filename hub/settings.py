@@ -143,6 +143,10 @@ class JiraSettings(ConnectorSettings):
         pattern=r"^[^:]+$",
         description="whose external ids that field holds, e.g. servicenow",
     )
+    response_sla: str | None = Field(
+        default="Time to first response",
+        description="the request SLA whose first stop is the ticket's first response",
+    )
 
     @field_validator("jql")
     @classmethod
@@ -333,7 +337,12 @@ class SloSettings(BaseModel):
     )
     business_hours: BusinessHoursSettings = BusinessHoursSettings()
     pause_states: list[str] = Field(
-        default_factory=lambda: ["Pending customer", "Awaiting customer", "On hold"],
+        default_factory=lambda: [
+            "Pending customer",
+            "Awaiting customer",
+            "Waiting for customer",
+            "On hold",
+        ],
         description="ticket states in which the clock stops",
     )
     maintenance_windows: list[MaintenanceWindowSettings] = Field(default_factory=list)

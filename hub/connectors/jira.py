@@ -31,6 +31,22 @@ second time in one run (it was updated after it was read), the watermark is also
 back to the last update on the page where that issue was first read: the skipped issue,
 if any, was behind it. A failed run commits no watermark, and the next run starts from
 the old one.
+
+Ticket timestamps
+-----------------
+The search asks for ``expand: "changelog"`` (a comma-separated string in the POST body,
+unlike most expands). Status changes are the changelog items whose ``fieldId`` (or
+``field``) is ``status``; with the issue's ``created`` and the first change's
+``fromString`` (the status it was created in; the current status if it never changed)
+they make the state history that pauses ticket clocks (`state_history`). The expanded
+changelog is documented as the *recent* updates, newest first, and the enhanced search
+cuts it short (40 histories are reported; ``total`` says how many there are): for the
+issues of a page whose changelog is cut, the status changes come from one
+``POST /rest/api/3/changelog/bulkfetch`` (up to 1000 issues, ``fieldIds: ["status"]``,
+oldest first, paged by ``nextPageToken``), so a long history costs a request per page
+of issues, not per issue. The first response is the stop time of the first completed
+cycle of the request SLA named `RESPONSE_SLA` (JSM's default "Time to first response",
+configurable per connector); Jira has no handoff time, so it stays unset.
 """
 
 from __future__ import annotations
@@ -58,6 +74,7 @@ from hub.domain.sources import (
     RecordRejected,
     SourceIncident,
     SourcePage,
+    StateChange,
     TicketClock,
 )
 
@@ -71,6 +88,12 @@ OVERLAP = timedelta(minutes=5)
 WATERMARK = "issues"
 SEARCH_PATH = "/rest/api/3/search/jql"
 MYSELF_PATH = "/rest/api/3/myself"
+CHANGELOG_PATH = "/rest/api/3/changelog/bulkfetch"
+# The bulk changelog takes at most 1000 issues per request.
+CHANGELOG_BATCH = 1000
+# JSM's default name of the SLA that stops at the first response to the customer.
+RESPONSE_SLA = "Time to first response"
+STATUS_FIELD = "status"
 JQL_TIME_FORMAT = "%Y/%m/%d %H:%M"
 # The first run still needs a restriction: the enhanced search refuses unbounded JQL.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -254,6 +277,112 @@ def parse_clocks(values: Sequence[Any] | None) -> tuple[TicketClock, ...]:
     return tuple(parse_clock(raw, f"sla[{i}]") for i, raw in enumerate(values or ()))
 
 
+def first_response(values: Sequence[Any] | None, name: str | None) -> datetime | None:
+    """When the first cycle of the SLA metric `name` (case-insensitive) stopped.
+
+    None when there is no such metric or it has not stopped yet (no completed cycle).
+    The earliest stop of the completed cycles counts: a later cycle (the request was
+    reopened) is not the first response.
+    """
+    if name is None:
+        return None
+    wanted = name.strip().casefold()
+    for i, raw in enumerate(values or ()):
+        if not isinstance(raw, dict):
+            continue  # parse_clocks rejects it, naming it
+        metric = raw.get("name")
+        if not isinstance(metric, str) or metric.strip().casefold() != wanted:
+            continue
+        where = f"sla[{i}] {metric!r}"
+        completed = raw.get("completedCycles") or []
+        if not isinstance(completed, list):
+            raise RecordRejected(f"{where}.completedCycles: expected a list of objects")
+        stops = [
+            _sla_time(cycle.get("stopTime"), f"{where}.completedCycles[{j}].stopTime")
+            if isinstance(cycle, dict)
+            else None
+            for j, cycle in enumerate(completed)
+        ]
+        return min((stop for stop in stops if stop is not None), default=None)
+    return None
+
+
+def _is_status_item(item: Mapping[str, Any]) -> bool:
+    field_id = item.get("fieldId")
+    if field_id is not None:
+        return bool(field_id == STATUS_FIELD)
+    # Older payloads name the field only; a custom field called "status" is "custom".
+    return item.get("field") == STATUS_FIELD and item.get("fieldtype", "jira") == "jira"
+
+
+def changelog_histories(raw: Any) -> list[Any] | None:
+    """The histories the search expanded; None when they are not all there.
+
+    None when the issue came without a changelog, or when ``total`` (or ``startAt``)
+    says the search cut it short.
+    """
+    changelog = raw.get("changelog") if isinstance(raw, dict) else None
+    if not isinstance(changelog, dict):
+        return None
+    histories = changelog.get("histories")
+    if not isinstance(histories, list):
+        return None
+    total = changelog.get("total")
+    start = changelog.get("startAt") or 0
+    if (isinstance(total, int) and total > len(histories)) or start != 0:
+        return None
+    return histories
+
+
+def state_history(
+    created: datetime, current: str, histories: Sequence[Any], field: str = "changelog"
+) -> tuple[StateChange, ...]:
+    """The statuses an issue entered, from its creation, out of its changelog histories.
+
+    Histories may come in any order (the expanded changelog is newest first, the bulk
+    one oldest first): they are ordered by ``created``, then by id. The issue entered
+    the first change's ``fromString`` when it was created, or `current` if its status
+    never changed.
+    """
+    changes: list[tuple[datetime, int, int, Mapping[str, Any]]] = []
+    for i, history in enumerate(histories):
+        where = f"{field}.histories[{i}]"
+        if not isinstance(history, dict):
+            raise RecordRejected(f"{where}: expected an object")
+        items = history.get("items") or []
+        if not isinstance(items, list):
+            raise RecordRejected(f"{where}.items: expected a list")
+        status_items = [
+            (j, item)
+            for j, item in enumerate(items)
+            if isinstance(item, dict) and _is_status_item(item)
+        ]
+        if not status_items:
+            continue
+        at = parse_time(history.get("created"), f"{where}.created")
+        order = _history_order(history.get("id"))
+        for j, item in status_items:
+            entered = item.get("toString")
+            if not isinstance(entered, str) or not entered.strip():
+                raise RecordRejected(f"{where}.items[{j}].toString: the status entered is missing")
+            changes.append((at, order, i, item))
+    changes.sort(key=lambda change: change[:3])
+    first = changes[0][3].get("fromString") if changes else current
+    initial = first if isinstance(first, str) and first.strip() else None
+    entered = [(at, item["toString"]) for at, _, _, item in changes]
+    return tuple(
+        StateChange(at=at, state=state)
+        for at, state in ([(created, initial)] if initial else []) + entered
+    )
+
+
+def _history_order(value: Any) -> int:
+    """Histories at the same instant in id order (ids grow); one without an id last."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 2**63
+
+
 def _status(value: Any) -> str:
     name = value.get("name") if isinstance(value, dict) else None
     if not isinstance(name, str) or not name.strip():
@@ -275,15 +404,24 @@ def parse_issue(
     *,
     component_field: str = "components",
     component_source: str = "manual",
+    changelog: Sequence[Any] | None = None,
+    response_sla: str | None = RESPONSE_SLA,
 ) -> SourceIncident:
     """An issue from the search, with its SLA metrics (None: none), as an incident.
 
-    Raises `RecordRejected` naming the field that makes the issue unusable.
+    The state history comes from `changelog` (every history of the issue, or at least
+    every status change, as the bulk changelog gives them) or else from the changelog
+    the search expanded; without either, or with one the search cut short, it stays
+    empty (unknown). The first response is when the SLA metric `response_sla` first
+    stopped. Raises `RecordRejected` naming the field that makes the issue unusable.
     """
     key = issue_key(raw)
     fields = raw.get("fields")
     if not isinstance(fields, dict):
         raise RecordRejected("fields: missing; the search was asked for fields")
+    opened = parse_time(fields.get("created"), "created")
+    state = _status(fields.get("status"))
+    histories = changelog if changelog is not None else changelog_histories(raw)
     try:
         return SourceIncident(
             source=SOURCE,
@@ -292,9 +430,11 @@ def parse_issue(
             updated_at=parse_time(fields.get("updated"), "updated"),
             title=_summary(fields.get("summary")),
             priority=parse_priority(fields.get("priority")),
-            state=_status(fields.get("status")),
-            opened_at=parse_time(fields.get("created"), "created"),
+            state=state,
+            opened_at=opened,
             resolved_at=_optional_time(fields.get("resolutiondate"), "resolutiondate"),
+            responded_at=first_response(slas, response_sla),
+            state_history=() if histories is None else state_history(opened, state, histories),
             component_refs=component_refs(
                 fields.get(component_field), component_source, component_field
             ),
@@ -425,7 +565,8 @@ class JiraServiceManagement:
     `jql` narrows the search (``project = OPS``; no ``ORDER BY``). `component_field` is
     the issue field naming the affected components (``components`` or a custom field
     such as ``customfield_10050``); its values are external ids of `component_source`
-    (``servicenow`` sys_ids, ``manual`` bundle ids...)::
+    (``servicenow`` sys_ids, ``manual`` bundle ids...). `response_sla` names the request
+    SLA whose first stop is the first response (None: no response times)::
 
         connector = JiraServiceManagement(
             client, jql="project = OPS", component_field="customfield_10050",
@@ -444,6 +585,7 @@ class JiraServiceManagement:
         component_field: str = "components",
         component_source: str = "manual",
         page_size: int = PAGE_SIZE,
+        response_sla: str | None = RESPONSE_SLA,
     ) -> None:
         if re.search(r"\border\s+by\b", jql, re.IGNORECASE):
             raise ValueError("jql: leave out ORDER BY; the connector orders by updated and key")
@@ -458,6 +600,7 @@ class JiraServiceManagement:
         self._component_field = component_field
         self._component_source = component_source
         self._page_size = page_size
+        self._response_sla = response_sla
 
     async def live_keys(self) -> set[str] | None:
         # Tickets are not a CMDB: they name components but never delete them.
@@ -510,7 +653,13 @@ class JiraServiceManagement:
         token: str | None = None
         tokens: set[str] = set()
         while True:
-            body: dict[str, Any] = {"jql": query, "fields": fields, "maxResults": self._page_size}
+            body: dict[str, Any] = {
+                "jql": query,
+                "fields": fields,
+                "maxResults": self._page_size,
+                # A comma-separated string here, unlike the other expands of the API.
+                "expand": "changelog",
+            }
             if token is not None:
                 body["nextPageToken"] = token
             data, _ = await self._client.post_json(SEARCH_PATH, body)
@@ -539,21 +688,88 @@ class JiraServiceManagement:
             except RecordRejected:
                 continue  # parse_issue quarantines it below, with the reason
         slas = await self._all_slas(keys)
+        changelogs = await self._cut_changelogs(issues)
         page = SourcePage(fetched=len(issues))
         for raw in issues:
             key = raw.get("key") if isinstance(raw, dict) else None
+            issue_id = raw.get("id") if isinstance(raw, dict) else None
             try:
                 incident = parse_issue(
                     raw,
                     slas.get(key) if isinstance(key, str) else None,
                     component_field=self._component_field,
                     component_source=self._component_source,
+                    changelog=changelogs.get(issue_id) if isinstance(issue_id, str) else None,
+                    response_sla=self._response_sla,
                 )
             except RecordRejected as exc:
                 page.rejected.append(Quarantined.of(SOURCE, "incident", raw, str(exc), "key"))
                 continue
             page.incidents.append(incident)
         return page
+
+    async def _cut_changelogs(self, issues: Sequence[Any]) -> dict[str, list[Any]]:
+        """The status changes of the issues whose expanded changelog the search cut short,
+        by issue id, from the bulk changelog (an issue it does not return is left out:
+        its history stays unknown)."""
+        cut = [
+            raw["id"]
+            for raw in issues
+            if isinstance(raw, dict)
+            and isinstance(raw.get("id"), str)
+            and raw["id"]
+            and isinstance(raw.get("changelog"), dict)
+            and changelog_histories(raw) is None
+        ]
+        found: dict[str, list[Any]] = {}
+        for start in range(0, len(cut), CHANGELOG_BATCH):
+            batch = list(dict.fromkeys(cut[start : start + CHANGELOG_BATCH]))
+            async for logs in self._bulk_changelogs(batch):
+                for log_entry in logs:
+                    issue_id = log_entry.get("issueId") if isinstance(log_entry, dict) else None
+                    histories = (
+                        log_entry.get("changeHistories") if isinstance(log_entry, dict) else None
+                    )
+                    if not isinstance(issue_id, str) or not isinstance(histories, list):
+                        raise MalformedResponseError(
+                            f"Jira answered POST {CHANGELOG_PATH} with an issue changelog "
+                            "without issueId or changeHistories"
+                        )
+                    found.setdefault(issue_id, []).extend(histories)
+        for issue_id in cut:
+            if issue_id not in found:
+                log.warning(
+                    "jira: the bulk changelog left out issue %s; its state history stays as it was",
+                    issue_id,
+                )
+        return found
+
+    async def _bulk_changelogs(self, issue_ids: Sequence[str]) -> AsyncIterator[list[Any]]:
+        """Every page of the bulk changelog of these issues, status changes only."""
+        token: str | None = None
+        tokens: set[str] = set()
+        while True:
+            body: dict[str, Any] = {"issueIdsOrKeys": list(issue_ids), "fieldIds": [STATUS_FIELD]}
+            if token is not None:
+                body["nextPageToken"] = token
+            data, _ = await self._client.post_json(CHANGELOG_PATH, body)
+            logs = data.get("issueChangeLogs") if isinstance(data, dict) else None
+            if not isinstance(logs, list):
+                raise MalformedResponseError(
+                    f"Jira answered POST {CHANGELOG_PATH} without an issueChangeLogs list"
+                )
+            yield logs
+            following = data.get("nextPageToken")
+            # Documented as null on the last page; absent is taken the same way.
+            if not isinstance(following, str) or not following:
+                return
+            if following in tokens:
+                raise MalformedResponseError(
+                    f"Jira answered POST {CHANGELOG_PATH} with a nextPageToken it gave before; "
+                    "stopping rather than reading the same pages forever"
+                )
+            tokens.add(following)
+            token = following
 
     async def _all_slas(self, keys: Sequence[str]) -> dict[str, list[Any] | None]:
         """The SLA metrics of each issue, fetched together (the client bounds how many are

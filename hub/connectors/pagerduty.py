@@ -25,8 +25,9 @@ sorted by ``incident_number`` so that the offsets of a window stay put while it 
 Incident watermark: ``{"incidents": <until of the last finished window>}``. The next run
 starts `overlap` earlier, because an incident can show up in the list a little after its
 ``created_at`` and the hub's clock may run ahead of PagerDuty's. The first run backfills
-`backfill_days`; it reads no log entries, since nothing older is in the graph to update
-(an incident opened before the backfill enters the graph when its status next changes).
+`backfill_days`; it reads the log entries for acknowledgements only and reads no incident
+again, since nothing older is in the graph to update (an incident opened before the
+backfill enters the graph when its status next changes).
 Windows are at most 180 days long: PagerDuty answers at most six months per request.
 
 Incident fields: ``status`` (triggered, acknowledged, resolved) is kept as PagerDuty's
@@ -34,6 +35,22 @@ own word; ``created_at`` opens; ``resolved_at`` (documented in v2, null until re
 resolves, falling back on ``last_status_change_at`` for a resolved incident without it
 (resolution is final in PagerDuty, so its last status change is the resolution). There
 is no separate close. Priority: see `priority_of`.
+
+Ticket timestamps. Each window's log entries (``GET /log_entries``, ``is_overview=true``)
+are read before its incidents, on every run, so no request is made per incident for
+them. The first response is the first acknowledgement: the earliest of the incident's
+``acknowledgements[].at`` (documented as empty while triggered or resolved) and the
+``acknowledge_log_entry`` times of the log entries the run read (`first_acknowledgement`).
+That is exact for an incident created within the run's windows, whose whole log the run
+read. For an older one it is the first acknowledgement *this run* saw; it is left unset
+(the graph keeps what an earlier run wrote) when an ``unacknowledge_log_entry`` or
+``snooze_log_entry`` before it shows an earlier acknowledgement; but when an earlier
+run saw the un-acknowledgement (an acknowledgement timeout), the acknowledgement after
+it cannot be told from a first one and replaces it. No handoff time and no state
+history: escalations and reassignments (``escalate_log_entry``, ``assign_log_entry``)
+repeat and do not make the incident be read again, and a run sees only its window's
+log, so neither "the first handoff" nor a whole status history can be told apart from a
+partial one without each incident's own log (a request per incident).
 """
 
 from __future__ import annotations
@@ -98,6 +115,13 @@ CHANGE_LOG_TYPES = frozenset(
         "urgency_change_log_entry",
     }
 )
+# The acknowledgement log entries kept for response times: an acknowledgement, and the
+# entries that show the incident was acknowledged before (an un-acknowledgement, by hand
+# or by the acknowledgement timeout, and a snooze, which needs an acknowledged incident).
+ACKNOWLEDGE_LOG_TYPE = "acknowledge_log_entry"
+ACKNOWLEDGED_BEFORE_LOG_TYPES = frozenset({"unacknowledge_log_entry", "snooze_log_entry"})
+# Older incidents changed in a window are read again this many at a time (one page).
+REFETCH_BATCH = PAGE_SIZE
 # Technical service statuses: active, warning, critical, maintenance, disabled. Only
 # `disabled` means the service is out of use; the others describe its current health.
 DISABLED = "disabled"
@@ -217,8 +241,47 @@ def parse_dependency(raw: Any, *, seen_at: datetime, source: str = SOURCE) -> So
         raise _rejected(exc) from None
 
 
-def parse_incident(raw: Any, *, source: str = SOURCE) -> SourceIncident:
-    """An incident, or `RecordRejected` naming the field that makes it unusable."""
+def first_acknowledgement(
+    current: Iterable[datetime], logged: Iterable[tuple[datetime, str]]
+) -> datetime | None:
+    """The first response: the earliest of the incident's current acknowledgements and
+    its acknowledgements among `logged` (``(created_at, log entry type)``).
+
+    None when there is none, or when an un-acknowledgement or snooze in `logged` came
+    before it: the incident was acknowledged earlier than anything seen here.
+    """
+    entries = list(logged)
+    times = [*current, *(at for at, kind in entries if kind == ACKNOWLEDGE_LOG_TYPE)]
+    if not times:
+        return None
+    first = min(times)
+    if any(kind in ACKNOWLEDGED_BEFORE_LOG_TYPES and at < first for at, kind in entries):
+        return None
+    return first
+
+
+def acknowledgement_times(record: Mapping[str, Any]) -> list[datetime]:
+    """The ``at`` of each of ``acknowledgements[]`` (``{"at", "acknowledger"}``)."""
+    acknowledgements = record.get("acknowledgements")
+    if acknowledgements is None:
+        return []
+    if not isinstance(acknowledgements, list):
+        raise RecordRejected("acknowledgements: expected a list")
+    times = []
+    for i, acknowledgement in enumerate(acknowledgements):
+        at = acknowledgement.get("at") if isinstance(acknowledgement, dict) else None
+        times.append(parse_time(at, f"acknowledgements[{i}].at"))
+    return times
+
+
+def parse_incident(
+    raw: Any, *, source: str = SOURCE, logged: Iterable[tuple[datetime, str]] = ()
+) -> SourceIncident:
+    """An incident, or `RecordRejected` naming the field that makes it unusable.
+
+    `logged` are its acknowledgement log entries the run read (`_AcknowledgementLog`);
+    with them and its ``acknowledgements[]`` they give the first response.
+    """
     record = _object(raw)
     incident_id = required(text(record, "id"), "id")
     state = required(text(record, "status"), "status")
@@ -244,6 +307,7 @@ def parse_incident(raw: Any, *, source: str = SOURCE) -> SourceIncident:
     number = record.get("incident_number")
     if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
         raise RecordRejected(f"incident_number: expected an integer, got {number!r}")
+    responded = first_acknowledgement(acknowledgement_times(record), logged)
     try:
         return SourceIncident(
             source=source,
@@ -255,6 +319,7 @@ def parse_incident(raw: Any, *, source: str = SOURCE) -> SourceIncident:
             state=state,
             opened_at=opened,
             resolved_at=resolved,
+            responded_at=responded,
             component_refs=(f"{source}:{service}",),
         )
     except ValidationError as exc:
@@ -504,23 +569,31 @@ class PagerDutyIncidents:
         start = self._start(watermarks.get(WATERMARK), now)
         incremental = start is not None
         seen: set[str] = set()  # incidents fetched this run: each is read once
+        acknowledgements = _AcknowledgementLog()
         for since, until in _windows(start or now - self._backfill, now, MAX_WINDOW):
+            # The window's log first: it holds the acknowledgements of the incidents
+            # listed below and names the older incidents that changed (a backfill reads
+            # it for the acknowledgements only: nothing older is in the graph yet).
+            changed: dict[str, None] = {}
+            async for entries in self._reader.window(
+                "/log_entries",
+                "log_entries",
+                since,
+                until,
+                {"is_overview": "true", "time_zone": "UTC"},
+            ):
+                acknowledgements.add(entries)
+                if incremental:
+                    changed.update(dict.fromkeys(_changed_incidents(entries)))
             params = {"sort_by": "incident_number:asc", "time_zone": "UTC"}
             async for records in self._reader.window(
                 "/incidents", "incidents", since, until, params
             ):
-                yield self._page(records, len(records), seen)
-            if incremental:
-                async for entries in self._reader.window(
-                    "/log_entries",
-                    "log_entries",
-                    since,
-                    until,
-                    {"is_overview": "true", "time_zone": "UTC"},
-                ):
-                    changed = [i for i in _changed_incidents(entries) if i not in seen]
-                    fetched = await self._refetch(changed)
-                    yield self._page(fetched, len(fetched), seen)
+                yield self._page(records, len(records), seen, acknowledgements)
+            older = [i for i in changed if i not in seen]
+            for first in range(0, len(older), REFETCH_BATCH):
+                fetched = await self._refetch(older[first : first + REFETCH_BATCH])
+                yield self._page(fetched, len(fetched), seen, acknowledgements)
             # Everything created or changed before `until` is in: the window is done.
             yield SourcePage(fetched=0, watermarks={**watermarks, WATERMARK: format_time(until)})
 
@@ -538,7 +611,13 @@ class PagerDutyIncidents:
             return None
         return _whole_seconds(min(since, now))
 
-    def _page(self, records: Iterable[Any], fetched: int, seen: set[str]) -> SourcePage:
+    def _page(
+        self,
+        records: Iterable[Any],
+        fetched: int,
+        seen: set[str],
+        acknowledgements: _AcknowledgementLog,
+    ) -> SourcePage:
         page = SourcePage(fetched=fetched)
         for raw in records:
             incident_id = raw.get("id") if isinstance(raw, dict) else None
@@ -546,8 +625,9 @@ class PagerDutyIncidents:
                 if incident_id in seen:
                     continue  # listed again by a split window or a log entry
                 seen.add(incident_id)
+            logged = acknowledgements.of(incident_id) if isinstance(incident_id, str) else ()
             try:
-                page.incidents.append(parse_incident(raw, source=self.source))
+                page.incidents.append(parse_incident(raw, source=self.source, logged=logged))
             except RecordRejected as exc:
                 page.rejected.append(Quarantined.of(self.source, "incident", raw, str(exc), "id"))
         return page
@@ -571,6 +651,33 @@ class PagerDutyIncidents:
                 f"PagerDuty answered GET /incidents/{incident_id} without an incident"
             )
         return incident
+
+
+class _AcknowledgementLog:
+    """The acknowledgement log entries a run read, by incident (times and types only)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, list[tuple[datetime, str]]] = {}
+
+    def add(self, entries: Iterable[Any]) -> None:
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            kind = entry.get("type")
+            if kind != ACKNOWLEDGE_LOG_TYPE and kind not in ACKNOWLEDGED_BEFORE_LOG_TYPES:
+                continue
+            incident = entry.get("incident")
+            incident_id = incident.get("id") if isinstance(incident, dict) else None
+            try:
+                at = parse_time(entry.get("created_at"), "created_at")
+            except RecordRejected as exc:
+                log.warning("pagerduty: ignoring log entry %s: %s", entry.get("id"), exc)
+                continue
+            if isinstance(incident_id, str) and incident_id:
+                self._entries.setdefault(incident_id, []).append((at, kind))
+
+    def of(self, incident_id: str) -> list[tuple[datetime, str]]:
+        return self._entries.get(incident_id, [])
 
 
 def _changed_incidents(entries: Iterable[Any]) -> list[str]:

@@ -20,6 +20,11 @@ Incremental runs ask for ``sys_updated_on>=`` the watermark; the new watermark i
 earlier of the newest change seen and the server's clock at the start of the run, less
 a minute, so a change made while paging is fetched again next time rather than lost.
 Values arrive as strings; date-times are ``YYYY-MM-DD HH:MM:SS`` in UTC.
+
+An incident gets no response or handoff time and no state history: the ``incident``
+table has no field for either time (``hold_reason`` and state 3 "On Hold" describe the
+current state only), and the history lives in other tables (``sys_audit``,
+``metric_instance``, ``task_sla``) that would take requests of their own.
 """
 
 from __future__ import annotations

@@ -69,6 +69,7 @@ def _jira(settings: Settings) -> tuple[Connector, SourceClient]:
         jql=jira.jql,
         component_field=jira.component_field,
         component_source=jira.component_source,
+        response_sla=jira.response_sla,
         page_size=jira.page_size,
     )
     return connector, client

@@ -8,6 +8,7 @@ seven seconds records the seven, moves the fake's clock on and goes on at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from fakes.jira import OMIT, FakeJira, RecordedRequest, SlaCycle, component, option
+from fakes.jira import (
+    OMIT,
+    FakeJira,
+    RecordedRequest,
+    SlaCycle,
+    component,
+    option,
+    status_item,
+)
 from fakes.server import serve_app
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,6 +38,7 @@ from hub.connectors.http import (
     SourceRejectedError,
 )
 from hub.connectors.jira import (
+    CHANGELOG_PATH,
     OVERLAP,
     SEARCH_PATH,
     WESTMOST,
@@ -354,6 +364,212 @@ def test_unreadable_slas_are_rejected(raw: dict[str, Any], reason: str) -> None:
 def test_sla_problems_reject_the_issue_naming_the_metric() -> None:
     with pytest.raises(RecordRejected, match=r"^sla\[1\]\.name: required"):
         parse_issue(issue(), [{"name": "TTR"}, {"completedCycles": []}])
+
+
+# ---- ticket timestamps: state history and first response ------------------------
+
+
+def history(
+    history_id: str, created: str, *items: dict[str, Any], author: str = "Agent"
+) -> dict[str, Any]:
+    return {
+        "id": history_id,
+        "author": {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": author},
+        "created": created,
+        "items": list(items),
+    }
+
+
+def moved(before: str, after: str) -> dict[str, Any]:
+    return status_item(before, after)
+
+
+ASSIGNED = {
+    "field": "assignee",
+    "fieldtype": "jira",
+    "fieldId": "assignee",
+    "from": None,
+    "fromString": None,
+    "to": "5b10a2844c20165700ede21g",
+    "toString": "Ada",
+}
+# A custom field an admin named "status": not the issue's status.
+CUSTOM_STATUS = {
+    "field": "status",
+    "fieldtype": "custom",
+    "fieldId": "customfield_10077",
+    "fromString": "green",
+    "toString": "red",
+}
+
+
+def with_changelog(*histories: dict[str, Any], total: int | None = None, **fields: Any) -> Any:
+    """An issue with its expanded changelog, newest first as the search sends it."""
+    raw = issue(**fields)
+    ordered = list(reversed(histories))
+    raw["changelog"] = {
+        "startAt": 0,
+        "maxResults": len(ordered),
+        "total": len(ordered) if total is None else total,
+        "histories": ordered,
+    }
+    return raw
+
+
+def test_the_state_history_starts_at_creation_in_the_status_the_first_change_left() -> None:
+    raw = with_changelog(
+        history("100", "2024-03-01T08:20:00.000+0100", ASSIGNED),
+        history("101", "2024-03-01T08:30:00.000+0100", moved("Open", "In Progress"), ASSIGNED),
+        history("102", "2024-03-01T09:00:00.000+0100", CUSTOM_STATUS),
+        history(
+            "103", "2024-03-01T10:45:00.000+0100", moved("In Progress", "Waiting for customer")
+        ),
+        history(
+            "104", "2024-03-01T13:05:30.000+0100", moved("Waiting for customer", "In Progress")
+        ),
+        status={"name": "In Progress", "id": "3"},
+    )
+
+    record = parse_issue(raw)
+
+    assert [(c.at, c.state) for c in record.state_history] == [
+        (datetime(2024, 3, 1, 7, 15, tzinfo=UTC), "Open"),  # created, in the status it left
+        (datetime(2024, 3, 1, 7, 30, tzinfo=UTC), "In Progress"),
+        (datetime(2024, 3, 1, 9, 45, tzinfo=UTC), "Waiting for customer"),
+        (datetime(2024, 3, 1, 12, 5, 30, tzinfo=UTC), "In Progress"),
+    ]
+    stored = json.loads(record.properties()["stateHistory"])
+    assert stored[0] == {"at": "2024-03-01T07:15:00.000000Z", "state": "Open"}
+
+
+def test_an_issue_whose_status_never_changed_was_in_it_since_creation() -> None:
+    record = parse_issue(with_changelog(history("100", "2024-03-01T08:20:00.000+0100", ASSIGNED)))
+    assert [(c.at, c.state) for c in record.state_history] == [
+        (datetime(2024, 3, 1, 7, 15, tzinfo=UTC), "In Progress")
+    ]
+
+
+def test_changes_at_the_same_instant_keep_the_order_of_their_ids() -> None:
+    same = "2024-03-01T09:00:00.000+0100"
+    raw = with_changelog(
+        history("201", same, moved("Open", "In Progress")),
+        history("202", same, moved("In Progress", "Waiting for customer")),
+    )
+    # Given in either order, the ids decide.
+    raw["changelog"]["histories"].reverse()
+    assert [c.state for c in parse_issue(raw).state_history] == [
+        "Open",
+        "In Progress",
+        "Waiting for customer",
+    ]
+
+
+def test_a_changelog_the_search_cut_short_gives_no_history_of_its_own() -> None:
+    cut = with_changelog(
+        history("103", "2024-03-01T10:45:00.000+0100", moved("In Progress", "Waiting")), total=41
+    )
+    assert parse_issue(cut).state_history == ()
+    assert parse_issue(issue()).state_history == ()  # no changelog at all: unknown
+    assert "stateHistory" not in parse_issue(cut).properties()  # nothing is overwritten
+
+    # The whole changelog (as the bulk changelog gives it, oldest first) fills it in.
+    full = [
+        history("101", "2024-03-01T08:30:00.000+0100", moved("Open", "In Progress")),
+        history("103", "2024-03-01T10:45:00.000+0100", moved("In Progress", "Waiting")),
+    ]
+    assert [c.state for c in parse_issue(cut, changelog=full).state_history] == [
+        "Open",
+        "In Progress",
+        "Waiting",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("not a history", r"^changelog\.histories\[0\]: expected an object"),
+        (
+            history("9", "yesterday", moved("Open", "Done")),
+            r"^changelog\.histories\[0\]\.created: 'yesterday' is not an ISO 8601",
+        ),
+        (
+            history(
+                "9", "2024-03-01T08:30:00.000+0100", {**moved("Open", "Done"), "toString": None}
+            ),
+            r"^changelog\.histories\[0\]\.items\[0\]\.toString: the status entered is missing",
+        ),
+    ],
+)
+def test_an_unreadable_status_change_rejects_the_issue_naming_it(bad: Any, reason: str) -> None:
+    raw = with_changelog()
+    raw["changelog"]["histories"] = [bad]
+    with pytest.raises(RecordRejected, match=reason):
+        parse_issue(raw)
+
+
+def test_an_unreadable_change_of_another_field_is_ignored() -> None:
+    raw = with_changelog(history("9", "yesterday", ASSIGNED))
+    assert [c.state for c in parse_issue(raw).state_history] == ["In Progress"]
+
+
+def first_response_sla(*stops: datetime, ongoing: bool = False) -> dict[str, Any]:
+    cycles = [
+        {
+            "startTime": date_dto(NOW),
+            "stopTime": date_dto(stop),
+            "breached": False,
+            "goalDuration": duration(1),
+            "elapsedTime": duration(0.5),
+            "remainingTime": duration(0.5),
+        }
+        for stop in stops
+    ]
+    metric: dict[str, Any] = {
+        "id": "1",
+        "name": "Time to first response",
+        "completedCycles": cycles,
+    }
+    if ongoing:
+        metric["ongoingCycle"] = {
+            "startTime": date_dto(NOW),
+            "breached": False,
+            "paused": False,
+            "withinCalendarHours": True,
+            "elapsedTime": duration(0.1),
+        }
+    return metric
+
+
+def test_the_first_response_is_where_the_first_response_sla_first_stopped() -> None:
+    slas = [first_response_sla(at(42), at(300), ongoing=True)]
+    assert parse_issue(issue(), slas).responded_at == at(42)
+    # Not stopped yet, no such SLA, or no SLAs at all: no response time.
+    assert parse_issue(issue(), [first_response_sla(ongoing=True)]).responded_at is None
+    assert parse_issue(issue(), [{"name": "Time to resolution"}]).responded_at is None
+    assert parse_issue(issue()).responded_at is None
+
+
+def test_the_response_sla_is_found_by_its_configured_name() -> None:
+    slas = [{**first_response_sla(at(42)), "name": "Erste Antwort"}]
+    assert parse_issue(issue(), slas).responded_at is None
+    assert parse_issue(issue(), slas, response_sla="erste antwort ").responded_at == at(42)
+    assert (
+        parse_issue(issue(), [first_response_sla(at(42))], response_sla=None).responded_at is None
+    )
+
+
+def test_the_stop_time_reads_iso8601_without_epoch_millis() -> None:
+    metric = first_response_sla(at(42))
+    metric["completedCycles"][0]["stopTime"] = date_dto(at(42), epoch=False)
+    assert parse_issue(issue(), [metric]).responded_at == at(42)
+
+
+def test_an_unreadable_response_stop_rejects_the_issue_naming_the_metric() -> None:
+    metric = first_response_sla(at(42))
+    metric["completedCycles"][0]["stopTime"] = "soon"
+    reason = r"^sla\[0\] 'Time to first response'\.completedCycles\[0\]\.stopTime: expected a date"
+    with pytest.raises(RecordRejected, match=reason):
+        parse_issue(issue(), [metric])
 
 
 # ---- JQL dates -------------------------------------------------------------------
@@ -695,6 +911,7 @@ async def test_sla_clocks_come_from_the_request_sla_endpoint(
         "stopped_at": at(91),
         "paused": False,
     }
+    assert first.responded_at == at(91)  # where "Time to first response" stopped
     assert resolution.paused is True
     assert resolution.stopped_at is None
     assert resolution.remaining_seconds == 6 * 3600.0
@@ -722,6 +939,119 @@ async def test_slas_of_a_page_are_fetched_before_the_next_page(
     assert sorted(order[1:3]) == ["OPS-1", "OPS-2"]
     assert order[3] == "search"
     assert sorted(order[4:6]) == ["OPS-3", "OPS-4"]
+
+
+async def test_status_changes_and_the_first_response_come_with_the_issues(
+    fake: FakeJira, client: SourceClient
+) -> None:
+    key = fake.add_issue(
+        created=at(0), status="Open", fields={"customfield_10050": [option("ci-1")]}
+    )
+    fake.transition(key, "In Progress", at=at(5))
+    fake.add_history(
+        key, [{"field": "assignee", "fieldtype": "jira", "fieldId": "assignee"}], at=at(6)
+    )
+    fake.transition(key, "Waiting for customer", at=at(20))
+    fake.transition(key, "In Progress", at=at(80))
+    fake.set_sla(
+        key,
+        "Time to first response",
+        SlaCycle(start=at(0), elapsed=timedelta(minutes=12), stop=at(12)),
+    )
+    plain = fake.add_issue(created=at(1), status="Open")
+    fake.now = at(90)
+
+    pages = await collect(connector(client))
+
+    found = {incident.external_id: incident for page in pages for incident in page.incidents}
+    assert [(c.at, c.state) for c in found[key].state_history] == [
+        (at(0), "Open"),
+        (at(5), "In Progress"),
+        (at(20), "Waiting for customer"),
+        (at(80), "In Progress"),
+    ]
+    assert found[key].responded_at == at(12)
+    assert found[key].handed_off_at is None  # Jira has no handoff time
+    assert [(c.at, c.state) for c in found[plain].state_history] == [(at(1), "Open")]
+    assert found[plain].responded_at is None
+    [search] = searches(fake)
+    assert search.body["expand"] == "changelog"  # a string, as the enhanced search wants
+    assert fake.requests_for(CHANGELOG_PATH) == []  # every changelog came whole
+
+
+async def test_changelogs_the_search_cuts_short_come_from_one_bulk_request_per_page(
+    client: SourceClient,
+) -> None:
+    fake = FakeJira(time_zone="Europe/Berlin", now=NOW, changelog_limit=3, changelog_page_size=4)
+    long_one = fake.add_issue(created=at(0), status="Open")
+    statuses = ["In Progress", "Waiting for customer", "In Progress", "Waiting for customer"]
+    for minute, status in enumerate(statuses, start=1):
+        fake.transition(long_one, status, at=at(10 * minute))
+        fake.add_history(
+            long_one,
+            [{"field": "labels", "fieldtype": "jira", "fieldId": "labels"}],
+            at=at(10 * minute + 1),
+        )
+    other_long = fake.add_issue(created=at(2), status="New")
+    for minute in range(1, 5):
+        fake.transition(other_long, "Open" if minute % 2 else "New", at=at(3 + 10 * minute))
+    short = fake.add_issue(created=at(3), status="Open")
+    fake.transition(short, "Done", at=at(4))
+    fake.now = at(60)
+
+    with serve_app(fake.app) as url:
+        async with SourceClient("jira", url, auth=(fake.email, fake.api_token)) as own:
+            pages = await collect(connector(own))
+
+    found = {incident.external_id: incident for page in pages for incident in page.incidents}
+    assert [(c.at, c.state) for c in found[long_one].state_history] == [
+        (at(0), "Open"),
+        *((at(10 * minute), status) for minute, status in enumerate(statuses, start=1)),
+    ]
+    assert [c.state for c in found[other_long].state_history] == [
+        "New",
+        "Open",
+        "New",
+        "Open",
+        "New",
+    ]
+    assert [c.state for c in found[short].state_history] == ["Open", "Done"]
+    bulk = fake.requests_for(CHANGELOG_PATH)
+    ids = {fake.issues[k].id for k in (long_one, other_long)}
+    assert all(r.body["fieldIds"] == ["status"] for r in bulk)
+    assert all(set(r.body["issueIdsOrKeys"]) == ids for r in bulk)  # only the cut ones
+    # 8 status changes, 4 a page: two pages, the second asked for with the token.
+    assert [("nextPageToken" in r.body, r.status) for r in bulk] == [(False, 200), (True, 200)]
+
+
+async def test_an_issue_the_bulk_changelog_leaves_out_keeps_its_history_unknown(
+    fake: FakeJira, client: SourceClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.changelog_limit = 1
+    key = fake.add_issue(created=at(0), status="Open")
+    fake.transition(key, "In Progress", at=at(1))
+    fake.transition(key, "Done", at=at(2))
+    gone = fake.issues[key].id
+    fake.fail_next(200, path=CHANGELOG_PATH, body={"issueChangeLogs": [], "nextPageToken": None})
+
+    pages = await collect(connector(client))
+
+    [incident] = [incident for page in pages for incident in page.incidents]
+    assert incident.state_history == ()
+    assert f"left out issue {gone}" in caplog.text
+
+
+async def test_a_bulk_changelog_of_the_wrong_shape_fails_the_run(
+    fake: FakeJira, client: SourceClient
+) -> None:
+    fake.changelog_limit = 1
+    key = fake.add_issue(created=at(0), status="Open")
+    fake.transition(key, "In Progress", at=at(1))
+    fake.transition(key, "Done", at=at(2))
+    fake.fail_next(200, path=CHANGELOG_PATH, body={"values": []})
+
+    with pytest.raises(MalformedResponseError, match="without an issueChangeLogs list"):
+        await collect(connector(client))
 
 
 async def test_429_then_success_waits_as_told(
@@ -823,6 +1153,7 @@ async def test_bad_credentials_are_rejected_without_showing_them(
         ({"jql": "project = OPS", "startAt": 0}, "Invalid request payload."),
         ({"jql": "labels = x"}, "Field 'labels' does not exist"),
         ({"jql": 'updated >= "01/02/2025"'}, "Date value '01/02/2025' for field 'updated'"),
+        ({"jql": "project = OPS", "expand": ["changelog"]}, "Invalid request payload."),
     ],
 )
 async def test_the_fake_refuses_what_jira_refuses(
@@ -831,6 +1162,28 @@ async def test_the_fake_refuses_what_jira_refuses(
     auth = (fake.email, fake.api_token)
     async with httpx.AsyncClient(base_url=base_url, auth=auth) as http:
         response = await http.post(SEARCH_PATH, json=body)
+    assert response.status_code == 400
+    assert response.json()["errorMessages"][0].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"issueIdsOrKeys": []}, "Provide between 1 and 1000 issue ids or keys."),
+        ({"issueIdsOrKeys": [f"OPS-{n}" for n in range(1001)]}, "Provide between 1 and 1000"),
+        (
+            {"issueIdsOrKeys": ["OPS-1"], "fieldIds": [f"f{n}" for n in range(11)]},
+            "Provide at most 10",
+        ),
+        ({"issueIdsOrKeys": ["OPS-1"], "startAt": 0}, "Invalid request payload."),
+    ],
+)
+async def test_the_fakes_bulk_changelog_refuses_what_jira_refuses(
+    fake: FakeJira, base_url: str, body: dict[str, Any], message: str
+) -> None:
+    auth = (fake.email, fake.api_token)
+    async with httpx.AsyncClient(base_url=base_url, auth=auth) as http:
+        response = await http.post(CHANGELOG_PATH, json=body)
     assert response.status_code == 400
     assert response.json()["errorMessages"][0].startswith(message)
 

@@ -85,6 +85,18 @@ def test_an_open_incident_has_no_end_times() -> None:
     assert "resolvedAt" not in record.properties()
 
 
+def test_an_incident_on_hold_carries_no_response_handoff_or_state_history() -> None:
+    """The incident table has the current state only (On Hold and its hold_reason)."""
+    record = parse_incident(
+        incident(state="3", incident_state="3", hold_reason="1", resolved_at="")
+    )
+
+    assert record.state == "On Hold"
+    assert (record.responded_at, record.handed_off_at, record.state_history) == (None, None, ())
+    props = record.properties()
+    assert not {"respondedAt", "handedOffAt", "stateHistory"} & set(props)
+
+
 def test_empty_text_fields_are_absent() -> None:
     record = parse_incident(incident(number="", short_description=""))
 

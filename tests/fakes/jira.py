@@ -11,8 +11,14 @@
     with serve_app(fake.app) as base_url:
         ...  # POST {base_url}/rest/api/3/search/jql
 
-Routes: ``GET /rest/api/3/myself``, ``GET``/``POST /rest/api/3/search/jql`` and
+Routes: ``GET /rest/api/3/myself``, ``GET``/``POST /rest/api/3/search/jql``,
+``POST /rest/api/3/changelog/bulkfetch`` and
 ``GET /rest/servicedeskapi/request/{issueIdOrKey}/sla``.
+
+Status changes are kept as changelog histories (`FakeJira.transition`, or `update` with a
+new ``status``; `add_history` for others, `add_raw_history` for malformed ones)::
+
+    fake.transition(key, "Waiting for customer", at=...)
 
 Wire format, and how sure we are of each point
 ----------------------------------------------
@@ -24,6 +30,18 @@ jira_v3_openapi, fetch-jsd):
   ``properties``, ``fieldsByKeys``, ``reconcileIssues``, ``failFast``. The answer is
   ``{"issues": [...], "nextPageToken": ..., "isLast": ...}``; no ``total``. Only the
   fields asked for come back. ``ORDER BY`` takes at most 7 fields.
+- ``expand`` is a comma-separated *string* in the POST body (the reference stresses it,
+  unlike the other expands); ``changelog`` adds ``"changelog": {"startAt", "maxResults",
+  "total", "histories"}`` to each issue, the "recent updates, sorted by date, starting
+  from the most recent". A history is ``{"id", "author", "created", "items"}``; an item
+  ``{"field", "fieldtype", "fieldId", "from", "fromString", "to", "toString"}`` (a status
+  change: ``field``/``fieldId`` ``status``, ``fieldtype`` ``jira``, ids in ``from``/``to``
+  and names in ``fromString``/``toString``).
+- Bulk changelog, ``POST /rest/api/3/changelog/bulkfetch``: body ``issueIdsOrKeys`` (at
+  most 1000), ``fieldIds`` (at most 10, filtering the items), ``maxResults``,
+  ``nextPageToken``; the answer ``{"issueChangeLogs": [{"issueId", "changeHistories"}],
+  "nextPageToken"}`` sorted by changelog date and issue id, oldest first, the token null
+  on the last page.
 - ``/myself`` has ``accountId``, ``accountType``, ``emailAddress``, ``displayName``,
   ``active``, ``timeZone`` (IANA), ``locale``.
 - JSM SLAs: a paged DTO ``{"_expands", "size", "start", "limit", "isLastPage", "_links",
@@ -53,12 +71,21 @@ Seen in bug reports and community answers (not in the reference):
 - Unbounded JQL gets 400 "Unbounded JQL queries are not allowed here. Please add a
   search restriction to your query."
 
+- The enhanced search cuts the expanded changelog short: 40 histories per issue in
+  reports (faros-ai/airbyte-connectors#2003, "changelog being limited to 40 items"; other
+  notes say 20). Here the most recent `changelog_limit` (40) come, with ``total`` saying
+  how many there are.
+
 Assumed (chosen here, unverified):
 
 - The token's meaning is not documented. Here it is a *position* in the result as it is
   when the next page is asked for, the adverse case: an issue updated while a client
   pages moves to the end of an ``updated`` order, and the issue behind it is skipped.
 - ``maxResults`` is capped at 100 (5000 when only ``id``/``key`` are asked for).
+- The expanded changelog's ``maxResults`` is the number of histories sent. The bulk
+  changelog sends at most 1000 histories a page (`changelog_page_size`) and groups a
+  page's histories by issue; issues it does not know are left out; a history whose
+  items the ``fieldIds`` filter empties is left out.
 - An overlap in local time (the repeated hour) resolves to the earlier offset, as
   ``java.time`` does; an issue with no ``ORDER BY`` comes in key order.
 - 401 body ``{"errorMessages": ["Client must be authenticated to access this
@@ -76,6 +103,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import email.utils
 import functools
 import hashlib
@@ -104,6 +132,7 @@ __all__ = [
     "SlaCycle",
     "component",
     "option",
+    "status_item",
 ]
 
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -112,6 +141,13 @@ DEFAULT_MAX_RESULTS = 50
 MAX_RESULTS = 100
 MAX_ID_RESULTS = 5000
 MAX_ORDER_FIELDS = 7
+CHANGELOG_LIMIT = 40
+CHANGELOG_PAGE_SIZE = 1000
+MAX_CHANGELOG_ISSUES = 1000
+MAX_CHANGELOG_FIELDS = 10
+CHANGELOG_KEYS = frozenset({"issueIdsOrKeys", "fieldIds", "maxResults", "nextPageToken"})
+# The ids Jira gives its default workflow's statuses; others get made-up ones.
+STATUS_IDS = {"Open": "1", "In Progress": "3", "Reopened": "4", "Resolved": "5", "Closed": "6"}
 DEFAULT_SLA_LIMIT = 50
 SEARCH_KEYS = frozenset(
     {
@@ -161,6 +197,19 @@ def option(value: str, option_id: str = "10100") -> dict[str, Any]:
     return {"self": f"/rest/api/3/customFieldOption/{option_id}", "value": value, "id": option_id}
 
 
+def status_item(before: str, after: str) -> dict[str, Any]:
+    """A changelog item for a status change, as Jira writes it."""
+    return {
+        "field": "status",
+        "fieldtype": "jira",
+        "fieldId": "status",
+        "from": STATUS_IDS.get(before, str(10000 + len(before))),
+        "fromString": before,
+        "to": STATUS_IDS.get(after, str(10000 + len(after))),
+        "toString": after,
+    }
+
+
 def component(name: str, component_id: str = "10000") -> dict[str, Any]:
     """A Jira component as the ``components`` field holds it."""
     return {"self": f"/rest/api/3/component/{component_id}", "id": component_id, "name": name}
@@ -196,6 +245,9 @@ class FakeIssue:
     overrides: dict[str, Any] = field(default_factory=dict)
     # None: not a service request (the SLA endpoint answers 404).
     slas: list[dict[str, Any]] | None = field(default_factory=list)
+    # Changelog histories, oldest first; a datetime `created` is written in the user's
+    # zone when served, anything else verbatim.
+    changelog: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def number(self) -> int:
@@ -543,16 +595,21 @@ class FakeJira:
         time_zone: str | None = "Europe/Berlin",
         now: datetime = DEFAULT_NOW,
         last_page_token: Literal["absent", "null"] = "absent",  # noqa: S107 - not a secret
+        changelog_limit: int = CHANGELOG_LIMIT,
+        changelog_page_size: int = CHANGELOG_PAGE_SIZE,
     ) -> None:
         self.email = email
         self.api_token = api_token
         self.time_zone = time_zone
         self.last_page_token = last_page_token
+        self.changelog_limit = changelog_limit
+        self.changelog_page_size = changelog_page_size
         self.issues: dict[str, FakeIssue] = {}
         self.requests: list[RecordedRequest] = []
         self._now = now.astimezone(UTC)
         self._lock = threading.RLock()
         self._ids = itertools.count(10001)
+        self._history_ids = itertools.count(20001)
         self._numbers: dict[str, itertools.count[int]] = {}
         self._faults: list[_Fault] = []
         self._hooks: list[Callable[[RecordedRequest], None]] = []
@@ -564,6 +621,7 @@ class FakeJira:
             routes=[
                 Route("/rest/api/3/myself", self._myself, methods=["GET"]),
                 Route("/rest/api/3/search/jql", self._search, methods=["GET", "POST"]),
+                Route("/rest/api/3/changelog/bulkfetch", self._bulkfetch, methods=["POST"]),
                 Route("/rest/servicedeskapi/request/{issue}/sla", self._sla, methods=["GET"]),
             ]
         )
@@ -638,18 +696,53 @@ class FakeJira:
 
     def update(self, key: str, **changes: Any) -> None:
         """Change attributes of an issue (`fields`/`overrides` merge); updated = now
-        unless given."""
+        unless given. A new ``status`` is logged in the changelog, as Jira does."""
         with self._lock:
             issue = self.issues[key]
+            before = issue.status
             for name, value in changes.items():
                 if name in ("fields", "overrides"):
                     getattr(issue, name).update(value)
-                elif hasattr(issue, name) and name not in ("key", "id"):
+                elif hasattr(issue, name) and name not in ("key", "id", "changelog"):
                     setattr(issue, name, value)
                 else:
                     raise AttributeError(f"FakeIssue has no settable attribute {name!r}")
             if "updated" not in changes:
                 issue.updated = self._now
+            if issue.status != before:
+                self._log(issue, [status_item(before, issue.status)], issue.updated)
+
+    def transition(self, key: str, status: str, *, at: datetime | None = None) -> None:
+        """Move an issue to `status` at `at` (default now), logging the change; its
+        updated time moves to `at` unless it is later already."""
+        with self._lock:
+            issue = self.issues[key]
+            when = (at or self._now).astimezone(UTC)
+            before, issue.status = issue.status, status
+            issue.updated = max(issue.updated, when)
+            self._log(issue, [status_item(before, status)], when)
+
+    def add_history(
+        self, key: str, items: Sequence[Mapping[str, Any]], *, at: datetime | None = None
+    ) -> None:
+        """Log a change of other fields (items as Jira writes them) without changing them."""
+        with self._lock:
+            self._log(self.issues[key], [dict(item) for item in items], at or self._now)
+
+    def add_raw_history(self, key: str, history: Mapping[str, Any]) -> None:
+        """Append a changelog history exactly as given (e.g. a malformed one)."""
+        with self._lock:
+            self.issues[key].changelog.append(dict(history))
+
+    def _log(self, issue: FakeIssue, items: list[dict[str, Any]], at: datetime) -> None:
+        issue.changelog.append(
+            {
+                "id": str(next(self._history_ids)),
+                "author": {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Agent"},
+                "created": at.astimezone(UTC),
+                "items": items,
+            }
+        )
 
     def delete(self, key: str) -> None:
         with self._lock:
@@ -916,6 +1009,10 @@ class FakeJira:
         size = _int(params.get("maxResults"), DEFAULT_MAX_RESULTS)
         if size is None:
             return self._json(400, PAYLOAD_ERROR)
+        raw_expand = params.get("expand") or ""
+        if not isinstance(raw_expand, str):
+            return self._json(400, PAYLOAD_ERROR)  # a list, as most expands take, is refused
+        expand = {part.strip() for part in raw_expand.split(",") if part.strip()}
         cap = MAX_ID_RESULTS if set(requested) <= {"id", "key"} else MAX_RESULTS
         size = max(1, min(size, cap))
         offset = 0
@@ -936,7 +1033,7 @@ class FakeJira:
             matching = _sorted(filter(where, self.issues.values()), order)
             page = matching[offset : offset + size]
             base = f"{request.url.scheme}://{request.url.netloc}"
-            issues = [self._render(issue, requested, base) for issue in page]
+            issues = [self._render(issue, requested, base, expand) for issue in page]
         result: dict[str, Any] = {"issues": issues}
         last = offset + size >= len(matching)
         if not last:
@@ -946,7 +1043,9 @@ class FakeJira:
         result["isLast"] = last
         return self._json(200, result)
 
-    def _render(self, issue: FakeIssue, requested: Sequence[str], base: str) -> dict[str, Any]:
+    def _render(
+        self, issue: FakeIssue, requested: Sequence[str], base: str, expand: set[str]
+    ) -> dict[str, Any]:
         zone = self.zone
         system: dict[str, Any] = {
             "summary": issue.summary,
@@ -981,13 +1080,105 @@ class FakeJira:
                 fields.pop(name, None)
             elif name in wanted:
                 fields[name] = value
-        return {
+        rendered: dict[str, Any] = {
             "expand": "renderedFields,names,schema,operations,editmeta,changelog",
             "id": issue.id,
             "self": f"{base}/rest/api/3/issue/{issue.id}",
             "key": issue.key,
             "fields": fields,
         }
+        if "changelog" in expand:
+            recent = [self._history(h) for h in reversed(issue.changelog)]
+            sent = recent[: self.changelog_limit]
+            rendered["changelog"] = {
+                "startAt": 0,
+                "maxResults": len(sent),
+                "total": len(recent),
+                "histories": sent,
+            }
+        return rendered
+
+    def _history(self, history: Mapping[str, Any]) -> dict[str, Any]:
+        rendered = {name: copy.deepcopy(value) for name, value in history.items()}
+        if isinstance(rendered.get("created"), datetime):
+            rendered["created"] = jira_time(rendered["created"], self.zone)
+        return rendered
+
+    async def _bulkfetch(self, request: Request) -> Response:
+        return await self._handle(request, self._serve_bulkfetch)
+
+    def _serve_bulkfetch(self, request: Request, recorded: RecordedRequest) -> Response:
+        body = recorded.body
+        if not isinstance(body, dict) or not set(body) <= CHANGELOG_KEYS:
+            return self._json(400, PAYLOAD_ERROR)
+        wanted = body.get("issueIdsOrKeys")
+        field_ids = body.get("fieldIds")
+        if (
+            not isinstance(wanted, list)
+            or not wanted
+            or len(wanted) > MAX_CHANGELOG_ISSUES
+            or not all(isinstance(w, str) for w in wanted)
+        ):
+            return self._json(
+                400, jira_error(f"Provide between 1 and {MAX_CHANGELOG_ISSUES} issue ids or keys.")
+            )
+        if field_ids is not None and (
+            not isinstance(field_ids, list) or len(field_ids) > MAX_CHANGELOG_FIELDS
+        ):
+            return self._json(400, jira_error(f"Provide at most {MAX_CHANGELOG_FIELDS} field ids."))
+        size = _int(body.get("maxResults"), self.changelog_page_size)
+        if size is None or size < 1:
+            return self._json(400, PAYLOAD_ERROR)
+        size = min(size, self.changelog_page_size)
+        signature = json.dumps([wanted, field_ids], sort_keys=True)
+        offset = 0
+        token = body.get("nextPageToken")
+        if token is not None:
+            found = _read_token(str(token), signature) if token else None
+            if found is None:
+                return self._json(400, jira_error("The provided next page token is invalid."))
+            offset = found
+        with self._lock:
+            chosen: dict[str, FakeIssue] = {}
+            for ref in wanted:
+                issue = self.issues.get(ref) or next(
+                    (i for i in self.issues.values() if i.id == ref), None
+                )
+                if issue is not None:
+                    chosen[issue.id] = issue
+            entries: list[tuple[datetime, int, int, str, dict[str, Any]]] = []
+            for issue in chosen.values():
+                for position, history in enumerate(issue.changelog):
+                    rendered = self._history(history)
+                    if field_ids is not None:
+                        items = rendered.get("items") or []
+                        kept = [
+                            i
+                            for i in items
+                            if isinstance(i, dict) and i.get("fieldId") in field_ids
+                        ]
+                        if not kept:
+                            continue
+                        rendered["items"] = kept
+                    when = history.get("created")
+                    moment = when if isinstance(when, datetime) else DEFAULT_NOW
+                    entries.append((moment, int(issue.id), position, issue.id, rendered))
+        entries.sort(key=lambda entry: entry[:3])
+        page = entries[offset : offset + size]
+        logs: dict[str, list[dict[str, Any]]] = {}
+        for _, _, _, issue_id, rendered in page:
+            logs.setdefault(issue_id, []).append(rendered)
+        more = offset + size < len(entries)
+        return self._json(
+            200,
+            {
+                "issueChangeLogs": [
+                    {"issueId": issue_id, "changeHistories": histories}
+                    for issue_id, histories in logs.items()
+                ],
+                "nextPageToken": _page_token(offset + size, signature) if more else None,
+            },
+        )
 
     def _serve_sla(self, request: Request, recorded: RecordedRequest) -> Response:
         wanted = request.path_params["issue"]

@@ -37,10 +37,13 @@ and versioning pages, "REST API Rate Limits"):
   ``sort_by`` (``incident_number``/``created_at``/``resolved_at`` with ``:asc``/``:desc``).
   Incident fields as documented, including ``resolved_at`` (null until resolved),
   ``last_status_change_at``, ``priority`` (a reference whose ``summary`` is its name, or
-  null) and ``urgency``.
-- Log entries carry ``type`` (``trigger_log_entry``, ``acknowledge_log_entry``, ...),
-  ``created_at`` and an ``incident`` reference; ``is_overview=true`` returns only the
-  important ones.
+  null) and ``urgency``. ``acknowledgements`` (``[{"at", "acknowledger"}]``) is "empty if
+  the Incident.status is resolved or triggered", ``assignments`` "empty if the
+  Incident.status is resolved" (the incident schema's words).
+- Log entries carry ``type`` (``trigger_log_entry``, ``acknowledge_log_entry``,
+  ``unacknowledge_log_entry`` (by hand or when the service's acknowledgement timeout
+  re-triggers it), ``snooze_log_entry``, ``resolve_log_entry``, ...), ``created_at`` and
+  an ``incident`` reference; ``is_overview=true`` returns only the important ones.
 - Dependencies: ``{"relationships": [{"id", "type": "service_dependency",
   "supporting_service": {"id", "type"}, "dependent_service": {"id", "type"}}]}`` with
   ``technical_service_reference``/``business_service_reference`` types, immediate ones
@@ -177,6 +180,11 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _user_ref(name: str) -> Json:
+    uid = "PUSER" + "".join(c for c in name.upper() if c.isalnum())[:6]
+    return {"id": uid, "type": "user_reference", "summary": name}
+
+
 def _parse_time(value: str, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
@@ -211,8 +219,8 @@ class FakePagerDuty:
 
     - Data: populate with `add_service`, `add_business_service`, `add_dependency`,
       `add_incident` (or `add_incidents`, `add_raw_incident`); change it with
-      `set_service_status`, `remove_service`, `acknowledge`, `resolve`, `set_priority`,
-      `remove_incident`.
+      `set_service_status`, `remove_service`, `acknowledge`, `unacknowledge`,
+      `resolve`, `set_priority`, `remove_incident`.
       `now` is the account's clock: the default ``since``/``until`` of a list.
     - Faults: `fail_next` (any status, 429 with rate-limit headers by default body),
       `malformed_next` (200 with a body that is not JSON), `set_rate_limit`.
@@ -438,8 +446,17 @@ class FakePagerDuty:
         with self._lock:
             del self._incidents[incident_id]
 
-    def acknowledge(self, incident_id: str, *, at: datetime) -> None:
-        self._change_status(incident_id, "acknowledged", "acknowledge_log_entry", at)
+    def acknowledge(self, incident_id: str, *, at: datetime, user: str = "Ada") -> None:
+        """Acknowledged by `user` (another user acknowledging too is listed as well)."""
+        with self._lock:
+            self._change_status(incident_id, "acknowledged", "acknowledge_log_entry", at)
+            self._incidents[incident_id].data["acknowledgements"].append(
+                {"at": _iso(at), "acknowledger": _user_ref(user)}
+            )
+
+    def unacknowledge(self, incident_id: str, *, at: datetime) -> None:
+        """Back to triggered, as the service's acknowledgement timeout does."""
+        self._change_status(incident_id, "triggered", "unacknowledge_log_entry", at)
 
     def resolve(self, incident_id: str, *, at: datetime) -> None:
         self._change_status(incident_id, "resolved", "resolve_log_entry", at)
@@ -471,6 +488,9 @@ class FakePagerDuty:
             if status == "resolved":
                 data["resolved_at"] = stamp
                 data["alert_counts"] = {"all": 1, "triggered": 0, "resolved": 1}
+                data["assignments"] = []
+            if status != "acknowledged":
+                data["acknowledgements"] = []
             self._add_log(incident_id, log_type, at)
 
     def _priority_ref(self, name: str | None) -> Json | None:
