@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+import numpy as np
 
 from hub.connectors.http import ConnectorError, SourceUnavailableError
 from hub.domain import measurements
@@ -25,7 +26,7 @@ from hub.domain.buckets import BucketSeries
 from hub.domain.measurements import Measured, Point, RejectedPoint
 from hub.domain.models import BudgetingMethod, Objective
 from hub.domain.sources import Quarantined
-from hub.domain.windows import Window, objective_window, snap
+from hub.domain.windows import BUCKET_SECONDS, Window, objective_window, snap
 from hub.engine.sources import PRIMARY, source_key, telemetry_sources
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
@@ -216,23 +217,27 @@ def disagreements(
     secondary: BucketSeries,
     tolerance: float,
     names: tuple[str, str],
-) -> tuple[list[Discrepancy], list[datetime]]:
-    """Buckets where both sources have data: those whose compliance differs by more
-    than `tolerance` percentage points, and those that agree."""
-    found: list[Discrepancy] = []
-    agreed: list[datetime] = []
-    for n in range(min(len(primary.total), len(secondary.total))):
-        p_total, s_total = primary.total[n], secondary.total[n]
-        if math.isnan(p_total) or math.isnan(s_total):
-            continue
-        p = 100.0 * primary.good[n] / p_total if p_total > 0 else None
-        s = 100.0 * secondary.good[n] / s_total if s_total > 0 else None
-        at = primary.start + timedelta(seconds=300 * n)
-        if p is None or s is None or abs(p - s) <= tolerance:
-            agreed.append(at)
-        else:
-            found.append(Discrepancy(objective_id, at, names[0], names[1], p, s))
-    return found, agreed
+) -> list[Discrepancy]:
+    """Buckets where both sources counted events and their compliance differs by more
+    than `tolerance` percentage points. Both series must start together."""
+    size = min(len(primary), len(secondary))
+    p_good, p_total = primary.good[:size], primary.total[:size]
+    s_good, s_total = secondary.good[:size], secondary.total[:size]
+    both = (p_total > 0) & (s_total > 0)  # NaN compares False: no data is no verdict
+    p = np.divide(100.0 * p_good, p_total, out=np.zeros(size), where=both)
+    s = np.divide(100.0 * s_good, s_total, out=np.zeros(size), where=both)
+    differ = both & (np.abs(p - s) > tolerance)
+    return [
+        Discrepancy(
+            objective_id,
+            primary.start + timedelta(seconds=BUCKET_SECONDS * int(n)),
+            names[0],
+            names[1],
+            float(p[n]),
+            float(s[n]),
+        )
+        for n in np.flatnonzero(differ)
+    ]
 
 
 def _not_measured(plans: Sequence[Plan], shown: int = 5) -> str:
@@ -269,21 +274,23 @@ def _rejected(source: str, plan_key: str, measured: Measured) -> list[Quarantine
 async def reconcile(
     telemetry: TelemetryRepository, objective: Objective, span: Window, settings: SloSettings
 ) -> None:
-    """Flag the buckets of `span` where the objective's two sources disagree."""
+    """Flag the buckets where the objective's two sources disagree, over the whole days
+    `span` touches (the flags of those days follow the current tolerance)."""
     sources = telemetry_sources(objective, settings.bindings)
     if sources.primary is None or sources.secondary is None:
         return
     found = await telemetry.many_series(
         [(objective.id, sources.primary), (objective.id, sources.secondary)], span
     )
-    flagged, agreed = disagreements(
+    primary = found[(objective.id, sources.primary)]
+    flagged = disagreements(
         objective.id,
-        found[(objective.id, sources.primary)],
+        primary,
         found[(objective.id, sources.secondary)],
         settings.reconciliation_tolerance,
         (sources.primary, sources.secondary),
     )
-    await telemetry.record_discrepancies(objective.id, flagged, agreed)
+    await telemetry.record_discrepancies(objective.id, primary.span, flagged)
 
 
 async def run_telemetry_sync(

@@ -83,8 +83,8 @@ async def test_discrepancies_are_flagged_and_cleared(graph: Graph) -> None:
     flagged = Discrepancy(objective, at, "prometheus", "datadog:secondary", 99.0, 90.0)
     window = Window(MIDNIGHT, MIDNIGHT + timedelta(days=1))
 
-    await repository.record_discrepancies(objective, [flagged], [])
+    await repository.record_discrepancies(objective, window, [flagged])
     assert (await repository.discrepancies([objective], window))[objective] == [flagged]
 
-    await repository.record_discrepancies(objective, [], [at])
+    await repository.record_discrepancies(objective, window, [])
     assert (await repository.discrepancies([objective], window))[objective] == []

@@ -78,11 +78,11 @@ UPSERT_DISCREPANCIES = Cypher(
     """
 )
 
-# A bucket whose sources agree again is no longer a discrepancy.
+# Buckets of the span whose sources agree (again) are no discrepancy.
 RESOLVE_DISCREPANCIES = Cypher(
     """
-    UNWIND $keys AS key
-    MATCH (x:TelemetryDiscrepancy {key: key})
+    MATCH (x:TelemetryDiscrepancy {objectiveId: $objectiveId})
+    WHERE x.bucketStart >= $from AND x.bucketStart < $to AND NOT x.key IN $keep
     DELETE x
     """
 )

@@ -9,7 +9,7 @@ write gives the same day.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -122,17 +122,21 @@ class TelemetryRepository:
                 return pruned
 
     async def record_discrepancies(
-        self, objective_id: str, found: Iterable[Discrepancy], agreed: Iterable[datetime]
+        self, objective_id: str, span: Window, found: Sequence[Discrepancy]
     ) -> None:
-        """Flag buckets whose sources disagree, and clear flags where they agree again."""
+        """Flag the buckets of `span` whose sources disagree (`found`), and clear the
+        flags of its other buckets: they agree now."""
         rows = [_discrepancy_row(d) for d in found]
-        keys = [f"{objective_id}|{to_iso(at)}" for at in agreed]
 
         async def work(tx: Transaction) -> None:
             if rows:
                 await tx.run(q.UPSERT_DISCREPANCIES, rows=rows)
-            if keys:
-                await tx.run(q.RESOLVE_DISCREPANCIES, keys=keys)
+            await tx.run(
+                q.RESOLVE_DISCREPANCIES,
+                objectiveId=objective_id,
+                keep=[row["key"] for row in rows],
+                **{"from": to_iso(span.start), "to": to_iso(span.end)},
+            )
 
         await self._graph.write_transaction(work)
 
