@@ -162,8 +162,19 @@ AGREEMENT_KEYS = {
     "underpins",
     "effectiveFrom",
     "objectives",
+    "creditPolicy",  # service-level terms: no bearing on coverage gaps
 }
-OBJECTIVE_KEYS = {"indicator", "target", "threshold", "windowKind", "windowDays", "priority"}
+# `name` and `metric` say how an objective is measured: no bearing on coverage gaps.
+OBJECTIVE_KEYS = {
+    "indicator",
+    "target",
+    "threshold",
+    "windowKind",
+    "windowDays",
+    "priority",
+    "name",
+    "metric",
+}
 
 
 class Report:

@@ -1,4 +1,5 @@
-"""The demo enterprise: a bundle plus agreements, authored and approved as people would."""
+"""The demo enterprise: a bundle plus agreements, authored and approved as people would,
+then service-level data for some of them (see `service_levels.yaml`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from typing import Any
 
 import yaml
 
-from hub.domain.models import AgreementSpec, AgreementStatus, ObjectiveSpec
+from hub.demo.service_levels import ServiceLevelCounts, load_service_levels
+from hub.domain.models import (
+    AgreementKind,
+    AgreementSpec,
+    AgreementStatus,
+    CreditPolicySpec,
+    ObjectiveSpec,
+    RatioMetric,
+)
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
 from hub.graph.repositories import AgreementRepository, BundleImporter, ComponentRepository
@@ -23,6 +32,7 @@ class DemoResult:
     loaded: bool
     counts: ImportCounts | None
     agreements: int
+    service_levels: ServiceLevelCounts | None = None
 
 
 def demo_bundle() -> dict[str, Any]:
@@ -40,11 +50,46 @@ async def load_demo(graph: Graph) -> DemoResult:
     if await components.lookup(source, first_service) is not None:
         return DemoResult(loaded=False, counts=None, agreements=0)
     counts = await BundleImporter(graph).load(raw)
-    created = await _author_agreements(graph, source, raw.get("agreements", []))
-    return DemoResult(loaded=True, counts=counts, agreements=created)
+    specs = raw.get("agreements", [])
+    ids = await _author_agreements(graph, source, specs)
+    slas = [ids[a["key"]] for a in specs if a["kind"] == AgreementKind.SLA]
+    service_levels = await load_service_levels(graph, source, ids, slas)
+    return DemoResult(
+        loaded=True, counts=counts, agreements=len(ids), service_levels=service_levels
+    )
 
 
-async def _author_agreements(graph: Graph, source: str, specs: list[dict[str, Any]]) -> int:
+def _metric(raw: dict[str, Any] | None) -> RatioMetric | None:
+    """`{source, good or bad, total, counter}` as an OpenSLO ratioMetric would say it."""
+    if raw is None:
+        return None
+    queries = {
+        part: {"source_type": raw["source"], "query": raw[part]}
+        for part in ("good", "bad", "total")
+        if part in raw
+    }
+    return RatioMetric.model_validate({"counter": raw.get("counter", False), **queries})
+
+
+def _credit_policy(raw: dict[str, Any] | None) -> CreditPolicySpec | None:
+    if raw is None:
+        return None
+    return CreditPolicySpec.model_validate(
+        {
+            "tiers": [
+                {"below_percent": t["belowPercent"], "credit_percent": t["creditPercent"]}
+                for t in raw["tiers"]
+            ],
+            "cap_percent": raw.get("capPercent", 100.0),
+            "monthly_fee": raw.get("monthlyFee"),
+        }
+    )
+
+
+async def _author_agreements(
+    graph: Graph, source: str, specs: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Author, submit and approve each agreement as its status says; key -> id."""
     components = ComponentRepository(graph)
     agreements = AgreementRepository(graph)
     ids: dict[str, str] = {}
@@ -69,6 +114,8 @@ async def _author_agreements(graph: Graph, source: str, specs: list[dict[str, An
                         "window_kind": o["windowKind"],
                         "window_days": o.get("windowDays"),
                         "priority": o.get("priority"),
+                        "name": o.get("name"),
+                        "metric": _metric(o.get("metric")),
                     }
                 )
                 for o in raw["objectives"]
@@ -79,6 +126,7 @@ async def _author_agreements(graph: Graph, source: str, specs: list[dict[str, An
             underpins=tuple(ids[key] for key in raw.get("underpins", [])),
             effective_from=raw.get("effectiveFrom"),
             effective_to=raw.get("effectiveTo"),
+            credit_policy=_credit_policy(raw.get("creditPolicy")),
         )
         agreement_id = await agreements.create(spec, AUTHOR, note="demo data")
         ids[raw["key"]] = agreement_id
@@ -88,4 +136,4 @@ async def _author_agreements(graph: Graph, source: str, specs: list[dict[str, An
         await agreements.submit(agreement_id, AUTHOR, note="demo data")
         if wanted is AgreementStatus.ACTIVE:
             await agreements.approve(agreement_id, APPROVER, note="demo data")
-    return len(ids)
+    return ids

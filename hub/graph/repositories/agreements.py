@@ -24,6 +24,7 @@ from hub.graph.errors import ConflictError, NotFoundError
 from hub.graph.ids import from_iso, new_id, to_iso, utc_now
 from hub.graph.repositories.identity import AuditEntry, write_audit
 from hub.graph.repositories.objectives import objective_from_props as read_objective
+from hub.graph.repositories.objectives import objective_props
 
 _LINK_COUNTERPART = {
     AgreementKind.SLA: q.LINK_CUSTOMER,
@@ -168,18 +169,11 @@ class AgreementRepository:
         """Store `spec` as version 1 in DRAFT; raise `InvalidInputError` naming bad references."""
         business_units = await self._check_references(spec)
         agreement_id = new_id("Agreement")
+        # Objectives are read back in id order: ids sorted to match the authored order.
+        objective_ids = sorted(new_id("Objective") for _ in spec.objectives)
         objectives = [
-            {
-                "id": new_id("Objective"),
-                "indicator": str(o.indicator),
-                "target": o.target,
-                "threshold": o.threshold,
-                "windowKind": str(o.window_kind),
-                "windowDays": o.window_days,
-                "priority": o.priority,
-                "name": o.name,
-            }
-            for o in spec.objectives
+            {"id": objective_id, **objective_props(o)}
+            for objective_id, o in zip(objective_ids, spec.objectives, strict=True)
         ]
         counterpart = spec.customer_id or spec.provider_team_id or spec.vendor_id
         now = utc_now()
