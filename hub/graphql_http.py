@@ -220,6 +220,7 @@ class HubGraphQL(GraphQL[Context, None]):
             self.settings.api,
             self.settings.policy.approvals_required,
             run_sync=self._run_sync,
+            slo=self.settings.slo,
         )
 
     async def _run_sync(self, name: str) -> SyncRun:

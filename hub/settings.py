@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from hub.domain.identification import DEFAULT_ATTRIBUTES, DEFAULT_PRECEDENCE, Identification
+from hub.domain.models import Tier
 
 DEFAULT_CONFIG_FILE = Path("config/hub.toml")
 
@@ -192,11 +193,12 @@ class PrometheusSettings(ConnectorSettings):
     adds HTTP basic auth (`username`/`password`) or a bearer token (`bearer_token`).
     """
 
+    interval_seconds: int = Field(default=300, ge=30)
     bearer_token: SecretStr | None = None
     username: str | None = None
     password: SecretStr | None = None
     step_seconds: int = Field(
-        default=60, ge=1, le=86400, description="resolution of the points read, in seconds"
+        default=60, ge=1, le=300, description="resolution of the points read, in seconds"
     )
     max_points_per_query: int = Field(
         default=11_000,
@@ -211,6 +213,8 @@ class PrometheusSettings(ConnectorSettings):
             raise ValueError("set either bearer_token or username/password, not both")
         if self.password is not None and self.username is None:
             raise ValueError("password is set without username")
+        if 300 % self.step_seconds:
+            raise ValueError("step_seconds: must divide 300 (the 5-minute bucket), e.g. 30 or 60")
         return self
 
 
@@ -219,6 +223,7 @@ class DatadogSettings(ConnectorSettings):
     ``https://api.datadoghq.eu`` or ``https://api.us3.datadoghq.com``."""
 
     url: AnyHttpUrl | None = AnyHttpUrl("https://api.datadoghq.com")
+    interval_seconds: int = Field(default=300, ge=30)
     api_key: SecretStr | None = None
     app_key: SecretStr | None = None
 
@@ -316,6 +321,19 @@ class AlertPairSettings(BaseModel):
     rate: float = Field(gt=0)
 
 
+class SeveritySettings(BaseModel):
+    """How a breach's severity follows from its overshoot (budgets spent beyond the
+    first) and the SLA's tier; docs/service-levels.md."""
+
+    critical_overshoot: float = Field(default=2.0, gt=0)
+    major_overshoot: float = Field(default=0.5, gt=0)
+    escalated_tiers: list[Tier] = Field(
+        default_factory=lambda: [Tier.TIER_1],
+        description="tiers whose breaches are at least MAJOR",
+    )
+    escalated_critical_overshoot: float = Field(default=1.0, gt=0)
+
+
 class SloSettings(BaseModel):
     """The service level engine: telemetry buckets, alerting, ticket clocks, breaches."""
 
@@ -335,6 +353,7 @@ class SloSettings(BaseModel):
     alert_pairs: list[AlertPairSettings] | None = Field(
         default=None, description="unset = the SRE workbook's four pairs"
     )
+    severity: SeveritySettings = SeveritySettings()
     business_hours: BusinessHoursSettings = BusinessHoursSettings()
     pause_states: list[str] = Field(
         default_factory=lambda: [

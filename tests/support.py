@@ -6,12 +6,14 @@ their own, and a module named `conftest` is ambiguous to import.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from hub.domain.models import AgreementKind, AgreementSpec, AgreementStatus, ObjectiveSpec
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
+from hub.graph.cypher import Cypher, all_statements
 from hub.graph.repositories import AgreementRepository, BundleImporter, ComponentRepository
 
 EDITOR = Actor(user="erin", role=Role.EDITOR)
@@ -33,13 +35,19 @@ class GraphBuilder:
         nodes: Sequence[str] = (),
         services: Sequence[str] = (),
         extra: dict[str, Any] | None = None,
+        tiers: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
-        """Import `nodes` and the ends of `edges` (keys in `services` become services);
-        return their ids by key."""
+        """Import `nodes` and the ends of `edges` (keys in `services` become services, of
+        the tier `tiers` gives them, if any); return their ids by key."""
         keys = list(dict.fromkeys([*nodes, *[k for e in edges for k in e], *services]))
+        tiers = tiers or {}
         bundle: dict[str, Any] = {
             "source": self.source,
-            "services": [{"externalId": k, "name": k} for k in keys if k in services],
+            "services": [
+                {"externalId": k, "name": k, **({"tier": tiers[k]} if k in tiers else {})}
+                for k in keys
+                if k in services
+            ],
             "configurationItems": [
                 {"externalId": k, "name": k, "ciClass": "cmdb_ci_server"}
                 for k in keys
@@ -74,9 +82,11 @@ PARTY_KEYS = ["team", "vendor", "cust-1", "cust-2", "cust-3"]
 
 
 class Author:
-    """Authors agreements over one test's graph and moves them to a status."""
+    """Authors agreements over one test's graph and moves them to a status; `fields`
+    are the spec's other fields (a credit policy, an effective date)."""
 
     def __init__(self, graph: Graph, ids: dict[str, str]) -> None:
+        self.graph = graph
         self.repository = AgreementRepository(graph)
         self.ids = ids
 
@@ -89,6 +99,7 @@ class Author:
         *,
         status: AgreementStatus = AgreementStatus.ACTIVE,
         customer: str = "cust-1",
+        **fields: Any,
     ) -> str:
         spec = AgreementSpec(
             kind=kind,
@@ -98,6 +109,7 @@ class Author:
             customer_id=self.ids[customer] if kind is AgreementKind.SLA else None,
             provider_team_id=self.ids["team"] if kind is AgreementKind.OLA else None,
             vendor_id=self.ids["vendor"] if kind is AgreementKind.UC else None,
+            **fields,
         )
         agreement_id = await self.repository.create(spec, EDITOR)
         if status is not AgreementStatus.DRAFT:
@@ -113,7 +125,30 @@ async def load(
     edges: Sequence[tuple[str, str]],
     services: Sequence[str] = (),
     nodes: Sequence[str] = (),
+    tiers: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], Author]:
-    ids = await builder.load(edges=edges, services=services, nodes=nodes, extra=PARTIES)
+    ids = await builder.load(edges, nodes, services, extra=PARTIES, tiers=tiers)
     ids.update(await builder.ids(PARTY_KEYS))
     return ids, Author(builder.graph, ids)
+
+
+class StatementLog:
+    """The names of the statements sent while it listens."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._name_of = {statement: name for name, statement in all_statements().items()}
+
+    def __call__(self, statement: Cypher) -> None:
+        self.names.append(self._name_of.get(statement, statement.text))
+
+
+@contextmanager
+def listening(graph: Graph) -> Iterator[StatementLog]:
+    """Log the names of the statements `graph` sends inside the block."""
+    log = StatementLog()
+    graph.add_listener(log)
+    try:
+        yield log
+    finally:
+        graph.remove_listener(log)

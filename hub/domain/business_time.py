@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from hub.domain.buckets import BucketSeries, bucket_count
-from hub.domain.windows import BUCKET, require_utc, snap, snap_up
+from hub.domain.windows import BUCKET, Window, require_utc, snap, snap_up
 
 MIDNIGHT = time(0)
 DAY = timedelta(days=1)
@@ -85,18 +85,8 @@ class BusinessCalendar:
 ALWAYS = BusinessCalendar("UTC", frozenset(range(7)), MIDNIGHT, MIDNIGHT)
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """The half-open span [start, end) in UTC."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "start", require_utc(self.start, "start"))
-        object.__setattr__(self, "end", require_utc(self.end, "end"))
-        if self.end < self.start:
-            raise ValueError(f"end: {self.end} is before start {self.start}")
+# A pause or an exclusion: the same half-open UTC span as an objective's window.
+Interval = Window
 
 
 Span = tuple[datetime, datetime]

@@ -63,6 +63,16 @@ def credit_policy(spec: CreditPolicySpec | None) -> CreditPolicy | None:
     )
 
 
+def severity_rules(settings: SloSettings) -> SeverityRules:
+    severity = settings.severity
+    return SeverityRules(
+        critical_overshoot=severity.critical_overshoot,
+        major_overshoot=severity.major_overshoot,
+        escalated_tiers=frozenset(severity.escalated_tiers),
+        escalated_critical_overshoot=severity.escalated_critical_overshoot,
+    )
+
+
 def highest_tier(tiers: Sequence[str | None]) -> Tier | None:
     """The most critical tier among what an SLA covers (TIER_1 beats TIER_2)."""
     known = sorted(Tier(t) for t in tiers if t)
@@ -128,7 +138,7 @@ async def assess_violations(
                 objective.target,
                 tier,
                 policy,
-                rules or SeverityRules(),
+                rules or severity_rules(settings),
             )
             if breach is not None:
                 breaches.append((row["agreementId"], breach))

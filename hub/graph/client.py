@@ -66,7 +66,10 @@ class Transaction:
     async def run(self, statement: Cypher, **params: Any) -> list[Row]:
         self._graph._count(statement)
         result = await self._tx.run(statement.text, params)
-        return [record.data() async for record in result]
+        # Statements return values and maps, never bare nodes, so the record's values
+        # are the row as is. `record.data()` would also walk every byte array one byte
+        # at a time (the driver takes bytes for a sequence): 10 ms per telemetry day.
+        return [dict(record) async for record in result]
 
 
 StatementListener = Callable[[Cypher], None]

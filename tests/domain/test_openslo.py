@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from slo_support import objective_spec, openslo_text
 
 from hub.domain.errors import InvalidInputError
 from hub.domain.models import (
@@ -90,10 +91,6 @@ def slo(**spec: Any) -> dict[str, Any]:
     }
 
 
-def dump(*documents: Any) -> str:
-    return yaml.safe_dump_all(documents, sort_keys=False)
-
-
 def problems_of(text: str) -> dict[str, str]:
     with pytest.raises(InvalidInputError) as caught:
         parse_documents(text)
@@ -139,7 +136,9 @@ def test_the_contract_example_becomes_one_objective() -> None:
     ("duration", "days"), [("28d", 28), ("4w", 28), ("30d", 30), ("72h", 3), ("1d", 1)]
 )
 def test_rolling_windows_are_whole_days(duration: str, days: int) -> None:
-    spec = only(parse_documents(dump(slo(timeWindow=[{"duration": duration, "isRolling": True}]))))
+    spec = only(
+        parse_documents(openslo_text(slo(timeWindow=[{"duration": duration, "isRolling": True}])))
+    )
 
     assert (spec.window_kind, spec.window_days) == (WindowKind.ROLLING, days)
     assert spec.origin is not None
@@ -155,7 +154,7 @@ def test_rolling_windows_are_whole_days(duration: str, days: int) -> None:
 )
 def test_calendar_windows_keep_their_calendar(duration: str, start: str, kind: WindowKind) -> None:
     window = {"duration": duration, "calendar": {"startTime": start, "timeZone": "UTC"}}
-    spec = only(parse_documents(dump(slo(timeWindow=[{**window, "isRolling": False}]))))
+    spec = only(parse_documents(openslo_text(slo(timeWindow=[{**window, "isRolling": False}]))))
 
     assert (spec.window_kind, spec.window_days) == (kind, None)
     assert spec.origin is not None
@@ -177,7 +176,7 @@ def test_an_unquoted_start_time_is_read_as_written() -> None:
 
 def test_several_objectives_are_numbered_from_one() -> None:
     objectives = [{"target": 0.99}, {"target": 0.995}, {"targetPercent": 99.95}]
-    parsed = parse_documents(dump(slo(objectives=objectives)))
+    parsed = parse_documents(openslo_text(slo(objectives=objectives)))
 
     assert [(o.spec.name, o.spec.target) for o in parsed.objectives] == [
         ("checkout-availability#1", 99.0),
@@ -191,7 +190,7 @@ def test_timeslices_keep_their_target_and_window() -> None:
         budgetingMethod="Timeslices",
         objectives=[{"target": 0.99, "timeSliceTarget": 0.95, "timeSliceWindow": "5m"}],
     )
-    spec = only(parse_documents(dump(document)))
+    spec = only(parse_documents(openslo_text(document)))
 
     assert spec.budgeting_method is BudgetingMethod.TIMESLICES
     assert (spec.time_slice_target, spec.time_slice_window) == (0.95, "5m")
@@ -202,7 +201,7 @@ def test_the_indicator_label_and_the_other_labels() -> None:
     document = slo()
     document["metadata"]["labels"] = {"team": ["payments", "web"], "hub.indicator": "error_rate"}
     document["metadata"]["annotations"] = {"owner": "payments@example.com"}
-    spec = only(parse_documents(dump(document)))
+    spec = only(parse_documents(openslo_text(document)))
 
     assert spec.indicator is Indicator.ERROR_RATE
     assert spec.origin is not None
@@ -214,7 +213,7 @@ def test_the_indicator_label_may_be_a_list_of_one() -> None:
     document = slo()
     document["metadata"]["labels"] = {"hub.indicator": ["ERROR_RATE"]}
 
-    assert only(parse_documents(dump(document))).indicator is Indicator.ERROR_RATE
+    assert only(parse_documents(openslo_text(document))).indicator is Indicator.ERROR_RATE
 
 
 def test_an_indicator_ref_names_an_sli_document_of_the_file() -> None:
@@ -239,7 +238,7 @@ def test_an_indicator_ref_names_an_sli_document_of_the_file() -> None:
             },
         },
     }
-    spec = only(parse_documents(dump(slo(indicator=None, indicatorRef="api-errors"), sli)))
+    spec = only(parse_documents(openslo_text(slo(indicator=None, indicatorRef="api-errors"), sli)))
 
     assert spec.metric == RatioMetric(
         counter=False,
@@ -258,7 +257,7 @@ def test_an_indicator_ref_names_an_sli_document_of_the_file() -> None:
 
 def test_service_documents_are_listed_and_empty_documents_skipped() -> None:
     service = {"apiVersion": "openslo/v1", "kind": "Service", "metadata": {"name": "checkout"}}
-    parsed = parse_documents("---\n" + dump(service, slo()) + "---\n")
+    parsed = parse_documents("---\n" + openslo_text(service, slo()) + "---\n")
 
     assert [(s.document, s.name) for s in parsed.services] == [(0, "checkout")]
     assert [o.document for o in parsed.objectives] == [1]
@@ -410,7 +409,7 @@ def test_each_problem_names_its_field(edit: Edit, field: str, message: str) -> N
     document = copy.deepcopy(slo())
     edit(document)
 
-    found = problems_of(dump(document))
+    found = problems_of(openslo_text(document))
 
     assert f"documents[0].{field}" in found, found
     assert message in found[f"documents[0].{field}"]
@@ -422,7 +421,7 @@ def test_timeslices_need_a_fixed_slice_window() -> None:
         objectives=[{"target": 0.99, "timeSliceTarget": 1.5, "timeSliceWindow": "1M"}],
     )
 
-    found = problems_of(dump(document))
+    found = problems_of(openslo_text(document))
 
     assert found["documents[0].spec.objectives[0].timeSliceTarget"] == (
         "must be more than 0 and at most 1"
@@ -435,7 +434,7 @@ def test_every_problem_of_every_document_is_reported_at_once() -> None:
     bad_target = slo(objectives=[{"target": 0}])
     bad_target["metadata"]["name"] = "second"
     nameless_service = {"apiVersion": "openslo/v1", "kind": "Service", "metadata": {}}
-    text = dump(unknown_ref, "just text", bad_target, nameless_service)
+    text = openslo_text(unknown_ref, "just text", bad_target, nameless_service)
 
     found = problems_of(text)
 
@@ -449,7 +448,7 @@ def test_every_problem_of_every_document_is_reported_at_once() -> None:
 
 
 def test_an_slo_defined_twice_for_one_service_is_refused() -> None:
-    found = problems_of(dump(slo(), slo()))
+    found = problems_of(openslo_text(slo(), slo()))
 
     assert (
         "documents[0] already defines SLO 'checkout-availability'"
@@ -465,7 +464,7 @@ def test_two_sli_documents_with_one_name_are_refused() -> None:
         "spec": slo()["spec"]["indicator"]["spec"],
     }
 
-    found = problems_of(dump(sli, sli, slo()))
+    found = problems_of(openslo_text(sli, sli, slo()))
 
     assert found == {"documents[1].metadata.name": "another SLI document is named 'ratio'"}
 
@@ -583,7 +582,7 @@ def test_an_export_reads_back_as_the_same_objectives() -> None:
 
 def test_objectives_of_one_slo_are_written_as_one_document_in_number_order() -> None:
     objectives = [{"target": round(0.9 + i / 1000, 3)} for i in range(11)]
-    parsed = parse_documents(dump(slo(objectives=objectives)))
+    parsed = parse_documents(openslo_text(slo(objectives=objectives)))
 
     text = to_documents((o.service, o.spec) for o in reversed(parsed.objectives))
     documents = list(yaml.safe_load_all(text))
@@ -600,13 +599,7 @@ def test_an_objective_without_origin_gets_a_plain_document() -> None:
         bad=MetricQuery(source_type="Prometheus", query="errors"),
         total=MetricQuery(source_type="Prometheus", query="all"),
     )
-    spec = ObjectiveSpec(
-        indicator=Indicator.ERROR_RATE,
-        target=99.5,
-        window_kind=WindowKind.CALENDAR_MONTH,
-        name="api-errors",
-        metric=metric,
-    )
+    spec = objective_spec(Indicator.ERROR_RATE, 99.5, name="api-errors", metric=metric)
 
     text = to_documents([("api", spec)])
     again = only(parse_documents(text))
@@ -621,9 +614,7 @@ def test_an_objective_without_origin_gets_a_plain_document() -> None:
 
 
 def test_an_objective_without_a_metric_cannot_be_written() -> None:
-    spec = ObjectiveSpec(
-        indicator=Indicator.AVAILABILITY, target=99.0, window_kind=WindowKind.ROLLING, window_days=7
-    )
+    spec = objective_spec(window=WindowKind.ROLLING, window_days=7)
 
     with pytest.raises(ValueError, match="needs a name and a metric"):
         to_documents([("api", spec)])

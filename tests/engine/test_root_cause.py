@@ -11,59 +11,19 @@ go to the deeper component.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pytest
+from slo_support import CHAIN, chain_sla, incident, objective_spec, utc
 from support import GraphBuilder, load
 
 from hub.domain.buckets import BucketSeries
-from hub.domain.models import (
-    AgreementKind,
-    Indicator,
-    Objective,
-    ObjectiveSpec,
-    Walk,
-    WindowKind,
-)
+from hub.domain.models import AgreementKind, Indicator, Objective, Walk, WindowKind
 from hub.domain.sources import SourceIncident
 from hub.domain.windows import Window
 from hub.engine import root_cause as rc
 from hub.graph.client import Graph
-from hub.graph.repositories.sync import SyncRepository
 
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-CHAIN = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", "e"), ("e", "b"), ("z", "a")]
 WINDOW = Window(utc(2026, 3, 10), utc(2026, 3, 12))
-AVAILABILITY = ObjectiveSpec(
-    indicator=Indicator.AVAILABILITY, target=99.9, window_kind=WindowKind.CALENDAR_MONTH
-)
-
-
-def incident(
-    source: str,
-    key: str,
-    on: str,
-    priority: str | None,
-    opened: datetime,
-    resolved: datetime | None = None,
-    closed: datetime | None = None,
-) -> SourceIncident:
-    return SourceIncident(
-        source=f"{source}-pd",
-        external_id=key,
-        updated_at=opened,
-        priority=priority,
-        state="Resolved" if resolved or closed else "Triggered",
-        opened_at=opened,
-        resolved_at=resolved,
-        closed_at=closed,
-        component_refs=(f"{source}:{on}",),
-    )
 
 
 def incidents(source: str) -> list[SourceIncident]:
@@ -85,13 +45,11 @@ def incidents(source: str) -> list[SourceIncident]:
     ]
 
 
-async def chain_sla(
-    graph: Graph, builder: GraphBuilder, source: str, covers: tuple[str, ...] = ("a",)
+async def chain_with_incidents(
+    builder: GraphBuilder, covers: tuple[str, ...] = ("a",)
 ) -> tuple[dict[str, str], str]:
-    ids, author = await load(builder, CHAIN, services=["a", "c"])
-    sla = await author(AgreementKind.SLA, "Shop", list(covers), [AVAILABILITY])
-    await SyncRepository(graph).write_batch(f"{source}-pd", incidents=incidents(source))
-    return ids, sla
+    """The SLA over CHAIN (where `a` and `c` are services) with the incidents above."""
+    return await chain_sla(builder, incidents(builder.source), ("a", "c"), covers)
 
 
 def via(ids: dict[str, str], *keys: str) -> tuple[str, ...]:
@@ -99,9 +57,9 @@ def via(ids: dict[str, str], *keys: str) -> tuple[str, ...]:
 
 
 async def test_candidates_are_ranked_by_score_with_ties_to_the_deeper_component(
-    graph: Graph, builder: GraphBuilder, source: str
+    graph: Graph, builder: GraphBuilder
 ) -> None:
-    ids, sla = await chain_sla(graph, builder, source)
+    ids, sla = await chain_with_incidents(builder)
 
     found = await rc.root_cause(graph, sla, WINDOW, max_depth=25)
 
@@ -122,9 +80,9 @@ async def test_candidates_are_ranked_by_score_with_ties_to_the_deeper_component(
 
 
 async def test_bad_minutes_of_a_service_on_the_chain_add_an_hour_per_sixty(
-    graph: Graph, builder: GraphBuilder, source: str
+    graph: Graph, builder: GraphBuilder
 ) -> None:
-    ids, sla = await chain_sla(graph, builder, source)
+    ids, sla = await chain_with_incidents(builder)
     objective = Objective(
         id="obj_c_own",
         indicator=Indicator.AVAILABILITY,
@@ -158,10 +116,8 @@ async def test_bad_minutes_of_a_service_on_the_chain_add_an_hour_per_sixty(
     assert ids["z"] not in {c.component_id for c in found}
 
 
-async def test_the_walk_stops_at_max_depth(
-    graph: Graph, builder: GraphBuilder, source: str
-) -> None:
-    ids, sla = await chain_sla(graph, builder, source)
+async def test_the_walk_stops_at_max_depth(graph: Graph, builder: GraphBuilder) -> None:
+    ids, sla = await chain_with_incidents(builder)
 
     found = await rc.root_cause(graph, sla, WINDOW, max_depth=2)
 
@@ -170,9 +126,9 @@ async def test_the_walk_stops_at_max_depth(
 
 
 async def test_a_covered_component_starts_the_path_nearest_to_the_candidate(
-    graph: Graph, builder: GraphBuilder, source: str
+    graph: Graph, builder: GraphBuilder
 ) -> None:
-    ids, sla = await chain_sla(graph, builder, source, covers=("a", "d"))
+    ids, sla = await chain_with_incidents(builder, covers=("a", "d"))
 
     found = {c.component_id: c.path for c in await rc.root_cause(graph, sla, WINDOW, 25)}
 
@@ -184,11 +140,9 @@ async def test_a_covered_component_starts_the_path_nearest_to_the_candidate(
     }
 
 
-async def test_only_an_sla_has_a_root_cause(
-    graph: Graph, builder: GraphBuilder, source: str
-) -> None:
+async def test_only_an_sla_has_a_root_cause(graph: Graph, builder: GraphBuilder) -> None:
     ids, author = await load(builder, CHAIN, services=["a"])
-    ola = await author(AgreementKind.OLA, "Ops", ["a"], [AVAILABILITY])
+    ola = await author(AgreementKind.OLA, "Ops", ["a"], [objective_spec(target=99.9)])
 
     for not_an_sla in (ola, ids["a"], "agr_nothing"):
         with pytest.raises(rc.NotAnSlaError, match="is not an SLA"):

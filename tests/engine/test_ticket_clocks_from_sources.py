@@ -10,38 +10,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from fakes.jira import FakeJira, option
 from fakes.server import serve_app
+from slo_support import objective_spec, objectives_of, utc
 from support import GraphBuilder, load
 
 from hub.connectors.http import RetryPolicy, SourceClient
 from hub.connectors.jira import JiraServiceManagement
-from hub.domain.models import AgreementKind, Indicator, ObjectiveSpec, WindowKind
+from hub.domain.models import AgreementKind, Indicator, Objective
 from hub.engine.status import StatusEngine
 from hub.graph.client import Graph
-from hub.graph.repositories import AgreementRepository
 from hub.graph.repositories.sync import SyncRepository
 from hub.settings import SloSettings
 from hub.sync.pipeline import run_sync
 
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
-
-
 AT = utc(2026, 3, 16, 12)  # a Monday; the March window
 PAUSE = "Waiting for customer"
 COMPONENT_FIELD = "customfield_10050"
-RESOLUTION = ObjectiveSpec(
-    indicator=Indicator.RESOLUTION_TIME,
-    target=90.0,
-    threshold=4 * 3600,
-    window_kind=WindowKind.CALENDAR_MONTH,
-    name="resolve-4h",
-)
+RESOLUTION = objective_spec(Indicator.RESOLUTION_TIME, 90.0, threshold=4 * 3600, name="resolve-4h")
 
 
 @pytest.fixture
@@ -105,24 +94,39 @@ def add_tickets(jira: FakeJira, project: str) -> dict[str, str]:
     }
 
 
-async def test_a_waiting_for_customer_pause_synced_from_jira_stops_the_resolution_clock(
-    graph: Graph, builder: GraphBuilder, source: str, jira: FakeJira, jira_client: SourceClient
-) -> None:
+async def resolution_objective(builder: GraphBuilder) -> Objective:
+    """The resolution objective of an ACTIVE SLA covering ``svc``."""
     _, author = await load(builder, [], services=["svc"])
     sla = await author(AgreementKind.SLA, "Service desk", ["svc"], [RESOLUTION])
-    [objective] = (await AgreementRepository(graph).objectives_by_agreement_ids([sla]))[sla]
-    # A project of its own: issue keys are the incidents' ids in the shared graph.
-    project = "K" + uuid.uuid4().hex[:8].upper().replace("0", "Q")
-    keys = add_tickets(jira, project)
-    connector = JiraServiceManagement(
+    [objective] = await objectives_of(builder.graph, sla)
+    return objective
+
+
+def new_project() -> str:
+    """A project of its own: issue keys are the incidents' ids in the shared graph."""
+    return "K" + uuid.uuid4().hex[:8].upper().replace("0", "Q")
+
+
+def connector(jira_client: SourceClient, project: str, source: str) -> JiraServiceManagement:
+    """The Jira connector reading `project`, with a lease and watermark of its own."""
+    found = JiraServiceManagement(
         jira_client,
         jql=f"project = {project}",
         component_field=COMPONENT_FIELD,
         component_source=source,
     )
-    connector.name = f"jira-{source}"  # lease and watermark of its own
+    found.name = f"jira-{source}"
+    return found
 
-    run = await run_sync(graph, connector)
+
+async def test_a_waiting_for_customer_pause_synced_from_jira_stops_the_resolution_clock(
+    graph: Graph, builder: GraphBuilder, source: str, jira: FakeJira, jira_client: SourceClient
+) -> None:
+    objective = await resolution_objective(builder)
+    project = new_project()
+    keys = add_tickets(jira, project)
+
+    run = await run_sync(graph, connector(jira_client, project, source))
 
     assert (run.status, run.error, run.fetched, run.quarantined) == ("SUCCEEDED", None, 5, 0)
     [stored] = await SyncRepository(graph).incidents_by_keys([f"jira:{keys['A']}"])
@@ -155,10 +159,8 @@ async def test_the_default_settings_pause_on_jiras_waiting_for_customer(
 ) -> None:
     """JSM's status is "Waiting for customer"; the default pause states name it."""
     assert PAUSE in SloSettings().pause_states
-    _, author = await load(builder, [], services=["svc"])
-    sla = await author(AgreementKind.SLA, "Service desk", ["svc"], [RESOLUTION])
-    [objective] = (await AgreementRepository(graph).objectives_by_agreement_ids([sla]))[sla]
-    project = "K" + uuid.uuid4().hex[:8].upper().replace("0", "Q")
+    objective = await resolution_objective(builder)
+    project = new_project()
     key = jira.add_issue(
         project=project,
         created=utc(2026, 3, 2, 9),
@@ -168,14 +170,7 @@ async def test_the_default_settings_pause_on_jiras_waiting_for_customer(
     jira.transition(key, PAUSE, at=utc(2026, 3, 2, 10))
     jira.transition(key, "Done", at=utc(2026, 3, 2, 15))
     jira.update(key, resolutiondate=utc(2026, 3, 2, 15), updated=AT)
-    connector = JiraServiceManagement(
-        jira_client,
-        jql=f"project = {project}",
-        component_field=COMPONENT_FIELD,
-        component_source=source,
-    )
-    connector.name = f"jira-{source}"
-    assert (await run_sync(graph, connector)).status == "SUCCEEDED"
+    assert (await run_sync(graph, connector(jira_client, project, source))).status == "SUCCEEDED"
 
     [status] = await StatusEngine(graph, SloSettings()).statuses([objective], AT)
 

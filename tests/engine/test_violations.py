@@ -13,151 +13,77 @@ Each month's data is one 5-minute bucket of 10,000 events, so compliance is exac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-import numpy as np
 import pytest
-from support import APPROVER, EDITOR, PARTIES, PARTY_KEYS, GraphBuilder
+from slo_support import CREDIT_POLICY, GOLD, bound, objective_spec, objectives_of, store, utc
+from support import Author, GraphBuilder, load
 
-from hub.domain.breaches import Severity
-from hub.domain.buckets import BucketSeries
-from hub.domain.models import (
-    AgreementKind,
-    AgreementSpec,
-    AgreementStatus,
-    CreditPolicySpec,
-    CreditTierSpec,
-    Indicator,
-    ObjectiveSpec,
-    WindowKind,
-)
+from hub.domain.breaches import Severity, SeverityRules, classify
+from hub.domain.models import AgreementKind, AgreementStatus, ObjectiveSpec, Tier, WindowKind
 from hub.engine.service import ServiceLevels
-from hub.engine.violations import Violation
+from hub.engine.violations import Violation, severity_rules
 from hub.graph.client import Graph
 from hub.graph.ids import kind_of
-from hub.graph.repositories import AgreementRepository
-from hub.graph.repositories.telemetry import TelemetryRepository
-from hub.settings import SloSettings, TelemetryBinding
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
+from hub.settings import SloSettings
 
 JAN, FEB, MAR, APR = (utc(2026, m, 1) for m in (1, 2, 3, 4))
 # Mid-March, 74 days after 1 January: January and February have ended and are assessed;
 # March has not.
 AT = utc(2026, 3, 16)
 ASSESS_DAYS = 74
-
-POLICY = CreditPolicySpec(
-    tiers=(
-        CreditTierSpec(below_percent=99.0, credit_percent=25),  # any order
-        CreditTierSpec(below_percent=99.9, credit_percent=10),
-        CreditTierSpec(below_percent=95.0, credit_percent=50),
-    ),
-    cap_percent=30,
-)
-
-
-def availability(
-    name: str, target: float, window: WindowKind = WindowKind.CALENDAR_MONTH
-) -> ObjectiveSpec:
-    return ObjectiveSpec(
-        indicator=Indicator.AVAILABILITY,
-        target=target,
-        window_kind=window,
-        window_days=28 if window is WindowKind.ROLLING else None,
-        name=name,
-    )
+AGREEMENTS = ("gold", "plat", "draft", "late")
 
 
 @dataclass
 class Setup:
+    graph: Graph
     ids: dict[str, str]
     objectives: dict[str, str]  # objective id by "<agreement>/<name>"
-    settings: SloSettings
-    telemetry: TelemetryRepository
+    service: ServiceLevels
 
     async def good(self, objective: str, at: datetime, good: float, total: float = 10_000) -> None:
         """Store one bucket at `at` for the objective named `objective`."""
-        series = BucketSeries(at, np.array([good], float), np.array([total], float))
-        await self.telemetry.store(self.objectives[objective], "prometheus", series)
+        await store(self.graph, self.objectives[objective], at, [good], [total])
 
 
 async def sla(
-    graph: Graph,
-    name: str,
-    covers: str,
-    objectives: list[ObjectiveSpec],
-    ids: dict[str, str],
-    *,
-    policy: CreditPolicySpec | None = None,
-    status: AgreementStatus = AgreementStatus.ACTIVE,
-    effective_from: datetime | None = None,
+    author: Author, name: str, covers: str, objectives: list[ObjectiveSpec], **options: Any
 ) -> tuple[str, dict[str, str]]:
-    repository = AgreementRepository(graph)
-    spec = AgreementSpec(
-        kind=AgreementKind.SLA,
-        name=name,
-        covers=(ids[covers],),
-        objectives=tuple(objectives),
-        customer_id=ids["cust-1"],
-        credit_policy=policy,
-        effective_from=effective_from,
-    )
-    agreement_id = await repository.create(spec, EDITOR)
-    if status is AgreementStatus.ACTIVE:
-        await repository.submit(agreement_id, EDITOR)
-        await repository.approve(agreement_id, APPROVER)
-    assert (await repository.get(agreement_id)).status is status
-    found = (await repository.objectives_by_agreement_ids([agreement_id]))[agreement_id]
+    agreement_id = await author(AgreementKind.SLA, name, [covers], objectives, **options)
+    found = await objectives_of(author.graph, agreement_id)
     return agreement_id, {f"{name}/{o.name}": o.id for o in found}
 
 
-async def build(graph: Graph, builder: GraphBuilder) -> Setup:
+@pytest.fixture
+async def setup(graph: Graph, builder: GraphBuilder) -> Setup:
     """Gold (TIER_2, credit policy), Platinum (TIER_1, no policy), a DRAFT, and one
     effective only from 10 February; their months' data as in each comment."""
-    services = [
-        {"externalId": "gold-svc", "name": "gold-svc", "tier": "TIER_2"},
-        {"externalId": "plat-svc", "name": "plat-svc", "tier": "TIER_1"},
-    ]
-    await builder.load(extra={**PARTIES, "services": services})
-    ids = await builder.ids(["gold-svc", "plat-svc", *PARTY_KEYS])
+    tiers = {"gold-svc": "TIER_2", "plat-svc": "TIER_1"}
+    ids, author = await load(builder, [], services=list(tiers), tiers=tiers)
     objectives: dict[str, str] = {}
     agreements: dict[str, str] = {}
+    late = utc(2026, 2, 10)
     for name, covers, specs, options in (
         (
             "gold",
             "gold-svc",
-            [
-                availability("avail", 99.9),
-                availability("errors", 99.0),
-                availability("strict", 99.95),
-            ],
-            {"policy": POLICY},
+            [objective_spec(target=target, name=n) for n, target, _, _ in GOLD],
+            {"credit_policy": CREDIT_POLICY},
         ),
-        ("plat", "plat-svc", [availability("plat", 99.0, WindowKind.ROLLING)], {}),
-        ("draft", "gold-svc", [availability("draft", 99.0)], {"status": AgreementStatus.DRAFT}),
-        ("late", "gold-svc", [availability("late", 99.0)], {"effective_from": utc(2026, 2, 10)}),
+        ("plat", "plat-svc", [objective_spec(window=WindowKind.ROLLING, name="plat")], {}),
+        ("draft", "gold-svc", [objective_spec(name="draft")], {"status": AgreementStatus.DRAFT}),
+        ("late", "gold-svc", [objective_spec(name="late")], {"effective_from": late}),
     ):
-        agreement_id, found = await sla(graph, name, covers, specs, ids, **options)  # type: ignore[arg-type]
-        agreements[name] = agreement_id
+        agreements[name], found = await sla(author, name, covers, specs, **options)
         objectives.update(found)
     ids.update(agreements)
-    settings = SloSettings(
-        assess_days=ASSESS_DAYS,
-        bindings=[
-            TelemetryBinding(objective=i, source="prometheus", good="ok", total="all")
-            for i in objectives.values()
-        ],
-    )
-    setup = Setup(ids, objectives, settings, TelemetryRepository(graph))
+    settings = bound(*objectives.values(), assess_days=ASSESS_DAYS)
+    setup = Setup(graph, ids, objectives, ServiceLevels(graph, settings))
     jan, feb, mar = utc(2026, 1, 15, 12), utc(2026, 2, 15, 12), utc(2026, 3, 2, 12)
     for name, jan_good, feb_good in (
-        ("gold/avail", 9990, 9980),  # 99.9 (met, exactly) / 99.8
-        ("gold/errors", 9500, 9400),  # 95.0 / 94.0
-        ("gold/strict", 9994, 9990),  # 99.94 / 99.9
+        *((f"gold/{n}", jan_good, feb_good) for n, _, jan_good, feb_good in GOLD),
         ("plat/plat", 9800, 9880),  # 98.0 / 98.8
         ("draft/draft", 0, 0),  # never assessed
         ("late/late", 0, 9000),  # January ended before it took effect
@@ -172,10 +98,10 @@ def key(v: Violation) -> tuple[str, datetime]:
     return v.objective_id, v.period_start
 
 
-async def listed(service: ServiceLevels, setup: Setup) -> dict[tuple[str, datetime], Violation]:
+async def listed(setup: Setup) -> dict[tuple[str, datetime], Violation]:
     found: dict[tuple[str, datetime], Violation] = {}
-    for name in ("gold", "plat", "draft", "late"):
-        for v in await service.violations(agreement_id=setup.ids[name], limit=100):
+    for name in AGREEMENTS:
+        for v in await setup.service.violations(agreement_id=setup.ids[name], limit=100):
             found[key(v)] = v
     return found
 
@@ -220,45 +146,36 @@ def shown(
     }
 
 
-async def test_one_violation_per_breached_objective_and_ended_month(
-    graph: Graph, builder: GraphBuilder
-) -> None:
-    setup = await build(graph, builder)
-    service = ServiceLevels(graph, setup.settings)
-    ids = [setup.ids[name] for name in ("gold", "plat", "draft", "late")]
+async def test_one_violation_per_breached_objective_and_ended_month(setup: Setup) -> None:
+    service = setup.service
+    ids = [setup.ids[name] for name in AGREEMENTS]
 
     breaches = await service.assess(AT, ids)
 
     assert {(b.objective_id, b.period.start) for b in breaches} == set(expected(setup))
-    found = await listed(service, setup)
+    found = await listed(setup)
     assert shown(found) == expected(setup)
     # Each violation is its own node with an id of its kind.
     assert len({v.id for v in found.values()}) == len(found)
     assert all(kind_of(v.id) == "Violation" for v in found.values())
 
 
-async def test_assessing_again_keeps_the_same_violations_and_ids(
-    graph: Graph, builder: GraphBuilder
-) -> None:
-    setup = await build(graph, builder)
-    service = ServiceLevels(graph, setup.settings)
-    ids = [setup.ids[name] for name in ("gold", "plat", "draft", "late")]
+async def test_assessing_again_keeps_the_same_violations_and_ids(setup: Setup) -> None:
+    service = setup.service
+    ids = [setup.ids[name] for name in AGREEMENTS]
     await service.assess(AT, ids)
-    first = await listed(service, setup)
+    first = await listed(setup)
 
     await service.assess(AT, ids)
 
-    again = await listed(service, setup)
+    again = await listed(setup)
     assert again == first
 
 
-async def test_late_data_updates_a_violation_in_place_or_removes_it(
-    graph: Graph, builder: GraphBuilder
-) -> None:
-    setup = await build(graph, builder)
-    service = ServiceLevels(graph, setup.settings)
+async def test_late_data_updates_a_violation_in_place_or_removes_it(setup: Setup) -> None:
+    service = setup.service
     await service.assess(AT, [setup.ids["gold"]])
-    before = await listed(service, setup)
+    before = await listed(setup)
     avail, errors = setup.objectives["gold/avail"], setup.objectives["gold/errors"]
     assert (avail, FEB) in before
 
@@ -268,7 +185,7 @@ async def test_late_data_updates_a_violation_in_place_or_removes_it(
     await setup.good("gold/errors", utc(2026, 2, 20), 9000)
     await service.assess(AT, [setup.ids["gold"]])
 
-    after = await listed(service, setup)
+    after = await listed(setup)
     assert (avail, FEB) not in after
     assert set(after) == set(before) - {(avail, FEB)}
     updated = after[(errors, FEB)]
@@ -280,9 +197,8 @@ async def test_late_data_updates_a_violation_in_place_or_removes_it(
         assert after[k] == before[k]
 
 
-async def test_draft_slas_are_not_assessed(graph: Graph, builder: GraphBuilder) -> None:
-    setup = await build(graph, builder)
-    service = ServiceLevels(graph, setup.settings)
+async def test_draft_slas_are_not_assessed(setup: Setup) -> None:
+    service = setup.service
 
     breaches = await service.assess(AT, [setup.ids["draft"]])
 
@@ -290,11 +206,8 @@ async def test_draft_slas_are_not_assessed(graph: Graph, builder: GraphBuilder) 
     assert await service.violations(agreement_id=setup.ids["draft"]) == []
 
 
-async def test_violations_are_listed_by_severity_and_period_and_paged(
-    graph: Graph, builder: GraphBuilder
-) -> None:
-    setup = await build(graph, builder)
-    service = ServiceLevels(graph, setup.settings)
+async def test_violations_are_listed_by_severity_and_period_and_paged(setup: Setup) -> None:
+    service = setup.service
     await service.assess(AT, [setup.ids["gold"]])
     gold = setup.ids["gold"]
     o = setup.objectives
@@ -322,3 +235,31 @@ async def test_violations_are_listed_by_severity_and_period_and_paged(
         after = page[-1].id
     assert pages == [[v.id for v in every[i : i + 2]] for i in range(0, 6, 2)]
     assert await service.violations_by_ids([every[0].id, "vio_nothing"]) == {every[0].id: every[0]}
+
+
+def test_severity_rules_come_from_the_settings() -> None:
+    settings = SloSettings.model_validate(
+        {
+            "severity": {
+                "critical_overshoot": 3.0,
+                "major_overshoot": 1.0,
+                "escalated_tiers": ["TIER_1", "TIER_2"],
+                "escalated_critical_overshoot": 1.5,
+            }
+        }
+    )
+
+    rules = severity_rules(settings)
+
+    assert rules == SeverityRules(
+        critical_overshoot=3.0,
+        major_overshoot=1.0,
+        escalated_tiers=frozenset({Tier.TIER_1, Tier.TIER_2}),
+        escalated_critical_overshoot=1.5,
+    )
+    # Against 99.9 %: 99.85 overshoots by half a budget, 99.8 by one, 99.75 by 1.5.
+    assert classify(99.85, 99.9, Tier.TIER_3, rules) is Severity.MINOR
+    assert classify(99.85, 99.9, Tier.TIER_2, rules) is Severity.MAJOR  # escalated tier
+    assert classify(99.8, 99.9, Tier.TIER_3, rules) is Severity.MAJOR
+    assert classify(99.75, 99.9, Tier.TIER_3, rules) is Severity.MAJOR
+    assert classify(99.75, 99.9, Tier.TIER_2, rules) is Severity.CRITICAL

@@ -3,11 +3,12 @@ back in the order they were authored."""
 
 from __future__ import annotations
 
-from support import EDITOR, GraphBuilder
+from slo_support import objective_spec, objectives_of
+from support import GraphBuilder, load
 
 from hub.domain.models import (
     AgreementKind,
-    AgreementSpec,
+    AgreementStatus,
     BudgetingMethod,
     Indicator,
     MetricQuery,
@@ -17,7 +18,7 @@ from hub.domain.models import (
 )
 from hub.engine.sources import telemetry_sources
 from hub.graph.client import Graph
-from hub.graph.repositories import AgreementRepository, ObjectiveRepository
+from hub.graph.repositories import ObjectiveRepository
 
 METRIC = RatioMetric(
     counter=False,
@@ -27,19 +28,11 @@ METRIC = RatioMetric(
     total=MetricQuery(source_type="Prometheus", query="sum(rate(http_requests_total[5m]))"),
 )
 
-MEASURED = ObjectiveSpec(
-    indicator=Indicator.AVAILABILITY,
-    target=99.9,
-    window_kind=WindowKind.CALENDAR_MONTH,
-    name="checkout-availability",
-    metric=METRIC,
-)
-TIMESLICES = ObjectiveSpec(
-    indicator=Indicator.LATENCY,
-    target=99.0,
+MEASURED = objective_spec(target=99.9, name="checkout-availability", metric=METRIC)
+TIMESLICES = objective_spec(
+    Indicator.LATENCY,
     threshold=0.5,
-    window_kind=WindowKind.ROLLING,
-    window_days=28,
+    window=WindowKind.ROLLING,
     name="checkout-latency",
     budgeting_method=BudgetingMethod.TIMESLICES,
     time_slice_target=0.95,
@@ -48,23 +41,13 @@ TIMESLICES = ObjectiveSpec(
 
 
 def plain(target: float) -> ObjectiveSpec:
-    return ObjectiveSpec(
-        indicator=Indicator.RESPONSE_TIME,
-        target=target,
-        threshold=3600,
-        window_kind=WindowKind.CALENDAR_MONTH,
-        priority="P1",
-    )
+    return objective_spec(Indicator.RESPONSE_TIME, target, threshold=3600, priority="P1")
 
 
 async def test_create_stores_how_objectives_are_measured_in_authored_order(
     graph: Graph, builder: GraphBuilder
 ) -> None:
-    ids = await builder.load(
-        services=["checkout"],
-        extra={"customers": [{"externalId": "cust", "name": "Retail"}]},
-    )
-    (customer,) = (await builder.ids(["cust"])).values()
+    _, author = await load(builder, [], services=["checkout"])
     # Enough objectives that an order by chance is unlikely (1 in 8!).
     authored = (
         plain(90),
@@ -76,19 +59,11 @@ async def test_create_stores_how_objectives_are_measured_in_authored_order(
         plain(94),
         plain(95),
     )
-    repository = AgreementRepository(graph)
-    agreement = await repository.create(
-        AgreementSpec(
-            kind=AgreementKind.SLA,
-            name="Checkout SLA",
-            covers=(ids["checkout"],),
-            customer_id=customer,
-            objectives=authored,
-        ),
-        EDITOR,
+    agreement = await author(
+        AgreementKind.SLA, "Checkout SLA", ["checkout"], authored, status=AgreementStatus.DRAFT
     )
 
-    stored = (await repository.objectives_by_agreement_ids([agreement]))[agreement]
+    stored = await objectives_of(graph, agreement)
 
     assert [(o.indicator, o.target, o.name) for o in stored] == [
         (o.indicator, o.target, o.name) for o in authored

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
+from slo_support import objective_spec, openslo, openslo_text
 from support import EDITOR, GraphBuilder
 
 from hub.domain.errors import InvalidInputError
@@ -18,9 +18,8 @@ from hub.domain.models import (
     AgreementKind,
     AgreementSpec,
     BudgetingMethod,
-    Indicator,
     MetricQuery,
-    ObjectiveSpec,
+    Objective,
     WindowKind,
 )
 from hub.domain.openslo import parse_documents, to_documents
@@ -35,38 +34,19 @@ from hub.graph.repositories import (
 
 
 def slo(name: str, service: str, *targets: float, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "openslo/v1",
-        "kind": "SLO",
-        "metadata": {"name": name},
-        "spec": {
-            "service": service,
-            "budgetingMethod": "Occurrences",
-            "timeWindow": [{"duration": "4w", "isRolling": True}],
-            "indicator": {
-                "spec": {
-                    "ratioMetric": {
-                        "counter": True,
-                        "good": {
-                            "metricSource": {
-                                "type": "Prometheus",
-                                "spec": {"query": f"good_{name}"},
-                            }
-                        },
-                        "total": {
-                            "metricSource": {"type": "Prometheus", "spec": {"query": f"all_{name}"}}
-                        },
-                    }
-                }
-            },
-            "objectives": [{"target": t} for t in targets or (0.999,)],
-            **spec,
-        },
-    }
+    """An SLO over 4 weeks measured by the queries `good_<name>` and `all_<name>`."""
+    return openslo(
+        name, service, *targets, good=f"good_{name}", total=f"all_{name}", window="4w", **spec
+    )
 
 
-def text(*documents: Any) -> str:
-    return yaml.safe_dump_all(documents, sort_keys=False)
+async def import_file(repository: ObjectiveRepository, *documents: Any) -> SloImportCounts:
+    return await repository.import_slos(parse_documents(openslo_text(*documents)), EDITOR)
+
+
+async def own_objectives(repository: ObjectiveRepository, service_id: str) -> list[Objective]:
+    """The service's own objectives."""
+    return (await repository.objectives_by_service_ids([service_id]))[service_id]
 
 
 @pytest.fixture
@@ -75,19 +55,29 @@ async def services(builder: GraphBuilder, source: str) -> dict[str, str]:
     return await builder.load(services=[f"{source}-checkout", f"{source}-api"])
 
 
+@pytest.fixture
+def checkout(services: dict[str, str], source: str) -> str:
+    """The id of `<source>-checkout`."""
+    return services[f"{source}-checkout"]
+
+
+@pytest.fixture
+def repository(graph: Graph) -> ObjectiveRepository:
+    return ObjectiveRepository(graph)
+
+
 async def test_importing_twice_changes_nothing_and_keeps_ids(
-    graph: Graph, source: str, services: dict[str, str]
+    graph: Graph, source: str, services: dict[str, str], repository: ObjectiveRepository
 ) -> None:
     checkout, api = services[f"{source}-checkout"], services[f"{source}-api"]
-    repository = ObjectiveRepository(graph)
-    file = text(
+    documents = (
         slo("availability", f"{source}-checkout"),
         slo("errors", f"{source}-api", 0.99, 0.995),
     )
 
-    first = await repository.import_slos(parse_documents(file), EDITOR)
+    first = await import_file(repository, *documents)
     stored = await repository.objectives_by_service_ids([checkout, api])
-    second = await repository.import_slos(parse_documents(file), EDITOR)
+    second = await import_file(repository, *documents)
 
     assert first == SloImportCounts(created=3, updated=0, unchanged=0, removed=0)
     assert second == SloImportCounts(created=0, updated=0, unchanged=3, removed=0)
@@ -112,20 +102,14 @@ async def test_importing_twice_changes_nothing_and_keeps_ids(
 
 
 async def test_a_changed_target_is_updated_in_place(
-    graph: Graph, source: str, services: dict[str, str]
+    graph: Graph, source: str, checkout: str, repository: ObjectiveRepository
 ) -> None:
-    checkout = services[f"{source}-checkout"]
-    repository = ObjectiveRepository(graph)
-    await repository.import_slos(
-        parse_documents(text(slo("availability", f"{source}-checkout", 0.999))), EDITOR
-    )
-    (before,) = (await repository.objectives_by_service_ids([checkout]))[checkout]
+    await import_file(repository, slo("availability", f"{source}-checkout", 0.999))
+    (before,) = await own_objectives(repository, checkout)
 
-    counts = await repository.import_slos(
-        parse_documents(text(slo("availability", f"{source}-checkout", 0.995))), EDITOR
-    )
+    counts = await import_file(repository, slo("availability", f"{source}-checkout", 0.995))
 
-    (after,) = (await repository.objectives_by_service_ids([checkout]))[checkout]
+    (after,) = await own_objectives(repository, checkout)
     assert counts == SloImportCounts(created=0, updated=1, unchanged=0, removed=0)
     assert after.id == before.id
     assert (before.target, after.target) == (99.9, 99.5)
@@ -134,10 +118,8 @@ async def test_a_changed_target_is_updated_in_place(
 
 
 async def test_properties_an_update_drops_are_gone(
-    graph: Graph, source: str, services: dict[str, str]
+    source: str, checkout: str, repository: ObjectiveRepository
 ) -> None:
-    checkout = services[f"{source}-checkout"]
-    repository = ObjectiveRepository(graph)
     timeslices = slo(
         "minutes",
         f"{source}-checkout",
@@ -145,13 +127,13 @@ async def test_properties_an_update_drops_are_gone(
         objectives=[{"target": 0.99, "timeSliceTarget": 0.95, "timeSliceWindow": "1m"}],
     )
     occurrences = slo("minutes", f"{source}-checkout", 0.99)
-    await repository.import_slos(parse_documents(text(timeslices)), EDITOR)
-    (sliced,) = (await repository.objectives_by_service_ids([checkout]))[checkout]
+    await import_file(repository, timeslices)
+    (sliced,) = await own_objectives(repository, checkout)
 
-    changed = await repository.import_slos(parse_documents(text(occurrences)), EDITOR)
-    again = await repository.import_slos(parse_documents(text(occurrences)), EDITOR)
+    changed = await import_file(repository, occurrences)
+    again = await import_file(repository, occurrences)
 
-    (plain,) = (await repository.objectives_by_service_ids([checkout]))[checkout]
+    (plain,) = await own_objectives(repository, checkout)
     assert (sliced.budgeting_method, sliced.time_slice_target, sliced.time_slice_seconds) == (
         BudgetingMethod.TIMESLICES,
         0.95,
@@ -166,117 +148,108 @@ async def test_properties_an_update_drops_are_gone(
 
 
 async def test_objectives_an_slo_no_longer_names_are_removed(
-    graph: Graph, source: str, services: dict[str, str]
+    source: str, checkout: str, repository: ObjectiveRepository
 ) -> None:
-    checkout = services[f"{source}-checkout"]
-    repository = ObjectiveRepository(graph)
     other = slo("latency-budget", f"{source}-checkout")
-    await repository.import_slos(
-        parse_documents(text(slo("availability", f"{source}-checkout", 0.99, 0.999), other)),
-        EDITOR,
-    )
+    await import_file(repository, slo("availability", f"{source}-checkout", 0.99, 0.999), other)
 
-    counts = await repository.import_slos(
-        parse_documents(text(slo("availability", f"{source}-checkout", 0.999))), EDITOR
-    )
+    counts = await import_file(repository, slo("availability", f"{source}-checkout", 0.999))
 
-    found = (await repository.objectives_by_service_ids([checkout]))[checkout]
+    found = await own_objectives(repository, checkout)
     assert counts == SloImportCounts(created=1, updated=0, unchanged=0, removed=2)
     # Another SLO of the service, absent from the file, stays.
     assert [o.name for o in found] == ["availability", "latency-budget"]
 
 
 async def test_an_unknown_service_writes_nothing(
-    graph: Graph, source: str, services: dict[str, str]
+    graph: Graph, source: str, checkout: str, repository: ObjectiveRepository
 ) -> None:
-    checkout = services[f"{source}-checkout"]
-    repository = ObjectiveRepository(graph)
     service_doc = {
         "apiVersion": "openslo/v1",
         "kind": "Service",
         "metadata": {"name": f"{source}-missing-too"},
     }
-    file = text(
+    documents = (
         slo("availability", f"{source}-checkout"),
         slo("errors", f"{source}-nowhere"),
         service_doc,
     )
 
     with pytest.raises(InvalidInputError) as caught:
-        await repository.import_slos(parse_documents(file), EDITOR)
+        await import_file(repository, *documents)
 
     problems = {p.field: p.message for p in caught.value.problems}
     assert set(problems) == {"documents[1].spec.service", "documents[2].metadata.name"}
     assert f"no service '{source}-nowhere'" in problems["documents[1].spec.service"]
-    assert (await repository.objectives_by_service_ids([checkout]))[checkout] == []
+    assert await own_objectives(repository, checkout) == []
     assert await AuditRepository(graph).for_target(checkout) == []
 
 
 async def test_services_are_found_by_key_external_id_or_name(
-    graph: Graph, builder: GraphBuilder, source: str
+    builder: GraphBuilder, source: str, repository: ObjectiveRepository
 ) -> None:
     await builder.load(
         extra={"services": [{"externalId": f"{source}-svc", "name": f"{source} Checkout"}]}
     )
     (service_id,) = (await builder.ids([f"{source}-svc"])).values()
-    repository = ObjectiveRepository(graph)
-    file = text(
+    documents = (
         slo("by-key", f"{source}:{source}-svc"),
         slo("by-external-id", f"{source}-svc"),
         slo("by-name", f"{source} Checkout"),
         {"apiVersion": "openslo/v1", "kind": "Service", "metadata": {"name": f"{source}-svc"}},
     )
 
-    counts = await repository.import_slos(parse_documents(file), EDITOR)
+    counts = await import_file(repository, *documents)
 
-    found = (await repository.objectives_by_service_ids([service_id]))[service_id]
+    found = await own_objectives(repository, service_id)
     assert counts.created == 3
     assert [o.name for o in found] == ["by-external-id", "by-key", "by-name"]
 
 
 async def test_an_external_id_of_two_services_is_ambiguous(
-    graph: Graph, builder: GraphBuilder, source: str
+    graph: Graph, builder: GraphBuilder, source: str, repository: ObjectiveRepository
 ) -> None:
     shared = f"{source}-shared"
     await builder.load(services=[shared])
     await GraphBuilder(graph, f"{source}b").load(services=[shared])
-    repository = ObjectiveRepository(graph)
 
     with pytest.raises(InvalidInputError) as caught:
-        await repository.import_slos(parse_documents(text(slo("availability", shared))), EDITOR)
+        await import_file(repository, slo("availability", shared))
 
     (problem,) = caught.value.problems
     assert problem.field == "documents[0].spec.service"
     assert "matches the externalIds of 2 services" in problem.message
     # The key form names one of them.
-    counts = await repository.import_slos(
-        parse_documents(text(slo("availability", f"{source}:{shared}"))), EDITOR
-    )
+    counts = await import_file(repository, slo("availability", f"{source}:{shared}"))
     assert counts.created == 1
 
 
 async def test_two_references_to_one_service_cannot_define_one_slo_twice(
-    graph: Graph, source: str, services: dict[str, str]
+    source: str, services: dict[str, str], repository: ObjectiveRepository
 ) -> None:
     key = f"{source}-checkout"
-    file = text(slo("availability", key), slo("availability", f"{source}:{key}"))
+    documents = (slo("availability", key), slo("availability", f"{source}:{key}"))
 
     with pytest.raises(InvalidInputError) as caught:
-        await ObjectiveRepository(graph).import_slos(parse_documents(file), EDITOR)
+        await import_file(repository, *documents)
 
     assert [p.field for p in caught.value.problems] == ["documents[1].metadata.name"]
 
 
 async def test_measured_and_exported_objectives(
-    graph: Graph, builder: GraphBuilder, source: str, services: dict[str, str]
+    graph: Graph,
+    builder: GraphBuilder,
+    source: str,
+    services: dict[str, str],
+    repository: ObjectiveRepository,
 ) -> None:
     checkout, api = services[f"{source}-checkout"], services[f"{source}-api"]
-    repository = ObjectiveRepository(graph)
-    file = text(
-        slo("availability", f"{source}-checkout"),
-        slo("errors", f"{source}-api", 0.99, 0.995),
+    parsed = parse_documents(
+        openslo_text(
+            slo("availability", f"{source}-checkout"),
+            slo("errors", f"{source}-api", 0.99, 0.995),
+        )
     )
-    parsed = parse_documents(file)
     await repository.import_slos(parsed, EDITOR)
     await builder.load(extra={"customers": [{"externalId": "cust", "name": "Retail"}]})
     (customer,) = (await builder.ids(["cust"])).values()
@@ -286,13 +259,7 @@ async def test_measured_and_exported_objectives(
             name="Checkout SLA",
             covers=(checkout,),
             customer_id=customer,
-            objectives=(
-                ObjectiveSpec(
-                    indicator=Indicator.AVAILABILITY,
-                    target=99.0,
-                    window_kind=WindowKind.CALENDAR_MONTH,
-                ),
-            ),
+            objectives=(objective_spec(),),
         ),
         EDITOR,
     )
@@ -330,13 +297,10 @@ async def test_measured_and_exported_objectives(
 
 
 async def test_objectives_by_ids_or_names(
-    graph: Graph, source: str, services: dict[str, str]
+    source: str, services: dict[str, str], repository: ObjectiveRepository
 ) -> None:
     api = services[f"{source}-api"]
-    repository = ObjectiveRepository(graph)
-    await repository.import_slos(
-        parse_documents(text(slo(f"{source}-errors", f"{source}-api", 0.99, 0.995))), EDITOR
-    )
+    await import_file(repository, slo(f"{source}-errors", f"{source}-api", 0.99, 0.995))
     first = stable_id("Objective", api, f"{source}-errors#1")
 
     found = await repository.by_ids_or_names([first, f"{source}-errors#2", "nothing-here"])

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from support import APPROVER, EDITOR, VIEWER, GraphBuilder
+from support import APPROVER, EDITOR, VIEWER, GraphBuilder, StatementLog, listening
 
 from hub.domain.models import (
     AgreementKind,
@@ -33,7 +33,6 @@ from hub.domain.models import (
     WindowKind,
 )
 from hub.graph.client import Graph
-from hub.graph.cypher import Cypher, all_statements
 from hub.graph.repositories import AgreementRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
@@ -95,23 +94,10 @@ def schema() -> strawberry.Schema:
     return build_schema()
 
 
-class StatementLog:
-    """The names of the statements sent while it listens."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self._name_of = {statement: name for name, statement in all_statements().items()}
-
-    def __call__(self, statement: Cypher) -> None:
-        self.names.append(self._name_of.get(statement, statement.text))
-
-
 @pytest.fixture
 def statements(graph: Graph) -> Iterator[StatementLog]:
-    log = StatementLog()
-    graph.add_listener(log)
-    yield log
-    graph.remove_listener(log)
+    with listening(graph) as log:
+        yield log
 
 
 def owner_key(index: int) -> str:

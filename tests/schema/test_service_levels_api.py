@@ -14,61 +14,46 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 import strawberry
-import yaml
-from support import (
-    APPROVER,
-    EDITOR,
-    PARTIES,
-    PARTY_KEYS,
-    VIEWER,
-    GraphBuilder,
-    load,
+from slo_support import (
+    CHAIN,
+    CREDIT_POLICY,
+    GOLD,
+    OFFICE,
+    bound,
+    bound_sla,
+    chain_sla,
+    incident,
+    iso,
+    march,
+    objective_spec,
+    objectives_of,
+    openslo,
+    openslo_text,
+    store,
+    store_two_sources,
+    ticket,
+    ticket_sla,
+    utc,
 )
+from support import EDITOR, VIEWER, GraphBuilder, StatementLog, listening, load
 
-from hub.domain.buckets import BucketSeries
-from hub.domain.models import (
-    AgreementKind,
-    AgreementSpec,
-    CreditPolicySpec,
-    CreditTierSpec,
-    Indicator,
-    Objective,
-    ObjectiveSpec,
-    WindowKind,
-)
+from hub.domain.models import AgreementKind, Indicator
 from hub.domain.openslo import parse_documents
-from hub.domain.sources import SourceIncident, StateChange
 from hub.domain.windows import Window
 from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
-from hub.graph.cypher import Cypher, all_statements
-from hub.graph.repositories import AgreementRepository, ObjectiveRepository
-from hub.graph.repositories.sync import SyncRepository
+from hub.graph.repositories import ObjectiveRepository
 from hub.graph.repositories.telemetry import TelemetryRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
-from hub.settings import (
-    ApiSettings,
-    BusinessHoursSettings,
-    MaintenanceWindowSettings,
-    SloSettings,
-    TelemetryBinding,
-)
+from hub.settings import ApiSettings, SloSettings
 from hub.sync.telemetry import reconcile
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture(scope="module")
@@ -149,51 +134,18 @@ ELAPSED = 4464
 DAY = 288  # buckets
 
 
-async def bound_sla(
-    graph: Graph, builder: GraphBuilder, target: float = 99.0, secondary: bool = False
-) -> tuple[Objective, SloSettings]:
-    """An ACTIVE SLA with one calendar-month availability objective measured by
-    Prometheus (and Datadog as the secondary source, if asked)."""
-    _, author = await load(builder, [("shop", "db")])
-    spec = ObjectiveSpec(
-        indicator=Indicator.AVAILABILITY,
-        target=target,
-        window_kind=WindowKind.CALENDAR_MONTH,
-        name="availability",
-    )
-    sla = await author(AgreementKind.SLA, "Shop", ["shop"], [spec])
-    (objective,) = (await AgreementRepository(graph).objectives_by_agreement_ids([sla]))[sla]
-    bindings = [
-        TelemetryBinding(objective=objective.id, source="prometheus", good="ok", total="all")
-    ]
-    if secondary:
-        bindings.append(
-            TelemetryBinding(
-                objective=objective.id, source="datadog", role="secondary", good="ok", total="all"
-            )
-        )
-    return objective, SloSettings(bindings=bindings)
-
-
-async def store(
-    graph: Graph,
-    objective_id: str,
-    start: datetime,
-    good: Any,
-    total: Any,
-    source: str = "prometheus",
-) -> None:
-    series = BucketSeries(start, np.asarray(good, float), np.asarray(total, float))
-    await TelemetryRepository(graph).store(objective_id, source, series)
-
-
-async def status_at(
+async def status_with(
     schema: strawberry.Schema,
     graph: Graph,
-    objective: Objective,
-    settings: SloSettings,
-    at: datetime,
+    builder: GraphBuilder,
+    *buckets: tuple[datetime, Any, Any],
+    at: datetime = MID_MARCH,
 ) -> dict[str, Any]:
+    """The status at `at` of a 99% calendar-month availability objective of an SLA,
+    measured by the buckets given as (start, good, total)."""
+    objective, settings = await bound_sla(graph, builder, target=99.0)
+    for start, good, total in buckets:
+        await store(graph, objective.id, start, good, total)
     data = await ask(
         schema, graph, SLA_STATUS, settings, id=objective.agreement_id or "", at=iso(at)
     )
@@ -203,7 +155,6 @@ async def status_at(
 async def test_status_of_a_calendar_month_mid_month_with_missing_buckets(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
 ) -> None:
-    objective, settings = await bound_sla(graph, builder, target=99.0)
     # 100 events a bucket from 1 March to one bucket past MID_MARCH. 1 March itself is
     # missing; ten buckets on 2 March have 50 bad events each; the last bucket before
     # MID_MARCH 10. The bucket from MID_MARCH on (all bad) is still filling: not
@@ -214,10 +165,9 @@ async def test_status_of_a_calendar_month_mid_month_with_missing_buckets(
     good[DAY : DAY + 10] = 50
     good[ELAPSED - 1] = 90
     good[ELAPSED] = 0
-    await store(graph, objective.id, MARCH, good, total)
-    await store(graph, objective.id, MARCH - timedelta(minutes=5), [0], [100])
+    before = (MARCH - timedelta(minutes=5), [0], [100])
 
-    status = await status_at(schema, graph, objective, settings, MID_MARCH)
+    status = await status_with(schema, graph, builder, (MARCH, good, total), before)
 
     counted = 100 * (ELAPSED - DAY)  # 417,600 events
     assert status["windowStart"] == "2026-03-01T00:00:00Z"
@@ -239,7 +189,6 @@ async def test_status_of_a_calendar_month_mid_month_with_missing_buckets(
 async def test_a_firing_burn_rate_pair_puts_the_objective_at_risk(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
 ) -> None:
-    objective, settings = await bound_sla(graph, builder, target=99.0)
     # 100 events a bucket all March so far; the last hour 20% bad (240 bad events); the
     # five hours before it 10,000 good events a bucket, which keeps the 6-hour trend
     # (and so the forecast) low: only the 1h/5m pair at 14.4x fires.
@@ -247,9 +196,8 @@ async def test_a_firing_burn_rate_pair_puts_the_objective_at_risk(
     total[ELAPSED - 72 : ELAPSED - 12] = 10_000
     good = total.copy()
     good[ELAPSED - 12 :] = 80
-    await store(graph, objective.id, MARCH, good, total)
 
-    status = await status_at(schema, graph, objective, settings, MID_MARCH)
+    status = await status_with(schema, graph, builder, (MARCH, good, total))
 
     counted = 100 * (ELAPSED - 60) + 10_000 * 60  # 1,040,400
     assert (status["good"], status["total"]) == (counted - 240, counted)
@@ -271,15 +219,13 @@ async def test_a_firing_burn_rate_pair_puts_the_objective_at_risk(
 async def test_a_forecast_running_out_within_the_month_puts_the_objective_at_risk(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
 ) -> None:
-    objective, settings = await bound_sla(graph, builder, target=99.0)
     # 100 events a bucket all March so far; 2 bad in each of the last 72 (6 hours):
     # 2x over the last 6 hours, too slow for any alert pair, yet faster than 1x.
     total = np.full(ELAPSED, 100.0)
     good = total.copy()
     good[ELAPSED - 72 :] = 98
-    await store(graph, objective.id, MARCH, good, total)
 
-    status = await status_at(schema, graph, objective, settings, MID_MARCH)
+    status = await status_with(schema, graph, builder, (MARCH, good, total))
 
     assert (status["good"], status["total"]) == (100 * ELAPSED - 144, 100 * ELAPSED)
     remaining = 1 - (144 / (100 * ELAPSED)) / 0.01  # 30/31 of the budget
@@ -299,12 +245,11 @@ async def test_a_forecast_running_out_within_the_month_puts_the_objective_at_ris
 async def test_an_overspent_budget_is_exhausted(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
 ) -> None:
-    objective, settings = await bound_sla(graph, builder, target=99.0)
     # 2 March: 98 of 100 good in every bucket; one good bucket just before MID_MARCH.
-    await store(graph, objective.id, utc(2026, 3, 2), [98] * DAY, [100] * DAY)
-    await store(graph, objective.id, MID_MARCH - timedelta(minutes=5), [100], [100])
+    march_2 = (utc(2026, 3, 2), [98] * DAY, [100] * DAY)
+    last = (MID_MARCH - timedelta(minutes=5), [100], [100])
 
-    status = await status_at(schema, graph, objective, settings, MID_MARCH)
+    status = await status_with(schema, graph, builder, march_2, last)
 
     assert (status["good"], status["total"]) == (98 * DAY + 100, 100 * DAY + 100)
     assert status["compliance"] == approx(100 * (98 * DAY + 100) / (100 * DAY + 100))
@@ -320,11 +265,8 @@ async def test_an_overspent_budget_is_exhausted(
 async def test_spending_exactly_the_whole_budget_exhausts_it(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
 ) -> None:
-    objective, settings = await bound_sla(graph, builder, target=99.0)
     # 10 bad events of 1000 on 2 March: exactly the 1% a 99% target allows.
-    await store(graph, objective.id, utc(2026, 3, 2), [990], [1000])
-
-    status = await status_at(schema, graph, objective, settings, MID_MARCH)
+    status = await status_with(schema, graph, builder, (utc(2026, 3, 2), [990], [1000]))
 
     assert status["budgetRemaining"] == approx(0.0)
     # The contract: EXHAUSTED when budgetRemaining <= 0.
@@ -334,12 +276,11 @@ async def test_spending_exactly_the_whole_budget_exhausts_it(
 async def test_an_objective_without_data_in_its_window_has_no_data(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
 ) -> None:
-    objective, settings = await bound_sla(graph, builder, target=99.0)
     # Only February's last hour has data, all bad: the burn windows of an hour and more
     # reach back into it (100x), the status does not.
-    await store(graph, objective.id, utc(2026, 2, 28, 23), [0] * 12, [100] * 12)
+    february = (utc(2026, 2, 28, 23), [0] * 12, [100] * 12)
 
-    status = await status_at(schema, graph, objective, settings, utc(2026, 3, 1, 0, 30))
+    status = await status_with(schema, graph, builder, february, at=utc(2026, 3, 1, 0, 30))
 
     assert status == {
         "windowStart": "2026-03-01T00:00:00Z",
@@ -370,35 +311,16 @@ query ServiceStatus($id: ID!, $at: DateTime) {{
 """
 
 
-def openslo(name: str, service: str) -> str:
-    ratio = {
-        "counter": True,
-        "good": {"metricSource": {"type": "Prometheus", "spec": {"query": "ok"}}},
-        "total": {"metricSource": {"type": "Prometheus", "spec": {"query": "all"}}},
-    }
-    return yaml.safe_dump(
-        {
-            "apiVersion": "openslo/v1",
-            "kind": "SLO",
-            "metadata": {"name": name},
-            "spec": {
-                "service": service,
-                "budgetingMethod": "Occurrences",
-                "timeWindow": [{"duration": "7d", "isRolling": True}],
-                "indicator": {"spec": {"ratioMetric": ratio}},
-                "objectives": [{"target": 0.995}],
-            },
-        }
-    )
-
-
 async def test_a_service_objective_imported_from_openslo_reads_its_prometheus_buckets(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder, source: str
 ) -> None:
     service = f"{source}-checkout"
     ids = await builder.load(services=[service])
     await ObjectiveRepository(graph).import_slos(
-        parse_documents(openslo("checkout-availability", service)), EDITOR
+        parse_documents(
+            openslo_text(openslo("checkout-availability", service, 0.995, window="7d"))
+        ),
+        EDITOR,
     )
     (objective,) = (await ObjectiveRepository(graph).objectives_by_service_ids([ids[service]]))[
         ids[service]
@@ -460,29 +382,18 @@ async def test_the_secondary_source_fills_gaps_and_disagreements_are_listed(
 ) -> None:
     objective, settings = await bound_sla(graph, builder, target=99.0, secondary=True)
     at = utc(2026, 3, 1, 2)  # 24 buckets into March
-    # Primary: buckets 0-11, 100 events, all good but 90 in bucket 5.
-    await store(graph, objective.id, MARCH, [100] * 5 + [90] + [100] * 6, [100] * 12)
-    # Secondary: buckets 3-17, 200 events; all good in 3-11 except 199.2 in bucket 4
-    # (0.4 points off the primary: within the 0.5 tolerance); 180 in 12-17. Bucket 5 it
-    # sees all good: 10 points off the primary's 90%.
-    secondary_good = [np.nan] * 3 + [200, 199.2] + [200] * 7 + [180] * 6
-    secondary_total = [np.nan] * 3 + [200] * 15
-    await store(
-        graph, objective.id, MARCH, secondary_good, secondary_total, source="datadog:secondary"
-    )
+    await store_two_sources(graph, objective.id, MARCH)
     await reconcile(TelemetryRepository(graph), objective, Window(MARCH, at), settings)
 
-    data = await ask(
-        schema,
-        graph,
-        DISCREPANCIES,
-        settings,
-        id=objective.agreement_id or "",
-        at=iso(at),
-        **{"from": iso(MARCH), "to": iso(utc(2026, 3, 2))},
-    )
+    async def listed_from(start: datetime) -> Any:
+        """The objective's status at `at` and its discrepancies from `start` to 2 March."""
+        window = {"from": iso(start), "to": iso(utc(2026, 3, 2))}
+        agreement = objective.agreement_id or ""
+        data = await ask(schema, graph, DISCREPANCIES, settings, id=agreement, at=iso(at), **window)
+        (listed,) = data["node"]["objectives"]
+        return listed
 
-    (listed,) = data["node"]["objectives"]
+    listed = await listed_from(MARCH)
     # The primary's 1190 of 1200 in 0-11 (its 90% wins in bucket 5), the secondary's
     # 1080 of 1200 in 12-17; 18 of 24 buckets have data.
     assert listed["status"] == {
@@ -503,57 +414,12 @@ async def test_the_secondary_source_fills_gaps_and_disagreements_are_listed(
         }
     ]
 
-    later = await ask(
-        schema,
-        graph,
-        DISCREPANCIES,
-        settings,
-        id=objective.agreement_id or "",
-        at=iso(at),
-        **{"from": iso(utc(2026, 3, 1, 0, 30)), "to": iso(utc(2026, 3, 2))},
-    )
-    assert later["node"]["objectives"][0]["discrepancies"] == []
+    # Outside the asked span nothing is listed.
+    later = await listed_from(utc(2026, 3, 1, 0, 30))
+    assert later["discrepancies"] == []
 
 
 # ---- ticket objectives -------------------------------------------------------------------
-
-OFFICE = SloSettings(
-    business_hours=BusinessHoursSettings(
-        time_zone="Europe/Berlin",
-        working_days=[0, 1, 2, 3, 4],
-        day_start=time(9),
-        day_end=time(17),
-        holidays=[date(2026, 3, 11)],
-    ),
-    pause_states=["Pending customer"],
-    maintenance_windows=[
-        MaintenanceWindowSettings(start=utc(2026, 3, 4, 10), end=utc(2026, 3, 4, 12))
-    ],
-)
-
-
-def ticket(
-    source: str,
-    key: str,
-    priority: str,
-    opened: datetime,
-    *,
-    resolved: datetime | None = None,
-    responded: datetime | None = None,
-    history: tuple[tuple[datetime, str], ...] = (),
-) -> SourceIncident:
-    return SourceIncident(
-        source=f"{source}-itsm",
-        external_id=key,
-        updated_at=resolved or opened,
-        priority=priority,
-        state="Resolved" if resolved else "In progress",
-        opened_at=opened,
-        resolved_at=resolved,
-        responded_at=responded,
-        state_history=tuple(StateChange(at=at, state=state) for at, state in history),
-        component_refs=(f"{source}:shop",),
-    )
 
 
 async def test_ticket_objectives_count_tickets_settled_on_the_business_clock(
@@ -562,82 +428,54 @@ async def test_ticket_objectives_count_tickets_settled_on_the_business_clock(
     """Berlin office hours, 09:00-17:00 (08:00-16:00 UTC in early March 2026), Monday
     to Friday, Wednesday 11 March off. Resolution of P1s within 4h (target 75%),
     response to P1s within 1h (target 50%)."""
-    _, author = await load(builder, [("shop", "db")])
-    sla = await author(
-        AgreementKind.SLA,
-        "Service desk",
-        ["shop"],
-        [
-            ObjectiveSpec(
-                indicator=Indicator.RESOLUTION_TIME,
-                target=75.0,
-                threshold=4 * 3600,
-                priority="P1",
-                window_kind=WindowKind.CALENDAR_MONTH,
-                name="resolution",
-            ),
-            ObjectiveSpec(
-                indicator=Indicator.RESPONSE_TIME,
-                target=50.0,
-                threshold=3600,
-                priority="P1",
-                window_kind=WindowKind.CALENDAR_MONTH,
-                name="response",
-            ),
-        ],
-    )
-    pending = ((utc(2026, 3, 2, 9), "Pending customer"), (utc(2026, 3, 2, 12), "In progress"))
+    specs = [
+        objective_spec(
+            Indicator.RESOLUTION_TIME, 75.0, threshold=4 * 3600, priority="P1", name="resolution"
+        ),
+        objective_spec(
+            Indicator.RESPONSE_TIME, 50.0, threshold=3600, priority="P1", name="response"
+        ),
+    ]
+    pending = ((march(2, 9), "Pending customer"), (march(2, 12), "In progress"))
     incidents = [
         # Mon 15:00 - Tue 11:00 Berlin: 4h of business time (resolved: within), answered
         # after 30 min (within).
-        ticket(
-            source,
-            "A",
-            "P1",
-            utc(2026, 3, 2, 14),
-            responded=utc(2026, 3, 2, 14, 30),
-            resolved=utc(2026, 3, 3, 10),
-        ),
+        ticket(source, "A", "P1", march(2, 14), responded=march(2, 14, 30), resolved=march(3, 10)),
         # Pending the customer 09:00-12:00Z: resolved after 2.5h, answered after 1h
         # (both within).
         ticket(
             source,
             "B",
             "P1",
-            utc(2026, 3, 2, 8),
-            responded=utc(2026, 3, 2, 11),
-            resolved=utc(2026, 3, 2, 13, 30),
+            march(2, 8),
+            responded=march(2, 11),
+            resolved=march(2, 13, 30),
             history=pending,
         ),
         # 6h, never answered before it was resolved: late on both clocks.
-        ticket(source, "C", "P1", utc(2026, 3, 5, 8), resolved=utc(2026, 3, 5, 14)),
+        ticket(source, "C", "P1", march(5, 8), resolved=march(5, 14)),
         # Around the maintenance window 10:00-12:00Z: answered after 50 min, resolved
         # after 4h (both within).
         ticket(
             source,
             "F",
             "P1",
-            utc(2026, 3, 4, 9, 30),
-            responded=utc(2026, 3, 4, 12, 20),
-            resolved=utc(2026, 3, 4, 15, 30),
+            march(4, 9, 30),
+            responded=march(4, 12, 20),
+            resolved=march(4, 15, 30),
         ),
         # Tue 15:00-17:00, holiday, Thu 09:00-10:30 Berlin: resolved within 3.5h; the
         # answer came on Thursday: late.
         ticket(
-            source,
-            "G",
-            "P1",
-            utc(2026, 3, 10, 14),
-            responded=utc(2026, 3, 12, 8, 10),
-            resolved=utc(2026, 3, 12, 9, 30),
+            source, "G", "P1", march(10, 14), responded=march(12, 8, 10), resolved=march(12, 9, 30)
         ),
         # Open for 3h at MID_MARCH, unanswered: resolution not settled (not counted),
         # response late since 10:00Z.
-        ticket(source, "D", "P1", utc(2026, 3, 16, 9)),
+        ticket(source, "D", "P1", march(16, 9)),
         # Another priority: ignored by both.
-        ticket(source, "E", "P3", utc(2026, 3, 2, 8), resolved=utc(2026, 3, 6, 8)),
+        ticket(source, "E", "P3", march(2, 8), resolved=march(6, 8)),
     ]
-    await SyncRepository(graph).write_batch(f"{source}-itsm", incidents=incidents)
+    sla = await ticket_sla(builder, specs, incidents)
 
     data = await ask(schema, graph, SLA_STATUS, OFFICE, id=sla, at=iso(MID_MARCH))
 
@@ -694,21 +532,10 @@ EXPECTED_STATEMENTS = Counter(
 )
 
 
-class StatementLog:
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self._name_of = {statement: name for name, statement in all_statements().items()}
-
-    def __call__(self, statement: Cypher) -> None:
-        self.names.append(self._name_of.get(statement, statement.text))
-
-
 @pytest.fixture
 def statements(graph: Graph) -> Iterator[StatementLog]:
-    log = StatementLog()
-    graph.add_listener(log)
-    yield log
-    graph.remove_listener(log)
+    with listening(graph) as log:
+        yield log
 
 
 @pytest.mark.parametrize("count", [3, 12])
@@ -722,34 +549,19 @@ async def test_statuses_of_a_page_of_objectives_cost_a_fixed_number_of_statement
     services = [f"svc-{i:02d}" for i in range(count)]
     ids, author = await load(builder, [], services=services)
     specs = [
-        ObjectiveSpec(
-            indicator=Indicator.AVAILABILITY,
-            target=99.0,
-            window_kind=WindowKind.CALENDAR_MONTH,
-            name="availability",
-        ),
-        ObjectiveSpec(
-            indicator=Indicator.RESOLUTION_TIME,
-            target=90.0,
-            threshold=3600,
-            window_kind=WindowKind.CALENDAR_MONTH,
-            name="resolution",
-        ),
+        objective_spec(name="availability"),
+        objective_spec(Indicator.RESOLUTION_TIME, 90.0, threshold=3600, name="resolution"),
     ]
-    repository = AgreementRepository(graph)
     expected: dict[str, int] = {}
-    bindings = []
+    measured = []
     for i, service in enumerate(services):
         sla = await author(AgreementKind.SLA, f"SLA {i}", [service], specs)
-        objectives = (await repository.objectives_by_agreement_ids([sla]))[sla]
-        availability = next(o for o in objectives if o.name == "availability")
-        bindings.append(
-            TelemetryBinding(objective=availability.id, source="prometheus", good="g", total="t")
-        )
+        availability = next(o for o in await objectives_of(graph, sla) if o.name == "availability")
+        measured.append(availability.id)
         # Agreement i: 3i bad events of 1000 in one bucket on 2 March.
         await store(graph, availability.id, utc(2026, 3, 2), [1000 - 3 * i], [1000])
         expected[sla] = i
-    settings = SloSettings(bindings=bindings)
+    settings = bound(*measured)
     statements.names.clear()
     before = graph.round_trips
 
@@ -808,52 +620,18 @@ query Violation($id: ID!) {
 
 
 async def assessed_sla(graph: Graph, builder: GraphBuilder) -> tuple[str, dict[str, str]]:
-    """An ACTIVE SLA covering a TIER_2 service with three objectives and a credit
-    policy (10% below 99.9, 25% below 99, 50% below 95, capped at 30%), assessed at 1
-    March over January and February; one bucket of 10,000 events a month each."""
-    services = [{"externalId": "shop", "name": "shop", "tier": "TIER_2"}]
-    await builder.load(extra={**PARTIES, "services": services})
-    ids = await builder.ids(["shop", *PARTY_KEYS])
-    repository = AgreementRepository(graph)
-    spec = AgreementSpec(
-        kind=AgreementKind.SLA,
-        name="Gold",
-        covers=(ids["shop"],),
-        customer_id=ids["cust-1"],
-        objectives=tuple(
-            ObjectiveSpec(
-                indicator=Indicator.AVAILABILITY,
-                target=target,
-                window_kind=WindowKind.CALENDAR_MONTH,
-                name=name,
-            )
-            for name, target in (("avail", 99.9), ("errors", 99.0), ("strict", 99.95))
-        ),
-        credit_policy=CreditPolicySpec(
-            tiers=(
-                CreditTierSpec(below_percent=99.9, credit_percent=10),
-                CreditTierSpec(below_percent=99.0, credit_percent=25),
-                CreditTierSpec(below_percent=95.0, credit_percent=50),
-            ),
-            cap_percent=30,
-        ),
-    )
-    sla = await repository.create(spec, EDITOR)
-    await repository.submit(sla, EDITOR)
-    await repository.approve(sla, APPROVER)
-    objectives = {
-        o.name or "": o.id for o in (await repository.objectives_by_agreement_ids([sla]))[sla]
-    }
-    for name, jan, feb in (("avail", 9990, 9980), ("errors", 9500, 9400), ("strict", 9994, 9990)):
+    """An ACTIVE SLA `Gold` covering a TIER_2 service with the three objectives of GOLD
+    and CREDIT_POLICY (10% below 99.9, 25% below 99, 50% below 95, capped at 30%),
+    assessed at 1 March over January and February; one bucket of 10,000 events a month
+    each, as GOLD gives them."""
+    _, author = await load(builder, [], services=["shop"], tiers={"shop": "TIER_2"})
+    specs = [objective_spec(target=target, name=name) for name, target, _, _ in GOLD]
+    sla = await author(AgreementKind.SLA, "Gold", ["shop"], specs, credit_policy=CREDIT_POLICY)
+    objectives = {o.name or "": o.id for o in await objectives_of(graph, sla)}
+    for name, _, jan, feb in GOLD:
         await store(graph, objectives[name], utc(2026, 1, 20), [jan], [10_000])
         await store(graph, objectives[name], utc(2026, 2, 20), [feb], [10_000])
-    settings = SloSettings(
-        assess_days=59,  # 1 January to 1 March
-        bindings=[
-            TelemetryBinding(objective=i, source="prometheus", good="g", total="t")
-            for i in objectives.values()
-        ],
-    )
+    settings = bound(*objectives.values(), assess_days=59)  # 1 January to 1 March
     await ServiceLevels(graph, settings).assess(utc(2026, 3, 1), [sla])
     return sla, objectives
 
@@ -1000,46 +778,10 @@ query RootCause($slaId: ID!, $from: DateTime!, $to: DateTime!) {
 }
 """
 
-# A diamond with a cycle; z depends on a but is not on a's chain.
-CHAIN = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", "e"), ("e", "b"), ("z", "a")]
-
-
-def incident(
-    source: str,
-    key: str,
-    on: str,
-    priority: str | None,
-    opened: datetime,
-    resolved: datetime | None = None,
-) -> SourceIncident:
-    return SourceIncident(
-        source=f"{source}-pd",
-        external_id=key,
-        updated_at=opened,
-        priority=priority,
-        state="Resolved" if resolved else "Triggered",
-        opened_at=opened,
-        resolved_at=resolved,
-        component_refs=(f"{source}:{on}",),
-    )
-
 
 async def test_root_cause_ranks_components_on_the_chain_by_their_incidents(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder, source: str
 ) -> None:
-    ids, author = await load(builder, CHAIN, services=["a"])
-    sla = await author(
-        AgreementKind.SLA,
-        "Shop",
-        ["a"],
-        [
-            ObjectiveSpec(
-                indicator=Indicator.AVAILABILITY,
-                target=99.9,
-                window_kind=WindowKind.CALENDAR_MONTH,
-            )
-        ],
-    )
     # The window: 24 hours of 10 March. Score per incident: weight (P1 5 ... P5 1,
     # none 1) x (1 + hours overlapping the window, at most 24).
     incidents = [
@@ -1057,7 +799,7 @@ async def test_root_cause_ranks_components_on_the_chain_by_their_incidents(
         # z is not on the chain.
         incident(source, "z1", "z", "P1", utc(2026, 3, 10, 1), utc(2026, 3, 10, 2)),
     ]
-    await SyncRepository(graph).write_batch(f"{source}-pd", incidents=incidents)
+    ids, sla = await chain_sla(builder, incidents)
 
     data = await ask(
         schema,
@@ -1089,9 +831,7 @@ async def test_root_cause_refuses_what_is_not_an_sla_and_a_backwards_window(
     schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
 ) -> None:
     ids, author = await load(builder, CHAIN, services=["a"])
-    spec = ObjectiveSpec(
-        indicator=Indicator.AVAILABILITY, target=99.9, window_kind=WindowKind.CALENDAR_MONTH
-    )
+    spec = objective_spec(target=99.9)
     sla = await author(AgreementKind.SLA, "Shop", ["a"], [spec])
     ola = await author(AgreementKind.OLA, "Ops", ["a"], [spec])
     window = {"from": "2026-03-10T00:00:00Z", "to": "2026-03-11T00:00:00Z"}

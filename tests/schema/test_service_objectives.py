@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import yaml
-from support import EDITOR, VIEWER, GraphBuilder
+from slo_support import openslo, openslo_text
+from support import EDITOR, VIEWER, GraphBuilder, listening
 
 from hub.domain.openslo import parse_documents
 from hub.graph.client import Graph
-from hub.graph.cypher import Cypher, all_statements
 from hub.graph.repositories import ObjectiveRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
@@ -25,26 +24,6 @@ query Services($name: String) {
 """
 
 
-def slo(name: str, service: str, window: dict[str, object], *targets: float) -> dict[str, object]:
-    ratio = {
-        "counter": True,
-        "good": {"metricSource": {"type": "Prometheus", "spec": {"query": "ok"}}},
-        "total": {"metricSource": {"type": "Prometheus", "spec": {"query": "all"}}},
-    }
-    return {
-        "apiVersion": "openslo/v1",
-        "kind": "SLO",
-        "metadata": {"name": name},
-        "spec": {
-            "service": service,
-            "budgetingMethod": "Occurrences",
-            "timeWindow": [window],
-            "indicator": {"spec": {"ratioMetric": ratio}},
-            "objectives": [{"target": t} for t in targets],
-        },
-    }
-
-
 async def test_services_list_their_own_objectives_in_one_batch(
     graph: Graph, builder: GraphBuilder, source: str
 ) -> None:
@@ -52,29 +31,19 @@ async def test_services_list_their_own_objectives_in_one_batch(
     await builder.load(services=keys)
     rolling = {"duration": "4w", "isRolling": True}
     month = {"duration": "1M", "isRolling": False}
-    file = yaml.safe_dump_all(
-        [
-            slo("availability", keys[0], rolling, 0.999),
-            slo("errors", keys[0], month, 0.99, 0.995),
-            slo("availability", keys[2], month, 0.95),
-        ]
+    file = openslo_text(
+        openslo("availability", keys[0], 0.999, timeWindow=[rolling]),
+        openslo("errors", keys[0], 0.99, 0.995, timeWindow=[month]),
+        openslo("availability", keys[2], 0.95, timeWindow=[month]),
     )
     await ObjectiveRepository(graph).import_slos(parse_documents(file), EDITOR)
-    names = {statement: name for name, statement in all_statements().items()}
-    sent: list[str] = []
 
-    def listen(statement: Cypher) -> None:
-        sent.append(names[statement])
-
-    graph.add_listener(listen)
-    try:
+    with listening(graph) as sent:
         result = await build_schema().execute(
             QUERY,
             variable_values={"name": source},
             context_value=Context.create(graph, VIEWER, ApiSettings()),
         )
-    finally:
-        graph.remove_listener(listen)
 
     assert result.errors is None
     assert result.data is not None
@@ -106,6 +75,6 @@ async def test_services_list_their_own_objectives_in_one_batch(
         ],
         keys[3]: [],
     }
-    assert Counter(sent) == Counter(
+    assert Counter(sent.names) == Counter(
         {"components.LIST_SERVICES": 1, "objectives.OBJECTIVES_BY_SERVICE_IDS": 1}
     )

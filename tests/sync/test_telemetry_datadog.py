@@ -16,17 +16,23 @@ import pytest
 from fakes.datadog import FakeDatadog
 from fakes.metrics import FakeMetrics
 from fakes.server import serve_app
-from support import GraphBuilder, load
+from slo_support import (
+    coverage,
+    engine_status,
+    minutes,
+    points,
+    prometheus_queries,
+    quarantined,
+    sla_objectives,
+)
+from support import GraphBuilder
 
 from hub.connectors.datadog import DatadogSource
 from hub.connectors.http import RetryPolicy
-from hub.domain.budget import ObjectiveStatus
-from hub.domain.models import AgreementKind, Indicator, Objective, ObjectiveSpec, WindowKind
+from hub.domain.models import Indicator
 from hub.domain.windows import Window
-from hub.engine.status import StatusEngine
 from hub.graph.client import Graph
 from hub.graph.ids import to_iso
-from hub.graph.repositories import AgreementRepository
 from hub.graph.repositories.sync import SyncRepository
 from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
 from hub.settings import DatadogSettings, SloSettings, TelemetryBinding
@@ -36,7 +42,6 @@ from hub.sync.telemetry import run_telemetry_sync
 API_KEY = "dd-api-7Qx2Lk9Vb3Nm8Rt4"
 APP_KEY = "dd-app-Hc5Wz1Pq6Ys0Ju2Ed7Fg"
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01, max_retry_after=5)
-WINDOW_SECONDS = 28 * 86400
 
 
 @pytest.fixture
@@ -57,42 +62,6 @@ def datadog(base_url: str) -> DatadogSource:
     return DatadogSource(settings, retry=FAST)
 
 
-def minutes(start: datetime, n: float) -> datetime:
-    return start + timedelta(minutes=n)
-
-
-def coverage(buckets: int) -> float:
-    return 100 * buckets * 300 / WINDOW_SECONDS
-
-
-async def sla_objective(
-    builder: GraphBuilder,
-    indicator: Indicator = Indicator.AVAILABILITY,
-    threshold: float | None = None,
-    target: float = 99.0,
-) -> Objective:
-    _, author = await load(builder, [], services=["checkout"])
-    spec = ObjectiveSpec(
-        indicator=indicator,
-        target=target,
-        threshold=threshold,
-        window_kind=WindowKind.ROLLING,
-        window_days=28,
-        name=f"{builder.source}-{indicator.lower()}",
-    )
-    agreement = await author(AgreementKind.SLA, f"{builder.source} SLA", ["checkout"], [spec])
-    found = await AgreementRepository(builder.graph).objectives_by_agreement_ids([agreement])
-    [objective] = found[agreement]
-    return objective
-
-
-async def status_of(
-    graph: Graph, objective: Objective, settings: SloSettings, at: datetime
-) -> ObjectiveStatus:
-    [status] = await StatusEngine(graph, settings).statuses([objective], at)
-    return status
-
-
 def hits(source: str, extra: str = "") -> str:
     return f"sum:trace.http.request.hits{{service:{source}{extra}}}.as_rate()"
 
@@ -105,7 +74,7 @@ T_D = datetime(2024, 7, 1, tzinfo=UTC)
 async def test_datadog_good_and_total_rates_become_buckets(
     graph: Graph, builder: GraphBuilder, source: str, fake: FakeDatadog, base_url: str
 ) -> None:
-    objective = await sla_objective(builder)
+    [objective] = await sla_objectives(builder, f"{source}-availability")
     good_q, total_q = hits(source, ",http.status_class:2xx"), hits(source)
     now = minutes(T_D, 30)
     times = [minutes(T_D, i).timestamp() for i in range(1, 31)]
@@ -131,16 +100,12 @@ async def test_datadog_good_and_total_rates_become_buckets(
     asked = {r.param("query"): (r.param("from"), r.param("to")) for r in fake.requests}
     window = (str(int((now - timedelta(days=28)).timestamp())), str(int(now.timestamp())))
     assert asked == {good_q: window, total_q: window}
-    status = await status_of(graph, objective, settings, now)
+    status = await engine_status(graph, objective, settings, now)
     assert status.total == 29 * 120  # the minute without a good value is dropped whole
     assert status.good == 29 * 120 - 3 * 30
     assert status.compliance == pytest.approx(100 * 3390 / 3480)
     assert status.data_coverage == pytest.approx(coverage(6))
-    [entry] = [
-        e
-        for e in await SyncRepository(graph).quarantined("datadog", limit=1000)
-        if e.external_id is not None and e.external_id.startswith(f"{objective.id}|primary@")
-    ]
+    [entry] = (await quarantined(graph, "datadog", objective.id)).values()
     assert entry.external_id == f"{objective.id}|primary@{to_iso(minutes(T_D, 12))}"
     assert entry.reason == "good: not a finite number"
     assert run.quarantined == 1
@@ -149,7 +114,9 @@ async def test_datadog_good_and_total_rates_become_buckets(
 async def test_datadog_milliseconds_are_compared_with_a_threshold_in_seconds(
     graph: Graph, builder: GraphBuilder, source: str, fake: FakeDatadog, base_url: str
 ) -> None:
-    objective = await sla_objective(builder, Indicator.LATENCY, threshold=0.3, target=90.0)
+    [objective] = await sla_objectives(
+        builder, f"{source}-latency", indicator=Indicator.LATENCY, threshold=0.3, target=90.0
+    )
     latency_q = f"avg:trace.http.request.duration{{service:{source}}}"
     now = minutes(T_D, 10)
     values = [250.0, 300.0, 450.0, 250.0, 250.0, 1200.0, 250.0, 250.0, 300.0, 299.0]
@@ -168,7 +135,7 @@ async def test_datadog_milliseconds_are_compared_with_a_threshold_in_seconds(
         )
 
     assert run.status == "SUCCEEDED", run.error
-    status = await status_of(graph, objective, settings, now)
+    status = await engine_status(graph, objective, settings, now)
     # Each point is a one-minute slice, good when at most 300 ms (0.3 s itself included).
     assert status.total == 10
     assert status.good == 8
@@ -181,7 +148,7 @@ async def test_datadog_milliseconds_are_compared_with_a_threshold_in_seconds(
 async def test_a_datadog_refusing_the_keys_fails_the_run_naming_the_objective(
     graph: Graph, builder: GraphBuilder, source: str, fake: FakeDatadog, base_url: str
 ) -> None:
-    objective = await sla_objective(builder)
+    [objective] = await sla_objectives(builder, f"{source}-availability")
     fake.fail_next(403)
     settings = SloSettings(
         bindings=[
@@ -215,23 +182,19 @@ T_R = datetime(2024, 8, 1, tzinfo=UTC)
 async def test_primary_and_secondary_are_reconciled_and_the_secondary_fills_gaps(
     graph: Graph, builder: GraphBuilder, source: str, fake: FakeDatadog, base_url: str
 ) -> None:
-    objective = await sla_objective(builder)
+    [objective] = await sla_objectives(builder, f"{source}-availability")
     now = minutes(T_R, 60)
-
-    def at(k: int) -> float:  # the point filling bucket k - 1
-        return minutes(T_R, 5 * k).timestamp()
 
     # Prometheus: buckets 0-7 and 10-11; bucket 6 is 90 % good, bucket 7 99.8 %.
     prometheus = FakeMetrics("prometheus")
-    p_good = f'sum(rate({source}_requests_total{{code!~"5.."}}[5m]))'
-    p_total = f"sum(rate({source}_requests_total[5m]))"
-    primary = [*range(1, 9), 11, 12]
-    prometheus.add(p_good, [(at(k), {7: 0.9, 8: 0.998}.get(k, 1.0)) for k in primary])
-    prometheus.add(p_total, [(at(k), 1.0) for k in primary])
+    p_good, p_total = prometheus_queries(source)
+    primary = [*range(1, 9), 11, 12]  # point k fills bucket k - 1
+    prometheus.add(p_good, points(T_R, {k: {7: 0.9, 8: 0.998}.get(k, 1.0) for k in primary}))
+    prometheus.add(p_total, points(T_R, dict.fromkeys(primary, 1.0)))
     # Datadog: buckets 0-9, all good but 8 and 9 (half good), where Prometheus has none.
     d_good, d_total = hits(source, ",http.status_class:2xx"), hits(source)
-    fake.add_series(d_good, [(at(k), 0.5 if k > 8 else 1.0) for k in range(1, 11)])
-    fake.add_series(d_total, [(at(k), 1.0) for k in range(1, 11)])
+    fake.add_series(d_good, points(T_R, {k: 0.5 if k > 8 else 1.0 for k in range(1, 11)}))
+    fake.add_series(d_total, points(T_R, dict.fromkeys(range(1, 11), 1.0)))
     settings = SloSettings(
         bindings=[
             TelemetryBinding(objective=objective.id, good=p_good, total=p_total),
@@ -264,7 +227,7 @@ async def test_primary_and_secondary_are_reconciled_and_the_secondary_fills_gaps
     assert flagged.primary == pytest.approx(90.0)
 
     # The primary where both have data, the secondary in the primary's gap (buckets 8-9).
-    status = await status_of(graph, objective, settings, now)
+    status = await engine_status(graph, objective, settings, now)
     assert status.total == 12 * 300
     assert status.good == pytest.approx(6 * 300 + 270 + 299.4 + 2 * 150 + 2 * 300)
     assert status.data_coverage == pytest.approx(coverage(12))

@@ -23,17 +23,15 @@ from pathlib import Path
 
 import pytest
 from prometheus_server import MetricFamily, cumulative, openmetrics_text, start_prometheus
-from support import EDITOR, GraphBuilder, load
+from slo_support import coverage, engine_status, import_slo, quarantined, sla_objectives
+from support import GraphBuilder
 
 from hub.connectors.prometheus import PrometheusSource
 from hub.domain.budget import BudgetState
-from hub.domain.models import AgreementKind, Indicator, ObjectiveSpec, WindowKind
-from hub.domain.openslo import parse_documents
+from hub.domain.models import Objective
 from hub.domain.windows import snap
-from hub.engine.status import StatusEngine
 from hub.graph.client import Graph
 from hub.graph.ids import to_iso
-from hub.graph.repositories import AgreementRepository, ObjectiveRepository
 from hub.graph.repositories.sync import SyncRepository
 from hub.settings import PrometheusSettings, SloSettings, TelemetryBinding
 from hub.sync.metrics import PrometheusMetrics
@@ -65,45 +63,17 @@ DATA = openmetrics_text(
 )
 
 
-def slo(
-    service: str,
-    name: str,
-    target: float,
-    counter: bool = True,
-    metric: str = "http_requests_total",
-) -> str:
-    good = f'sum({metric}{{job="checkout",code!~"5.."}})'
-    total = f'sum({metric}{{job="checkout"}})'
-    return f"""
-apiVersion: openslo/v1
-kind: SLO
-metadata:
-  name: {name}
-spec:
-  service: {service}
-  budgetingMethod: Occurrences
-  timeWindow:
-    - duration: 28d
-      isRolling: true
-  indicator:
-    metadata:
-      name: {name}-ratio
-    spec:
-      ratioMetric:
-        counter: {str(counter).lower()}
-        good:
-          metricSource:
-            type: Prometheus
-            spec:
-              query: '{good}'
-        total:
-          metricSource:
-            type: Prometheus
-            spec:
-              query: '{total}'
-  objectives:
-    - target: {target}
-"""
+async def import_checkout_slo(
+    builder: GraphBuilder, metric: str = "http_requests_total"
+) -> Objective:
+    """The test's OpenSLO objective of 99% good checkout requests, counted by `metric`."""
+    return await import_slo(
+        builder,
+        f"{builder.source}-availability",
+        0.99,
+        good=f'sum({metric}{{job="checkout",code!~"5.."}})',
+        total=f'sum({metric}{{job="checkout"}})',
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +83,9 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 async def test_a_first_sync_backfills_the_window_and_status_matches_hand_figures(
-    graph: Graph, builder: GraphBuilder, source: str, prometheus_url: str
+    graph: Graph, builder: GraphBuilder, prometheus_url: str
 ) -> None:
-    await builder.load(services=["checkout"])
-    name = f"{source}-availability"
-    await ObjectiveRepository(graph).import_slos(
-        parse_documents(slo(f"{source}:checkout", name, 0.99)), EDITOR
-    )
+    objective = await import_checkout_slo(builder)
     settings = SloSettings()
 
     async with PrometheusSource(PrometheusSettings(url=prometheus_url)) as prometheus:
@@ -129,10 +95,7 @@ async def test_a_first_sync_backfills_the_window_and_status_matches_hand_figures
 
     assert run.status == "SUCCEEDED", run.error
     assert run.quarantined == 0
-    [objective] = [
-        o for o in await ObjectiveRepository(graph).measured_objectives() if o.name == name
-    ]
-    [status] = await StatusEngine(graph, settings).statuses([objective], NOW)
+    status = await engine_status(graph, objective, settings, NOW)
     # A sample's increase covers the minute before it: all 240 minutes are in the window.
     good, bad = 100 * MINUTES, 10 * 60
     assert status.good == good
@@ -147,18 +110,7 @@ async def test_a_first_sync_backfills_the_window_and_status_matches_hand_figures
 async def test_nan_and_infinite_samples_from_prometheus_are_quarantined(
     graph: Graph, builder: GraphBuilder, source: str, prometheus_url: str
 ) -> None:
-    _, author = await load(builder, [], services=["checkout"])
-    spec = ObjectiveSpec(
-        indicator=Indicator.AVAILABILITY,
-        target=99.0,
-        window_kind=WindowKind.ROLLING,
-        window_days=28,
-        name=f"{source}-errors",
-    )
-    agreement = await author(AgreementKind.SLA, f"{source} SLA", ["checkout"], [spec])
-    [objective] = (await AgreementRepository(graph).objectives_by_agreement_ids([agreement]))[
-        agreement
-    ]
+    [objective] = await sla_objectives(builder, f"{source}-errors")
     settings = SloSettings(bindings=[TelemetryBinding(objective=objective.id, ratio=RATIO_QUERY)])
 
     async with PrometheusSource(PrometheusSettings(url=prometheus_url)) as prometheus:
@@ -167,11 +119,9 @@ async def test_nan_and_infinite_samples_from_prometheus_are_quarantined(
         )
 
     assert run.status == "SUCCEEDED", run.error
-    prefix = f"{objective.id}|primary@"
     found = {
-        e.external_id.removeprefix(prefix): (e.reason, json.loads(e.payload)["value"])
-        for e in await SyncRepository(graph).quarantined("prometheus", limit=1000)
-        if e.external_id is not None and e.external_id.startswith(prefix)
+        at: (e.reason, json.loads(e.payload)["value"])
+        for at, e in (await quarantined(graph, "prometheus", objective.id)).items()
     }
     assert found == {
         to_iso(T0 + timedelta(minutes=30)): ("ratio: not a finite number", "nan"),
@@ -179,12 +129,12 @@ async def test_nan_and_infinite_samples_from_prometheus_are_quarantined(
         to_iso(T0 + timedelta(minutes=200)): ("ratio: outside 0..1", "1.5"),
     }
     assert run.quarantined == 3
-    [status] = await StatusEngine(graph, settings).statuses([objective], NOW)
+    status = await engine_status(graph, objective, settings, NOW)
     # One sample per 5-minute step from T0 to NOW: 49, each filling the bucket before it
     # (T0's fills the bucket before T0); 3 refused, their buckets missing; one all bad.
     assert status.total == 46
     assert status.good == 45
-    assert status.data_coverage == pytest.approx(100 * 46 * 300 / (28 * 86400))
+    assert status.data_coverage == pytest.approx(coverage(46))
 
 
 # ---- `hub sync prometheus` as a process -----------------------------------------------------
@@ -206,18 +156,6 @@ def hub_sync(data_dir: Path, url: str) -> subprocess.CompletedProcess[str]:
         timeout=280,
         check=False,
     )
-
-
-async def import_objective(graph: Graph, builder: GraphBuilder, source: str, metric: str) -> str:
-    await builder.load(services=["checkout"])
-    name = f"{source}-availability"
-    await ObjectiveRepository(graph).import_slos(
-        parse_documents(slo(f"{source}:checkout", name, 0.99, metric=metric)), EDITOR
-    )
-    [objective] = [
-        o for o in await ObjectiveRepository(graph).measured_objectives() if o.name == name
-    ]
-    return objective.id
 
 
 async def test_hub_sync_prometheus_measures_recent_samples(
@@ -243,7 +181,7 @@ async def test_hub_sync_prometheus_measures_recent_samples(
             start,
         )
     )
-    objective_id = await import_objective(graph, builder, source, f"{metric}_total")
+    objective = await import_checkout_slo(builder, metric=f"{metric}_total")
 
     with start_prometheus(text, tmp_path) as url:
         done = await asyncio.to_thread(hub_sync, graph_data_dir, url)
@@ -253,18 +191,15 @@ async def test_hub_sync_prometheus_measures_recent_samples(
     assert set(summary) == {"fetched", "created", "updated", "deleted", "quarantined", "duration"}
     assert int(summary["fetched"]) >= 2 * 37  # a point per 5 minutes of samples, per query
     assert summary["quarantined"] == "0"
-    [objective] = [
-        o for o in await ObjectiveRepository(graph).measured_objectives() if o.id == objective_id
-    ]
-    [status] = await StatusEngine(graph, SloSettings()).statuses([objective], datetime.now(UTC))
+    status = await engine_status(graph, objective, SloSettings(), datetime.now(UTC))
     assert status.good == 100 * 180
     assert status.total == 100 * 180 + 10 * 30
 
 
 async def test_hub_sync_prometheus_exits_non_zero_when_prometheus_is_down(
-    graph: Graph, graph_data_dir: Path, builder: GraphBuilder, source: str
+    graph: Graph, graph_data_dir: Path, builder: GraphBuilder
 ) -> None:
-    objective_id = await import_objective(graph, builder, source, "http_requests_total")
+    objective = await import_checkout_slo(builder)
     with socket.socket() as sock:  # a port nothing listens on once closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -278,4 +213,4 @@ async def test_hub_sync_prometheus_exits_non_zero_when_prometheus_is_down(
     assert "not measured in this run: " in done.stderr
     assert f"127.0.0.1:{port}" in done.stderr
     watermarks = await SyncRepository(graph).watermarks("prometheus")
-    assert f"{objective_id}|primary" not in watermarks
+    assert f"{objective.id}|primary" not in watermarks

@@ -43,6 +43,12 @@ class ObjectiveStatus:
     state: BudgetState
     burn_rates: list[BurnRate]
     exhaustion_forecast: DateTime | None
+    exhaustion_forecast_earliest: DateTime | None = strawberry.field(
+        description="The forecast's interval: exhaustion at the fastest recent burn rate."
+    )
+    exhaustion_forecast_latest: DateTime | None = strawberry.field(
+        description="... and at the slowest (null if not within the window)."
+    )
 
     @classmethod
     def from_domain(cls, status: budget.ObjectiveStatus) -> ObjectiveStatus:
@@ -61,6 +67,8 @@ class ObjectiveStatus:
                 for seconds, rate in status.burn_rates
             ],
             exhaustion_forecast=status.forecast.at,
+            exhaustion_forecast_earliest=status.forecast.earliest,
+            exhaustion_forecast_latest=status.forecast.latest,
         )
 
 
