@@ -1,34 +1,4 @@
-"""OpenSLO v1 documents to the hub's service objectives and back. Text in, values out.
-
-What an import reads (the contract: ../shared/contract/service-levels.graphql):
-
-- A file is a YAML stream of ``apiVersion: openslo/v1`` documents of kind ``SLO``,
-  ``SLI`` or ``Service``; any other kind or version is an error. Empty documents
-  (a trailing ``---``) are skipped.
-- Each objective of an SLO becomes one hub objective named ``metadata.name``, or
-  ``metadata.name#n`` (n from 1) when the SLO has several.
-- ``spec.service`` names a hub service. The repository resolves it, first match wins:
-  an external reference ``source:externalId`` (``manual:svc-checkout``); an
-  ``externalId`` of any source (``svc-checkout``); an exact service name
-  (``Checkout``). No match, or two services matching at the same step, is an error.
-- ``spec.budgetingMethod`` is ``Occurrences`` or ``Timeslices``.
-- ``spec.timeWindow[0]`` is rolling over whole days (``28d``, ``4w``, ``72h``) or a
-  calendar ``1M`` (month) or ``1Q`` (quarter) in UTC, starting on a month (quarter)
-  boundary. The duration is kept as written, so an export writes ``4w`` again.
-- The indicator is ``spec.indicator`` inline, or ``spec.indicatorRef`` naming an SLI
-  document of the same file: a ``ratioMetric`` (good or bad, and total) whose metric
-  sources each carry a ``spec.query``; the other keys of ``spec`` are kept.
-- ``objectives[i].target`` (0..1) becomes a percentage (0.999 -> 99.9);
-  ``targetPercent`` is read as a percentage. An export writes ``target`` with the
-  digits it was imported with (up to 9 decimals).
-- The hub indicator is the SLO label ``hub.indicator`` (AVAILABILITY when absent).
-  Ratio metrics carry no threshold, so AVAILABILITY and ERROR_RATE are the ones that fit.
-- ``kind: Service`` documents must name existing services and are otherwise ignored.
-- What the hub cannot honour is an error, never silently dropped: threshold metrics,
-  raw ratios, composite SLOs, alert policies, RatioTimeslices.
-
-Every problem is reported at once, each naming its place, e.g. ``documents[2].spec.service``.
-"""
+"""Reading OpenSLO v1 documents (see the package docstring for what is read)."""
 
 from __future__ import annotations
 
@@ -36,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -54,89 +24,26 @@ from hub.domain.models import (
     duration_seconds,
     parse_duration,
 )
+from hub.domain.openslo.common import (
+    API_VERSION,
+    BUDGETING,
+    CALENDAR,
+    INDICATOR_LABEL,
+    ImportedObjective,
+    OpenSloImport,
+    ServiceDocument,
+)
 
 _M = TypeVar("_M", bound=BaseModel)
-
-API_VERSION = "openslo/v1"
-INDICATOR_LABEL = "hub.indicator"
 
 # RFC 1123 names, as OpenSLO requires; never containing the '#' of `name#n`.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _MAX_NAME = 63
 _DAY = 86400
-_CALENDAR = {"1M": WindowKind.CALENDAR_MONTH, "1Q": WindowKind.CALENDAR_QUARTER}
-_DURATION_OF = {kind: duration for duration, kind in _CALENDAR.items()}
 _UTC_ZONES = ("UTC", "Etc/UTC")
 _START_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-# Percent digits kept from `target`, and `target` digits written back: 0.999 -> 99.9
-# -> 0.999 exactly for targets of up to 9 decimals (float products carry noise below).
+# Percent digits kept from `target` (0.999 -> 99.9; float products carry noise below).
 _PERCENT_DIGITS = 10
-_TARGET_DIGITS = 12
-_BUDGETING = {"Occurrences": BudgetingMethod.OCCURRENCES, "Timeslices": BudgetingMethod.TIMESLICES}
-_BUDGETING_NAME = {method: name for name, method in _BUDGETING.items()}
-# A calendar window exported without a known start: the first month of a quarter.
-_DEFAULT_CALENDAR = {"startTime": "2024-01-01 00:00:00", "timeZone": "UTC"}
-
-
-@dataclass(frozen=True, slots=True)
-class ImportedObjective:
-    """One objective of an SLO document, for the service its `spec.service` names."""
-
-    document: int  # the SLO document's index in the file
-    service: str  # spec.service as written
-    spec: ObjectiveSpec
-
-    @property
-    def service_field(self) -> str:
-        return f"documents[{self.document}].spec.service"
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceDocument:
-    """A `kind: Service` document: its name must be an existing service."""
-
-    document: int
-    name: str
-
-    @property
-    def name_field(self) -> str:
-        return f"documents[{self.document}].metadata.name"
-
-
-@dataclass(frozen=True, slots=True)
-class OpenSloImport:
-    """A parsed OpenSLO file: objectives in document order, then the Service documents."""
-
-    objectives: tuple[ImportedObjective, ...] = ()
-    services: tuple[ServiceDocument, ...] = ()
-
-
-class ObjectiveLike(Protocol):
-    """What an export reads of an objective: an `ObjectiveSpec` or a stored `Objective`."""
-
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def indicator(self) -> Indicator: ...
-    @property
-    def target(self) -> float: ...
-    @property
-    def window_kind(self) -> WindowKind: ...
-    @property
-    def window_days(self) -> int | None: ...
-    @property
-    def budgeting_method(self) -> BudgetingMethod: ...
-    @property
-    def time_slice_target(self) -> float | None: ...
-    @property
-    def time_slice_window(self) -> str | None: ...
-    @property
-    def metric(self) -> RatioMetric | None: ...
-    @property
-    def origin(self) -> OpenSloOrigin | None: ...
-
-
-# ---- import -------------------------------------------------------------------------
 
 
 def parse_documents(text: str) -> OpenSloImport:
@@ -526,7 +433,7 @@ class _Reader:
         if value == "RatioTimeslices":
             self.add(path, "RatioTimeslices is not supported; use Occurrences or Timeslices")
             return None
-        method = _BUDGETING.get(value) if isinstance(value, str) else None
+        method = BUDGETING.get(value) if isinstance(value, str) else None
         if method is None:
             self.add(path, f"expected Occurrences or Timeslices, got {value!r}")
         return method
@@ -557,7 +464,7 @@ class _Reader:
                 self.add(f"{path}.calendar", "a rolling window has no calendar")
                 return None
             return self.rolling(duration, unit, count, f"{path}.duration")
-        kind = _CALENDAR.get(duration)
+        kind = CALENDAR.get(duration)
         if kind is None:
             self.add(
                 f"{path}.duration",
@@ -735,169 +642,3 @@ class _Reader:
             self.add(f"{path}.target", "must be more than 0 and less than 1 (0.999 is 99.9%)")
             return None
         return round(target * 100, _PERCENT_DIGITS)
-
-
-# ---- export -------------------------------------------------------------------------
-
-
-def to_documents(objectives: Iterable[tuple[str, ObjectiveLike]]) -> str:
-    """OpenSLO v1 YAML for measured objectives, each given with the `spec.service` to write.
-
-    Objectives of one SLO (the same service and `origin.slo_name`, else the same name
-    before `#`) become one SLO document again, their objectives in `#n` order; an SLI
-    that was a document of its own is written once, before the first SLO naming it.
-    Raises ValueError for an objective without a name or a metric.
-    """
-    groups: dict[tuple[str, str], list[ObjectiveLike]] = {}
-    for service, objective in objectives:
-        if objective.name is None or objective.metric is None:
-            raise ValueError(
-                f"objective {objective.name!r} cannot be written as OpenSLO: "
-                "it needs a name and a metric"
-            )
-        slo = objective.origin.slo_name if objective.origin else objective.name.split("#")[0]
-        groups.setdefault((service, slo), []).append(objective)
-    documents: list[dict[str, Any]] = []
-    written_slis: set[str] = set()
-    for (service, slo), members in groups.items():
-        members.sort(key=_position)
-        first = members[0]
-        origin = first.origin
-        sli = origin.indicator_name if origin is not None and origin.indicator_ref else None
-        if sli is not None and sli not in written_slis:
-            written_slis.add(sli)
-            documents.append(_sli_document(first))
-        documents.append(_slo_document(service, slo, members))
-    if not documents:
-        return ""
-    return yaml.safe_dump_all(
-        documents, sort_keys=False, explicit_start=True, allow_unicode=True, width=1_000_000
-    )
-
-
-def _position(objective: ObjectiveLike) -> tuple[int, str]:
-    name = objective.name or ""
-    _, sep, number = name.rpartition("#")
-    return (int(number) if sep and number.isdigit() else 0), name
-
-
-def _slo_document(service: str, slo: str, members: list[ObjectiveLike]) -> dict[str, Any]:
-    first = members[0]
-    origin = first.origin
-    assert first.metric is not None  # checked by to_documents
-    metadata: dict[str, Any] = {"name": slo}
-    labels: dict[str, Any] = {}
-    if origin is not None:
-        if origin.slo_display_name is not None:
-            metadata["displayName"] = origin.slo_display_name
-        labels = {
-            key: list(value) if isinstance(value, tuple) else value for key, value in origin.labels
-        }
-    if INDICATOR_LABEL not in labels and first.indicator is not Indicator.AVAILABILITY:
-        labels[INDICATOR_LABEL] = str(first.indicator)
-    if labels:
-        metadata["labels"] = labels
-    if origin is not None and origin.annotations:
-        metadata["annotations"] = dict(origin.annotations)
-    spec: dict[str, Any] = {}
-    if origin is not None and origin.description is not None:
-        spec["description"] = origin.description
-    spec["service"] = service
-    if origin is not None and origin.indicator_ref and origin.indicator_name:
-        spec["indicatorRef"] = origin.indicator_name
-    else:
-        indicator: dict[str, Any] = {}
-        sli_meta = _sli_metadata(origin)
-        if sli_meta:
-            indicator["metadata"] = sli_meta
-        indicator["spec"] = _sli_spec(first.metric, origin)
-        spec["indicator"] = indicator
-    spec["timeWindow"] = [_time_window(first)]
-    spec["budgetingMethod"] = _BUDGETING_NAME[first.budgeting_method]
-    spec["objectives"] = [_objective_entry(member) for member in members]
-    return {"apiVersion": API_VERSION, "kind": "SLO", "metadata": metadata, "spec": spec}
-
-
-def _sli_document(objective: ObjectiveLike) -> dict[str, Any]:
-    assert objective.metric is not None
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "SLI",
-        "metadata": _sli_metadata(objective.origin),
-        "spec": _sli_spec(objective.metric, objective.origin),
-    }
-
-
-def _sli_metadata(origin: OpenSloOrigin | None) -> dict[str, Any]:
-    metadata: dict[str, Any] = {}
-    if origin is not None and origin.indicator_name is not None:
-        metadata["name"] = origin.indicator_name
-    if origin is not None and origin.indicator_display_name is not None:
-        metadata["displayName"] = origin.indicator_display_name
-    return metadata
-
-
-def _sli_spec(metric: RatioMetric, origin: OpenSloOrigin | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {}
-    if origin is not None and origin.indicator_description is not None:
-        spec["description"] = origin.indicator_description
-    ratio: dict[str, Any] = {"counter": metric.counter}
-    for key, query in (("good", metric.good), ("bad", metric.bad), ("total", metric.total)):
-        if query is not None:
-            ratio[key] = {"metricSource": _metric_source(query)}
-    spec["ratioMetric"] = ratio
-    return spec
-
-
-def _metric_source(query: MetricQuery) -> dict[str, Any]:
-    source: dict[str, Any] = {}
-    if query.source_ref is not None:
-        source["metricSourceRef"] = query.source_ref
-    source["type"] = query.source_type
-    source["spec"] = {"query": query.query, **dict(query.extra)}
-    return source
-
-
-def _time_window(objective: ObjectiveLike) -> dict[str, Any]:
-    origin = objective.origin
-    if objective.window_kind is WindowKind.ROLLING:
-        duration = origin.window_duration if origin else f"{objective.window_days}d"
-        return {"duration": duration, "isRolling": True}
-    window: dict[str, Any] = {
-        "duration": origin.window_duration if origin else _DURATION_OF[objective.window_kind]
-    }
-    if origin is None:
-        window["calendar"] = dict(_DEFAULT_CALENDAR)
-    elif origin.calendar_start_time is not None or origin.calendar_time_zone is not None:
-        calendar: dict[str, Any] = {}
-        if origin.calendar_start_time is not None:
-            calendar["startTime"] = origin.calendar_start_time
-        if origin.calendar_time_zone is not None:
-            calendar["timeZone"] = origin.calendar_time_zone
-        window["calendar"] = calendar
-    window["isRolling"] = False
-    return window
-
-
-def _objective_entry(objective: ObjectiveLike) -> dict[str, Any]:
-    entry: dict[str, Any] = {}
-    if objective.origin is not None and objective.origin.display_name is not None:
-        entry["displayName"] = objective.origin.display_name
-    entry["target"] = round(objective.target / 100, _TARGET_DIGITS)
-    if objective.time_slice_target is not None:
-        entry["timeSliceTarget"] = objective.time_slice_target
-    if objective.time_slice_window is not None:
-        entry["timeSliceWindow"] = objective.time_slice_window
-    return entry
-
-
-__all__ = [
-    "API_VERSION",
-    "INDICATOR_LABEL",
-    "ImportedObjective",
-    "ObjectiveLike",
-    "OpenSloImport",
-    "ServiceDocument",
-    "parse_documents",
-    "to_documents",
-]
