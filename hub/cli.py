@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -251,6 +251,28 @@ def slo_export() -> None:
         if objective.metric is not None and objective.name is not None
     )
     typer.echo(text, nl=False)
+
+
+@slo_app.command("assess")
+def slo_assess(
+    at: Annotated[
+        datetime | None,
+        typer.Option(help="Assess the periods ended by this UTC time (default now)."),
+    ] = None,
+) -> None:
+    """Assess breaches now (as `hub serve` does on its interval) and list the violations."""
+    from hub.engine.service import ServiceLevels
+
+    settings = _settings()
+    moment = datetime.now(UTC) if at is None else at.replace(tzinfo=at.tzinfo or UTC)
+    breaches = _with_graph(settings, lambda g: ServiceLevels(g, settings.slo).assess(moment))
+    for breach in sorted(breaches, key=lambda b: (b.period.start, b.objective_id)):
+        credit = "" if breach.credit_percent is None else f" credit {breach.credit_percent:g}%"
+        typer.echo(
+            f"{breach.period.start:%Y-%m-%d} {breach.objective_id} {breach.severity}: "
+            f"{breach.measured:.4f}% < {breach.target:g}%{credit}"
+        )
+    typer.echo(f"violations: {len(breaches)}")
 
 
 @app.command()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from slo_support import bound_sla, store, utc
 from support import GraphBuilder
 from test_cli import run_hub
 
+from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.repositories import ObjectiveRepository
 
@@ -139,3 +143,29 @@ def test_an_unparsable_file_is_a_clear_error(data_dir: Path, tmp_path: Path) -> 
 
     assert result.returncode == 1
     assert "documents: not valid YAML" in result.stderr
+
+
+async def test_slo_assess_records_and_lists_the_breaches_of_ended_periods(
+    graph: Graph, builder: GraphBuilder, data_dir: Path
+) -> None:
+    objective, settings = await bound_sla(graph, builder, target=99.0)
+    # January 2026 measured 98%: one bucket of 10,000 events, 200 of them bad.
+    await store(graph, objective.id, utc(2026, 1, 10), [9800], [10000])
+    bindings = json.dumps([b.model_dump() for b in settings.bindings])
+
+    done = await asyncio.to_thread(
+        run_hub,
+        "slo",
+        "assess",
+        "--at",
+        "2026-02-01T00:00:00",
+        data_dir=data_dir,
+        env={"HUB_SLO__BINDINGS": bindings},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert f"2026-01-01 {objective.id} MAJOR: 98.0000% < 99%" in done.stdout.splitlines()
+    [violation] = await ServiceLevels(graph, settings).violations(
+        agreement_id=objective.agreement_id
+    )
+    assert (violation.period_start, violation.measured) == (utc(2026, 1, 1), 98.0)
