@@ -1,7 +1,7 @@
 """CMDB sync throughput: the hub's ``servicenow-cmdb`` sync against raw batched ``MERGE``.
 
 Run as ``.venv/bin/python -m benchmarks.sync [--cis N] [--relations M] [--page-size P]
-[--heap H]``; ``--cis 10000`` makes a quick run.
+[--batch-size B] [--heap H]``; ``--cis 10000`` makes a quick run.
 
 The benchmark fills the fake ServiceNow of the tests (``tests/fakes``, served in this
 process on loopback by uvicorn in a thread) with a deterministic CMDB: CIs of a mix of
@@ -26,12 +26,12 @@ Time inside the hub's sync is split, without changing the hub, by timing each st
 `Transaction.run` sends, the sync graph's transactions (the unit of work against
 session, begin and commit) and the connector's key listing; what is left is waiting for
 pages and the pipeline's own Python. The connector's page time is reported apart: the
-pipeline may fetch the next page while it writes one.
+pipeline fetches pages while it writes.
 
-Memory: the peak RSS of this Python process (which also holds the fake's data) and of
-the JVM child, per phase. Each phase starts by resetting the kernel's high-water mark
-(``/proc/<pid>/clear_refs``), so its VmHWM is the phase's own peak; the fake's share is
-the RSS it added while being filled.
+Memory and CPU: the peak RSS of this Python process (which also holds the fake's data)
+and of the JVM child, per phase, and the CPU time each used in it. Each phase starts by
+resetting the kernel's high-water mark (``/proc/<pid>/clear_refs``), so its VmHWM is the
+phase's own peak; the fake's share is the RSS it added while being filled.
 
 The markdown report goes to stdout, progress to stderr. Raw Cypher lives here only.
 """
@@ -75,7 +75,7 @@ from hub.graph.embedded import EmbeddedGraphServer
 from hub.graph.migrations import migrate
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.settings import EmbeddedGraphSettings
-from hub.sync.pipeline import run_sync
+from hub.sync.pipeline import BATCH_SIZE, run_sync
 
 # The fakes live in tests/ and import as `fakes` (pytest puts tests/ on sys.path).
 _TESTS = Path(__file__).resolve().parent.parent / "tests"
@@ -363,14 +363,28 @@ def read_status(pid: int | str, field_name: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int | str) -> float:
+    """User + system CPU time a process has used so far (0 if unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    # After the command: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseMemory:
-    """RSS in KiB at a phase's start and its peak during it, for Python and the JVM."""
+    """RSS in KiB at a phase's start and its peak during it, for Python and the JVM,
+    and the CPU seconds each used during it."""
 
     python_start: int
     python_peak: int
     jvm_start: int
     jvm_peak: int
+    python_cpu: float = 0.0
+    jvm_cpu: float = 0.0
+    seconds: float = 0.0
 
 
 class Memory:
@@ -405,6 +419,9 @@ class Memory:
             self._reset(self.jvm_pid)
             jvm_start = read_status(self.jvm_pid, "VmRSS")
         python_start = read_status("self", "VmRSS")
+        jvm = self.jvm_pid
+        cpu = (cpu_seconds("self"), cpu_seconds(jvm) if jvm is not None else 0.0)
+        started = time.perf_counter()
         try:
             yield
         finally:
@@ -413,7 +430,10 @@ class Memory:
                 python_start,
                 read_status("self", "VmHWM"),
                 jvm_start,
-                read_status(self.jvm_pid, "VmHWM") if self.jvm_pid is not None else 0,
+                read_status(jvm, "VmHWM") if jvm is not None else 0,
+                cpu_seconds("self") - cpu[0],
+                cpu_seconds(jvm) - cpu[1] if jvm is not None else 0.0,
+                time.perf_counter() - started,
             )
 
 
@@ -591,12 +611,16 @@ async def page_connector(connector: ServiceNowCmdb) -> tuple[int, int, float]:
 
 
 async def timed_sync(
-    graph: Graph, connector: ServiceNowCmdb, timer: StatementTimer, label: str
+    graph: Graph,
+    connector: ServiceNowCmdb,
+    timer: StatementTimer,
+    label: str,
+    batch_size: int = BATCH_SIZE,
 ) -> SyncResult:
     wrapped = TimedConnector(connector)
     with timer.timing() as stats, transaction_timing(graph) as transactions:
         start = time.perf_counter()
-        run = await run_sync(graph, wrapped)  # type: ignore[arg-type]
+        run = await run_sync(graph, wrapped, batch_size=batch_size)  # type: ignore[arg-type]
         seconds = time.perf_counter() - start
     if run.status != "SUCCEEDED":
         raise RuntimeError(f"{label}: the sync {run.status}: {run.error}")
@@ -685,7 +709,7 @@ async def measure(
             )
             await page_raw(warmup_client, args.page_size)
             await page_connector(connector)
-            await timed_sync(graph, connector, timer, "warm-up")
+            await timed_sync(graph, connector, timer, "warm-up", args.batch_size)
             await raw.write_batches(RAW_UPSERT_CIS, raw_ci_rows(warmup.fake))
             await raw.write_batches(RAW_UPSERT_RELATIONS, raw_relation_rows(warmup.fake))
 
@@ -720,7 +744,7 @@ async def measure(
 
         progress(f"hub: full sync of {cmdb.rows:,} records, page size {args.page_size}")
         with memory.phase("hub full sync"):
-            report.full = await timed_sync(graph, connector, timer, "full sync")
+            report.full = await timed_sync(graph, connector, timer, "full sync", args.batch_size)
         progress(f"  {report.full.seconds:.1f} s")
         report.load.append(os.getloadavg())
 
@@ -746,7 +770,9 @@ async def measure(
             f"hub: incremental sync after {len(cis):,} CIs and {len(relations):,} relations changed"
         )
         with memory.phase("hub incremental sync"):
-            report.incremental = await timed_sync(graph, connector, timer, "incremental sync")
+            report.incremental = await timed_sync(
+                graph, connector, timer, "incremental sync", args.batch_size
+            )
             start = time.perf_counter()
             refs = await SyncRepository(graph).live_component_refs(SOURCE)
             report.live_refs_seconds = time.perf_counter() - start
@@ -824,7 +850,8 @@ def secs(seconds: float) -> str:
 def command(args: argparse.Namespace) -> str:
     return (
         f".venv/bin/python -m benchmarks.sync --cis {args.cis} --relations {args.relations} "
-        f"--services {args.services} --page-size {args.page_size} --heap {args.heap} "
+        f"--services {args.services} --page-size {args.page_size} "
+        f"--batch-size {args.batch_size} --heap {args.heap} "
         f"--changed {args.changed} --seed {args.seed}"
     )
 
@@ -944,15 +971,20 @@ def markdown(report: Report) -> str:
     )
     lines += [
         "",
-        "### Memory",
+        "### Memory and CPU",
         "",
-        "| phase | Python RSS at start | Python peak | JVM RSS at start | JVM peak |",
-        "|---|---:|---:|---:|---:|",
+        "CPU time is user + system time of each process during the phase; on 2 CPUs, "
+        "2 seconds a second is all there is (other load on the machine included).",
+        "",
+        "| phase | wall | Python RSS at start | Python peak | JVM RSS at start | JVM peak "
+        "| Python CPU | JVM CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in report.memory.phases.items():
         lines.append(
-            f"| {name} | {mib(m.python_start)} | {mib(m.python_peak)} | {mib(m.jvm_start)} "
-            f"| {mib(m.jvm_peak)} |"
+            f"| {name} | {secs(m.seconds)} | {mib(m.python_start)} | {mib(m.python_peak)} "
+            f"| {mib(m.jvm_start)} | {mib(m.jvm_peak)} | {secs(m.python_cpu)} "
+            f"| {secs(m.jvm_cpu)} |"
         )
     full_memory = report.memory.phases["hub full sync"]
     lines += [
@@ -997,6 +1029,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"Table API page size (default: the hub's, {PAGE_SIZE}; at most 10000)",
     )
     parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help=f"records per write transaction, at most (default: the hub's, {BATCH_SIZE}; "
+        "1 writes page by page)",
+    )
+    parser.add_argument(
         "--heap",
         default=EmbeddedGraphSettings().heap,
         help="JVM heap of the embedded server (default: the hub's own default)",
@@ -1014,6 +1053,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("need --cis >= 100 and 1 <= --services < --cis/2")
     if not 1 <= args.page_size <= 10_000:
         parser.error("--page-size must be between 1 and 10000 (the hub's limit)")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
     if not 0 < args.changed <= 1:
         parser.error("--changed must be a fraction in (0, 1]")
     return args

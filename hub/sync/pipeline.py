@@ -1,9 +1,11 @@
 """One sync run: fetch -> validate and normalise -> write in batches -> detect deletions.
 
 Connectors fetch pages and turn each raw record into a typed record or a quarantined
-one (`hub.connectors`); this module writes them. Each batch commits together with the
-watermark it advances to. The run holds a lease in the graph, so two hub processes
-sharing one graph never sync the same connector at once.
+one (`hub.connectors`); this module writes them. Pages are fetched ahead of the writes,
+and the pages ready when a write starts go into it together (up to `BATCH_SIZE`
+records). Each batch commits together with the watermark it advances to. The run holds
+a lease in the graph, renewed on a timer, so two hub processes sharing one graph never
+sync the same connector at once.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
@@ -28,6 +31,11 @@ from hub.graph.repositories.sync import SyncRepository, SyncRun, new_run_id
 log = logging.getLogger(__name__)
 
 LEASE_TTL = timedelta(minutes=10)
+LEASE_RENEWAL = LEASE_TTL / 5  # renewed this often while the run goes on
+# Records per write transaction, at most (give or take a page): pages already fetched
+# when a write starts are written together, so a fast source makes few, large
+# transactions. A page larger than this is written alone.
+BATCH_SIZE = 5000
 
 
 class Connector(Protocol):
@@ -86,12 +94,15 @@ async def run_sync(
     progress: Progress | None = None,
     holder: str | None = None,
     identification: Identification | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> SyncRun:
     """Run one sync of `connector` now; the returned run says how it went.
 
     Raises `LeaseHeldError` when another process holds the connector's lease. A failed
     run is recorded with its error and returned with status FAILED: what it committed
     before failing stays, and its watermark says where the next run resumes.
+    `batch_size` bounds the records per write transaction (see `batched`); 1 writes each
+    page on its own.
     """
     repository = SyncRepository(graph, identification)
     holder = holder or lease_holder()
@@ -103,24 +114,30 @@ async def run_sync(
         raise LeaseHeldError(connector.name, current)
     run = SyncRun(id=new_run_id(), connector=connector.name)
     await repository.save_run(run)
+    stop_renewing = asyncio.Event()
+    renewal = asyncio.create_task(_keep_lease(repository, connector.name, holder, stop_renewing))
     try:
         watermarks = await repository.watermarks(connector.name)
-        async for page in prefetched(connector.pages(watermarks)):
-            outcome = await repository.write_batch(
-                connector.name,
-                components=page.components,
-                relations=page.relations,
-                incidents=page.incidents,
-                rejected=page.rejected,
-                watermarks=page.watermarks,
-            )
-            run.fetched += page.fetched
-            run.created += outcome.created
-            run.updated += outcome.updated
-            run.quarantined += outcome.quarantined
-            if progress is not None:
-                progress(run)
-            await repository.acquire_lease(connector.name, holder, LEASE_TTL)
+        # Under the lease no other run quarantines this connector's records: knowing
+        # which are quarantined spares a look-up per accepted record.
+        quarantine = await repository.quarantined_keys(connector.name)
+        async with contextlib.aclosing(batched(connector.pages(watermarks), batch_size)) as batches:
+            async for page in batches:
+                outcome = await repository.write_batch(
+                    connector.name,
+                    components=page.components,
+                    relations=page.relations,
+                    incidents=page.incidents,
+                    rejected=page.rejected,
+                    watermarks=page.watermarks,
+                    quarantine=quarantine,
+                )
+                run.fetched += page.fetched
+                run.created += outcome.created
+                run.updated += outcome.updated
+                run.quarantined += outcome.quarantined
+                if progress is not None:
+                    progress(run)
         await _detect_deletions(repository, connector, run, max_deleted_fraction)
         run.status = "SUCCEEDED"
     except (ConnectorError, GraphError) as exc:
@@ -128,6 +145,8 @@ async def run_sync(
         run.error = str(exc)
         log.error("sync of %s failed: %s", connector.name, exc)
     finally:
+        stop_renewing.set()
+        await renewal
         run.finished_at = utc_now()
         try:
             await repository.save_run(run)
@@ -136,33 +155,112 @@ async def run_sync(
     return run
 
 
-async def prefetched(pages: AsyncIterator[SourcePage]) -> AsyncIterator[SourcePage]:
-    """`pages`, with the next one fetched while the current one is written.
+async def _keep_lease(
+    repository: SyncRepository, connector: str, holder: str, stop: asyncio.Event
+) -> None:
+    """Renew the lease every `LEASE_RENEWAL` until `stop` is set, whatever the run is
+    doing meanwhile (writing, or waiting for a slow source)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LEASE_RENEWAL.total_seconds())
+        if stop.is_set():
+            return
+        try:
+            await repository.acquire_lease(connector, holder, LEASE_TTL)
+        except GraphError as exc:  # the run's own writes fail too, and say so
+            log.warning("renewing the lease of %s failed: %s", connector, exc)
 
-    At most one page waits in the queue, so memory stays at two pages whatever the
-    size of the source. A fetch error comes out where that page would have.
+
+async def batched(pages: AsyncIterator[SourcePage], size: int) -> AsyncGenerator[SourcePage, None]:
+    """`pages`, fetched ahead by a task of their own and merged into write batches.
+
+    Each batch is the pages that are ready when the caller asks, whole and in order, up
+    to `size` records (one page at least, however large): when the source is faster
+    than the graph, batches grow to `size` records and the graph commits fewer, larger
+    transactions; a write never waits for a page that is not there yet. The fetcher
+    stops while `size` records wait, so memory stays at about two batches and a page
+    whatever the size of the source. A fetch error comes out after the pages fetched
+    before it.
     """
-    queue: asyncio.Queue[SourcePage | Exception | None] = asyncio.Queue(maxsize=1)
+    ready: deque[SourcePage] = deque()
+    end: list[Exception | None] = []  # set once the pages are exhausted or failed
+    changed = asyncio.Condition()
+
+    def room() -> bool:
+        return sum(page.fetched for page in ready) < size
 
     async def fetch() -> None:
+        outcome: Exception | None = None
         try:
             async for page in pages:
-                await queue.put(page)
+                async with changed:
+                    await changed.wait_for(room)
+                    ready.append(page)
+                    changed.notify_all()
         except Exception as exc:
-            await queue.put(exc)
-            return
-        await queue.put(None)
+            outcome = exc
+        async with changed:
+            end.append(outcome)
+            changed.notify_all()
 
     fetcher = asyncio.create_task(fetch())
     try:
-        while (item := await queue.get()) is not None:
-            if isinstance(item, Exception):
-                raise item
-            yield item
+        while True:
+            async with changed:
+                await changed.wait_for(lambda: bool(ready or end))
+                batch: list[SourcePage] = []
+                records = 0
+                while ready and (not batch or records + ready[0].fetched <= size):
+                    page = ready.popleft()
+                    records += page.fetched
+                    batch.append(page)
+                changed.notify_all()
+            if batch:
+                yield merge_pages(batch)
+                continue
+            if end[0] is not None:
+                raise end[0]
+            return
     finally:
         fetcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await fetcher
+
+
+def merge_pages(pages: Sequence[SourcePage]) -> SourcePage:
+    """One page holding `pages` in order, with the last watermarks any of them reached.
+
+    A record rejected on one page and accepted on the same or a later one (fixed at the
+    source while paging) is no longer rejected: written page by page, it would have
+    left the quarantine with the accepted version. Rejections that remain came last.
+    """
+    watermarks = next((p.watermarks for p in reversed(pages) if p.watermarks is not None), None)
+    rejected = [r for p in pages for r in p.rejected]
+    if rejected:
+        accepted_on: dict[tuple[str, str], int] = {}
+        for index, page in enumerate(pages):
+            for kind, records in (
+                ("component", page.components),
+                ("relation", page.relations),
+                ("incident", page.incidents),
+            ):
+                accepted_on.update(((kind, r.external_id), index) for r in records)
+        rejected = [
+            r
+            for index, page in enumerate(pages)
+            for r in page.rejected
+            if r.external_id is None or accepted_on.get((r.record_type, r.external_id), -1) < index
+        ]
+    if len(pages) == 1 and len(rejected) == len(pages[0].rejected):
+        return pages[0]
+    return SourcePage(
+        fetched=sum(p.fetched for p in pages),
+        components=[r for p in pages for r in p.components],
+        relations=[r for p in pages for r in p.relations],
+        incidents=[r for p in pages for r in p.incidents],
+        rejected=rejected,
+        watermarks=watermarks,
+    )
 
 
 async def _detect_deletions(

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 from fakes.servicenow import FakeServiceNow
+from support import listening
 
 from hub.connectors.servicenow import ServiceNowCmdb
 from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.graph.client import Graph
 from hub.graph.repositories import ComponentRepository, TraversalRepository
 from hub.graph.repositories.sync import SyncRepository
+from hub.sync import pipeline
 from hub.sync.pipeline import LeaseHeldError, run_sync
 
 
@@ -192,8 +194,8 @@ async def test_a_sync_killed_between_batches_and_rerun_ends_as_an_uninterrupted_
     def die_after_first_batch(run: object) -> None:
         raise Killed
 
-    with pytest.raises(Killed):
-        await run_sync(graph, cmdb, progress=die_after_first_batch)
+    with pytest.raises(Killed):  # batch_size=1: the first batch is the first page alone
+        await run_sync(graph, cmdb, progress=die_after_first_batch, batch_size=1)
     assert await SyncRepository(graph).watermarks(cmdb.name) == {}
 
     rerun = await run_sync(graph, cmdb)
@@ -293,3 +295,35 @@ async def test_a_held_lease_stops_a_second_run(
 
     await sync.release_lease(cmdb.name, "other-host:42")
     assert (await run_sync(graph, cmdb)).status == "SUCCEEDED"
+
+
+async def test_the_lease_is_renewed_on_a_timer_while_the_run_waits(
+    graph: Graph, fake: FakeServiceNow, cmdb: ServiceNowCmdb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    estate(fake)
+    monkeypatch.setattr(pipeline, "LEASE_RENEWAL", timedelta(seconds=0.2))
+    fake.delay_next(1.5, table="cmdb_rel_ci")  # a slow page: no batch is written meanwhile
+
+    with listening(graph) as log:
+        run = await run_sync(graph, cmdb)
+
+    assert run.status == "SUCCEEDED", run.error
+    # Taken once at the start, then renewed during the wait (not once per batch).
+    assert log.names.count("sync.ACQUIRE_LEASE") >= 4
+    assert log.names.count("sync.RELEASE_LEASE") == 1
+
+
+async def test_a_run_that_quarantines_nothing_looks_nothing_up_in_the_quarantine(
+    graph: Graph, fake: FakeServiceNow, cmdb: ServiceNowCmdb
+) -> None:
+    keys = estate(fake)
+
+    with listening(graph) as log:
+        run = await run_sync(graph, cmdb)
+
+    assert run.status == "SUCCEEDED", run.error
+    # The connector's quarantine is read once; with nothing in it, no batch releases.
+    assert log.names.count("sync.QUARANTINED_KEYS") == 1
+    assert log.names.count("sync.RELEASE_QUARANTINED") == 0
+    assert set(await SyncRepository(graph).watermarks(cmdb.name)) == {"cmdb_ci", "cmdb_rel_ci"}
+    assert len(await node_ids(graph, cmdb.source, keys)) == 5

@@ -58,29 +58,6 @@ UPDATE_COMPONENTS = Cypher(
     """
 )
 
-# Identification: for each new record (rows of refKey, source, value), a component of
-# another source with the same serial number, or FQDN, that this source does not
-# describe yet. One statement per attribute: property names cannot be parameters.
-IDENTIFY_BY_SERIAL_NUMBER = Cypher(
-    """
-    UNWIND $rows AS row
-    MATCH (c:Component {serialNumber: row.value})
-    WHERE NOT EXISTS { MATCH (:ExternalRef {key: row.refKey}) }
-      AND NOT EXISTS { MATCH (own:ExternalRef)-[:REFERS_TO]->(c) WHERE own.source = row.source }
-    RETURN row.refKey AS refKey, min(c.id) AS id
-    """
-)
-
-IDENTIFY_BY_FQDN = Cypher(
-    """
-    UNWIND $rows AS row
-    MATCH (c:Component {fqdn: row.value})
-    WHERE NOT EXISTS { MATCH (:ExternalRef {key: row.refKey}) }
-      AND NOT EXISTS { MATCH (own:ExternalRef)-[:REFERS_TO]->(c) WHERE own.source = row.source }
-    RETURN row.refKey AS refKey, min(c.id) AS id
-    """
-)
-
 # Each row: serviceRefKey, teamRefKey (null clears the owner). An unchanged owner is
 # left alone, so that re-imports write nothing and concurrent ones do not collide.
 SET_SERVICE_OWNERS = Cypher(

@@ -3,29 +3,114 @@ runs, quarantined records and leases."""
 
 from hub.graph.cypher import Cypher
 
-# Each row: parentKey, childKey (external ref keys), source, externalId (the relation's
-# own key at the source), typeName. Dependencies point from parent to child. Each
-# relation written comes back: one that does not has an end the graph lacks.
-UPSERT_SOURCE_DEPENDENCIES = Cypher(
+# The statements a sync sends for every record take rows as lists, not maps: the driver
+# packs parameters in Python, and map keys cost it more than the graph spends on some
+# rows. Each statement says what a row holds.
+
+# The components of one batch of one source ($source, whose precedence is $rank),
+# created or updated in one statement. Each row: [refKey, externalId, newId (the node a
+# new ref names: its own, or the component that identification found), service (true
+# for a service, false for a CI), props].
+#
+# A new ref is created with its target; the target is looked up on `Component` alone
+# (a two-label MERGE is not index-backed on ArcadeDB, see components.py) and created with
+# both labels, its properties and the REFERS_TO link when it is missing. An existing
+# target takes the properties only if this source's rank leads (lower wins): a weaker
+# source links its ref and changes nothing a stronger one says. FOREACH over a list of
+# zero or one element is Cypher's conditional write.
+#
+# Rows must have distinct refKeys: each row's OPTIONAL MATCH sees the graph as it was
+# before the statement's writes (Neo4j applies clause by clause and ArcadeDB batches
+# likewise), so a key twice would create its node twice. Two imports creating one node
+# at once: the loser fails on the constraint and the retried transaction finds the node.
+UPSERT_SOURCE_COMPONENTS = Cypher(
     """
     UNWIND $rows AS row
-    MATCH (:ExternalRef {key: row.parentKey})-[:REFERS_TO]->(a:Component)
-    MATCH (:ExternalRef {key: row.childKey})-[:REFERS_TO]->(b:Component)
-    MERGE (a)-[r:DEPENDS_ON]->(b)
-    SET r += {source: row.source, externalId: row.externalId, type: row.typeName}
-    RETURN row.externalId AS externalId
+    MERGE (ref:ExternalRef {key: row[0]})
+    ON CREATE SET ref.source = $source, ref.externalId = row[1], ref.targetId = row[2]
+    WITH row, ref
+    OPTIONAL MATCH (found:Component {id: ref.targetId})
+    WITH row, ref, found, $rank <= coalesce(found.sourceRank, $rank) AS leads
+    FOREACH (_ IN CASE WHEN found IS NULL AND row[3] THEN [1] ELSE [] END |
+      CREATE (c:Component:Service {id: ref.targetId, createdAt: $now})
+      SET c += row[4], c.sourceRank = $rank, c.updatedAt = $now
+      CREATE (ref)-[:REFERS_TO]->(c)
+    )
+    FOREACH (_ IN CASE WHEN found IS NULL AND NOT row[3] THEN [1] ELSE [] END |
+      CREATE (c:Component:ConfigurationItem {id: ref.targetId, createdAt: $now})
+      SET c += row[4], c.sourceRank = $rank, c.updatedAt = $now
+      CREATE (ref)-[:REFERS_TO]->(c)
+    )
+    FOREACH (c IN CASE WHEN found IS NULL THEN [] ELSE [found] END |
+      SET c += CASE WHEN leads THEN row[4] ELSE {} END,
+          c.sourceRank = CASE WHEN leads THEN $rank ELSE c.sourceRank END,
+          c.updatedAt = $now
+      MERGE (ref)-[:REFERS_TO]->(c)
+    )
+    RETURN sum(CASE WHEN found IS NULL THEN 1 ELSE 0 END) AS created
     """
 )
 
-# Relations that are not dependencies are kept as they are, apart from the walks.
+# Identification: for each record of $source new to the graph (rows: [refKey,
+# serialNumber, fqdn], null for a value the record lacks or the rules leave out), the
+# component of another source that has the same serial number, and the one that has
+# the same FQDN, among those $source does not describe yet (the lowest id if several).
+# The caller takes the first match in the order of its rules. Both look-ups in one
+# statement: a round trip fewer per batch, and the ref is looked up once.
+IDENTIFY_COMPONENTS = Cypher(
+    """
+    UNWIND $rows AS row
+    WITH row
+    WHERE NOT EXISTS { MATCH (:ExternalRef {key: row[0]}) }
+    CALL {
+      WITH row
+      WITH row WHERE row[1] IS NOT NULL
+      MATCH (c:Component {serialNumber: row[1]})
+      WHERE NOT EXISTS { MATCH (own:ExternalRef)-[:REFERS_TO]->(c) WHERE own.source = $source }
+      RETURN min(c.id) AS bySerialNumber
+    }
+    CALL {
+      WITH row
+      WITH row WHERE row[2] IS NOT NULL
+      MATCH (c:Component {fqdn: row[2]})
+      WHERE NOT EXISTS { MATCH (own:ExternalRef)-[:REFERS_TO]->(c) WHERE own.source = $source }
+      RETURN min(c.id) AS byFqdn
+    }
+    WITH row, bySerialNumber, byFqdn
+    WHERE bySerialNumber IS NOT NULL OR byFqdn IS NOT NULL
+    RETURN row[0] AS refKey, bySerialNumber, byFqdn
+    """
+)
+
+# The relations of $source. Each row: [parentKey, childKey (external ref keys),
+# externalId (the relation's own key at the source), typeName]. Dependencies point
+# from parent to child, one edge per pair; a relation named again updates it. The
+# properties go in ON CREATE / ON MATCH: a SET after the MERGE costs ArcadeDB about
+# half as much again. The relations written come back: one that does not has an end
+# the graph lacks.
+UPSERT_SOURCE_DEPENDENCIES = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (:ExternalRef {key: row[0]})-[:REFERS_TO]->(a:Component)
+    MATCH (:ExternalRef {key: row[1]})-[:REFERS_TO]->(b:Component)
+    MERGE (a)-[r:DEPENDS_ON]->(b)
+    ON CREATE SET r.source = $source, r.externalId = row[2], r.type = row[3]
+    ON MATCH SET r += {source: $source, externalId: row[2], type: row[3]}
+    RETURN collect(DISTINCT row[2]) AS written
+    """
+)
+
+# Relations that are not dependencies are kept as they are, apart from the walks: one
+# edge per pair and type. Rows as above.
 UPSERT_SOURCE_RELATIONS = Cypher(
     """
     UNWIND $rows AS row
-    MATCH (:ExternalRef {key: row.parentKey})-[:REFERS_TO]->(a:Component)
-    MATCH (:ExternalRef {key: row.childKey})-[:REFERS_TO]->(b:Component)
-    MERGE (a)-[r:RELATES_TO {type: row.typeName}]->(b)
-    SET r += {source: row.source, externalId: row.externalId}
-    RETURN row.externalId AS externalId
+    MATCH (:ExternalRef {key: row[0]})-[:REFERS_TO]->(a:Component)
+    MATCH (:ExternalRef {key: row[1]})-[:REFERS_TO]->(b:Component)
+    MERGE (a)-[r:RELATES_TO {type: row[3]}]->(b)
+    ON CREATE SET r.source = $source, r.externalId = row[2]
+    ON MATCH SET r += {source: $source, externalId: row[2]}
+    RETURN collect(DISTINCT row[2]) AS written
     """
 )
 
@@ -47,12 +132,15 @@ UPSERT_INCIDENTS = Cypher(
     """
 )
 
-# The components a source still names and that are not DELETED yet.
+# The components a source still names and that are not DELETED yet, as two lists in
+# one record (external ids and node ids, in the same order): one record decodes much
+# faster than one per component.
 LIVE_COMPONENT_REFS = Cypher(
     """
     MATCH (ref:ExternalRef {source: $source})-[:REFERS_TO]->(c:Component)
     WHERE c.status <> 'DELETED'
-    RETURN ref.externalId AS externalId, c.id AS id
+    WITH ref.externalId AS externalId, c.id AS id
+    RETURN collect(externalId) AS externalIds, collect(id) AS ids
     """
 )
 
@@ -91,6 +179,16 @@ QUARANTINE_RECORDS = Cypher(
     MERGE (q:QuarantinedRecord {key: row.key})
     ON CREATE SET q.firstSeenAt = $now
     SET q += row.props, q.lastSeenAt = $now
+    """
+)
+
+# The keys of a connector's quarantined records: a run that holds the connector's lease
+# releases only these (no other run adds any meanwhile), not every record it accepts.
+QUARANTINED_KEYS = Cypher(
+    """
+    MATCH (q:QuarantinedRecord)
+    WHERE q.connector = $connector
+    RETURN q.key AS key
     """
 )
 
