@@ -278,7 +278,7 @@ def slo_assess(
 @app.command()
 def sync(source: Annotated[str, typer.Argument(help="A configured connector.")]) -> None:
     """Run one sync of SOURCE now, with progress on stderr and a summary on stdout."""
-    from hub.sync.pipeline import LeaseHeldError
+    from hub.sync.lease import LeaseHeldError
     from hub.sync.registry import UnknownConnectorError
 
     settings = _settings()

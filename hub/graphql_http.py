@@ -30,7 +30,7 @@ from hub.graph.repositories.sync import SyncRun
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.settings import Settings
-from hub.sync.pipeline import LeaseHeldError
+from hub.sync.lease import LeaseHeldError
 from hub.sync.registry import UnknownConnectorError
 from hub.sync.service import sync_now
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from datetime import timedelta
 from typing import Protocol
 
 from hub.connectors.http import ConnectorError
@@ -27,11 +24,10 @@ from hub.graph.client import Graph
 from hub.graph.errors import GraphError
 from hub.graph.ids import utc_now
 from hub.graph.repositories.sync import SyncRepository, SyncRun, new_run_id
+from hub.sync.lease import held_lease
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = timedelta(minutes=10)
-LEASE_RENEWAL = LEASE_TTL / 5  # renewed this often while the run goes on
 # Records per write transaction, at most (give or take a page): pages already fetched
 # when a write starts are written together, so a fast source makes few, large
 # transactions. A page larger than this is written alone.
@@ -53,37 +49,7 @@ class Connector(Protocol):
         ...
 
 
-class LeaseHeldError(Exception):
-    """Another process is running this connector's sync."""
-
-    def __init__(self, connector: str, holder: str) -> None:
-        super().__init__(
-            f"{connector} is being synced by {holder}; this run was not started "
-            "(the lease expires if that process died)"
-        )
-        self.holder = holder
-
-
 Progress = Callable[[SyncRun], None]
-
-
-def lease_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def holder_is_dead(holder: str) -> bool:
-    """True for a holder that is a process of this host that no longer runs (a killed
-    sync); its lease need not be waited out. Other hosts' holders expire on their own."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 async def run_sync(
@@ -105,70 +71,51 @@ async def run_sync(
     page on its own.
     """
     repository = SyncRepository(graph, identification)
-    holder = holder or lease_holder()
-    current = await repository.acquire_lease(connector.name, holder, LEASE_TTL)
-    if current != holder and not (
-        holder_is_dead(current)
-        and await repository.take_over_lease(connector.name, current, holder, LEASE_TTL)
-    ):
-        raise LeaseHeldError(connector.name, current)
-    run = SyncRun(id=new_run_id(), connector=connector.name)
-    await repository.save_run(run)
-    stop_renewing = asyncio.Event()
-    renewal = asyncio.create_task(_keep_lease(repository, connector.name, holder, stop_renewing))
-    try:
-        watermarks = await repository.watermarks(connector.name)
-        # Under the lease no other run quarantines this connector's records: knowing
-        # which are quarantined spares a look-up per accepted record.
-        quarantine = await repository.quarantined_keys(connector.name)
-        async with contextlib.aclosing(batched(connector.pages(watermarks), batch_size)) as batches:
-            async for page in batches:
-                outcome = await repository.write_batch(
-                    connector.name,
-                    components=page.components,
-                    relations=page.relations,
-                    incidents=page.incidents,
-                    rejected=page.rejected,
-                    watermarks=page.watermarks,
-                    quarantine=quarantine,
-                )
-                run.fetched += page.fetched
-                run.created += outcome.created
-                run.updated += outcome.updated
-                run.quarantined += outcome.quarantined
-                if progress is not None:
-                    progress(run)
-        await _detect_deletions(repository, connector, run, max_deleted_fraction)
-        run.status = "SUCCEEDED"
-    except (ConnectorError, GraphError) as exc:
-        run.status = "FAILED"
-        run.error = str(exc)
-        log.error("sync of %s failed: %s", connector.name, exc)
-    finally:
-        stop_renewing.set()
-        await renewal
-        run.finished_at = utc_now()
+    async with held_lease(repository, connector.name, holder):
+        run = SyncRun(id=new_run_id(), connector=connector.name)
+        await repository.save_run(run)
         try:
-            await repository.save_run(run)
+            await _write_pages(repository, connector, run, progress, batch_size)
+            await _detect_deletions(repository, connector, run, max_deleted_fraction)
+            run.status = "SUCCEEDED"
+        except (ConnectorError, GraphError) as exc:
+            run.status = "FAILED"
+            run.error = str(exc)
+            log.error("sync of %s failed: %s", connector.name, exc)
         finally:
-            await repository.release_lease(connector.name, holder)
+            run.finished_at = utc_now()
+            await repository.save_run(run)
     return run
 
 
-async def _keep_lease(
-    repository: SyncRepository, connector: str, holder: str, stop: asyncio.Event
+async def _write_pages(
+    repository: SyncRepository,
+    connector: Connector,
+    run: SyncRun,
+    progress: Progress | None,
+    batch_size: int,
 ) -> None:
-    """Renew the lease every `LEASE_RENEWAL` until `stop` is set, whatever the run is
-    doing meanwhile (writing, or waiting for a slow source)."""
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), LEASE_RENEWAL.total_seconds())
-        if stop.is_set():
-            return
-        try:
-            await repository.acquire_lease(connector, holder, LEASE_TTL)
-        except GraphError as exc:  # the run's own writes fail too, and say so
-            log.warning("renewing the lease of %s failed: %s", connector, exc)
+    watermarks = await repository.watermarks(connector.name)
+    # Under the lease no other run quarantines this connector's records: knowing
+    # which are quarantined spares a look-up per accepted record.
+    quarantine = await repository.quarantined_keys(connector.name)
+    async with contextlib.aclosing(batched(connector.pages(watermarks), batch_size)) as batches:
+        async for page in batches:
+            outcome = await repository.write_batch(
+                connector.name,
+                components=page.components,
+                relations=page.relations,
+                incidents=page.incidents,
+                rejected=page.rejected,
+                watermarks=page.watermarks,
+                quarantine=quarantine,
+            )
+            run.fetched += page.fetched
+            run.created += outcome.created
+            run.updated += outcome.updated
+            run.quarantined += outcome.quarantined
+            if progress is not None:
+                progress(run)
 
 
 async def batched(pages: AsyncIterator[SourcePage], size: int) -> AsyncGenerator[SourcePage, None]:

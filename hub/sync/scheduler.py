@@ -16,7 +16,7 @@ from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
 from hub.settings import Settings
-from hub.sync.pipeline import LeaseHeldError
+from hub.sync.lease import LeaseHeldError
 from hub.sync.registry import connector_settings, enabled
 from hub.sync.service import sync_now
 

@@ -14,8 +14,9 @@ from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.graph.client import Graph
 from hub.graph.repositories import ComponentRepository, TraversalRepository
 from hub.graph.repositories.sync import SyncRepository
-from hub.sync import pipeline
-from hub.sync.pipeline import LeaseHeldError, run_sync
+from hub.sync import lease
+from hub.sync.lease import LeaseHeldError
+from hub.sync.pipeline import run_sync
 
 
 def estate(fake: FakeServiceNow) -> dict[str, str]:
@@ -301,7 +302,7 @@ async def test_the_lease_is_renewed_on_a_timer_while_the_run_waits(
     graph: Graph, fake: FakeServiceNow, cmdb: ServiceNowCmdb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     estate(fake)
-    monkeypatch.setattr(pipeline, "LEASE_RENEWAL", timedelta(seconds=0.2))
+    monkeypatch.setattr(lease, "LEASE_RENEWAL", timedelta(seconds=0.2))
     fake.delay_next(1.5, table="cmdb_rel_ci")  # a slow page: no batch is written meanwhile
 
     with listening(graph) as log:

@@ -38,7 +38,7 @@ from hub.graph.ids import to_iso
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.graph.repositories.telemetry import TelemetryRepository
 from hub.settings import SloSettings, TelemetryBinding
-from hub.sync.pipeline import LeaseHeldError
+from hub.sync.lease import LeaseHeldError
 from hub.sync.telemetry import run_telemetry_sync
 
 STEP = 300
