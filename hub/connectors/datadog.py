@@ -38,14 +38,14 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from hub.connectors.http import (
     DEFAULT_RETRY,
     MalformedResponseError,
+    OwnsClient,
     RetryPolicy,
     SourceClient,
     SourceRejectedError,
@@ -160,7 +160,7 @@ def error_messages(text: str) -> list[str]:
 # ---- fetching ------------------------------------------------------------------------------
 
 
-class DatadogSource:
+class DatadogSource(OwnsClient):
     """Reads metric points from one Datadog site; open it once and close it with it.
 
     ::
@@ -208,20 +208,6 @@ class DatadogSource:
             # Datadog's X-RateLimit-Reset is the seconds until the window resets.
             x_ratelimit_reset="seconds",
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     async def points(self, query: str, start: datetime, end: datetime) -> DatadogSeries:
         """The points of `query` between `start` and `end` (whole seconds, widened

@@ -477,3 +477,24 @@ def _parse_retry_after(value: str, now: float) -> float | None:
     if when.tzinfo is None:  # "-0000": HTTP-dates are always GMT
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
+
+
+class OwnsClient:
+    """A source reader that owns a `SourceClient`: use it in `async with`, or call
+    `aclose()`, and the client closes with it."""
+
+    _client: SourceClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -47,14 +47,14 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from hub.connectors.http import (
     DEFAULT_RETRY,
     MalformedResponseError,
+    OwnsClient,
     Params,
     RetryPolicy,
     SourceClient,
@@ -237,7 +237,7 @@ def chunks(start_ms: int, end_ms: int, step_ms: int, max_points: int) -> Iterato
 # ---- fetching ------------------------------------------------------------------------------
 
 
-class PrometheusSource:
+class PrometheusSource(OwnsClient):
     """Reads points from one Prometheus query API; open it once and close it with it.
 
     ::
@@ -290,20 +290,6 @@ class PrometheusSource:
             transport=transport,
             sleep=sleep,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     async def range_points(
         self, query: str, start: datetime, end: datetime, step_seconds: int
