@@ -193,16 +193,13 @@ class DatadogSource(OwnsClient):
             )
         self.name = name
         self._origin = str(settings.url).rstrip("/")
-        self._client = SourceClient(
+        self._client: SourceClient = SourceClient.for_connector(
             name,
-            str(settings.url),
+            settings,
             headers=auth_headers(
                 settings.api_key.get_secret_value(), settings.app_key.get_secret_value()
             ),
-            timeout=settings.timeout_seconds,
             retry=retry,
-            max_concurrency=settings.max_concurrency,
-            requests_per_second=settings.requests_per_second,
             transport=transport,
             sleep=sleep,
             # Datadog's X-RateLimit-Reset is the seconds until the window resets.

@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from hub.settings import ConnectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,32 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
-class SourceClient:
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+class OwnsClient:
+    """Owns a client that must be closed: use it in `async with`, or call `aclose()`,
+    and the client closes with it."""
+
+    _client: _Closable
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class SourceClient(OwnsClient):
     """One `httpx.AsyncClient` per connector, with timeouts, retries and a rate limit.
 
     Every request of a connector goes through here, so every source gets the same retry,
@@ -180,7 +207,7 @@ class SourceClient:
         # Only scheme, host and port: a base_url may carry user:password.
         self._origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
         self._base_path = url.path.rstrip("/")
-        self._client = httpx.AsyncClient(
+        self._client: httpx.AsyncClient = httpx.AsyncClient(
             base_url=base_url,
             auth=auth,
             headers={"Accept": "application/json", **(headers or {})},
@@ -193,19 +220,20 @@ class SourceClient:
             follow_redirects=False,
         )
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    @classmethod
+    def for_connector(cls, name: str, settings: ConnectorSettings, **options: Any) -> SourceClient:
+        """A client for a connector's settings section: its url, timeout, concurrency
+        and rate limit; `options` (auth, headers, retry, ...) go to the constructor."""
+        if settings.url is None:
+            raise ValueError(f"{name}: no url is configured")
+        return cls(
+            name,
+            str(settings.url),
+            timeout=settings.timeout_seconds,
+            max_concurrency=settings.max_concurrency,
+            requests_per_second=settings.requests_per_second,
+            **options,
+        )
 
     async def get(self, path: str, params: Params | None = None) -> httpx.Response:
         """GET `path` (relative to base_url, or an absolute next-page link); a 2xx response.
@@ -477,24 +505,3 @@ def _parse_retry_after(value: str, now: float) -> float | None:
     if when.tzinfo is None:  # "-0000": HTTP-dates are always GMT
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
-
-
-class OwnsClient:
-    """A source reader that owns a `SourceClient`: use it in `async with`, or call
-    `aclose()`, and the client closes with it."""
-
-    _client: SourceClient
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

@@ -70,8 +70,6 @@ Point = tuple[float, float]
 NAME = "prometheus"
 QUERY_RANGE = "/api/v1/query_range"
 QUERY = "/api/v1/query"
-# Prometheus refuses more points per series in one range query (web/api/v1/api.go).
-MAX_POINTS = 11_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 # Long expressions are cut when shown in a log line or message.
@@ -278,15 +276,12 @@ class PrometheusSource(OwnsClient):
         # Prometheus stops evaluating a query after `timeout`: no point computing an answer
         # the client has stopped waiting for.
         self._timeout = f"{settings.timeout_seconds:g}"
-        self._client = SourceClient(
+        self._client: SourceClient = SourceClient.for_connector(
             name,
-            str(settings.url),
+            settings,
             auth=auth,
             headers=headers,
-            timeout=settings.timeout_seconds,
             retry=retry,
-            max_concurrency=settings.max_concurrency,
-            requests_per_second=settings.requests_per_second,
             transport=transport,
             sleep=sleep,
         )

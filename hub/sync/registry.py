@@ -25,16 +25,7 @@ def _client(
     auth: tuple[str, str] | None,
     headers: Mapping[str, str] | None = None,
 ) -> SourceClient:
-    assert settings.url is not None
-    return SourceClient(
-        name,
-        str(settings.url),
-        auth=auth,
-        headers=headers,
-        timeout=settings.timeout_seconds,
-        max_concurrency=settings.max_concurrency,
-        requests_per_second=settings.requests_per_second,
-    )
+    return SourceClient.for_connector(name, settings, auth=auth, headers=headers)
 
 
 def _servicenow_auth(settings: ServiceNowSettings) -> tuple[str, str] | None:
