@@ -251,7 +251,8 @@ class CreditTierSpec(BaseModel):
 
 
 class CreditPolicySpec(BaseModel):
-    """An SLA's service credits: tiers (any order), a cap, and the monthly fee."""
+    """An SLA's service credits: tiers (given in any order, kept best first: the highest
+    `below_percent` first), a cap, and the monthly fee."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -259,13 +260,17 @@ class CreditPolicySpec(BaseModel):
     cap_percent: float = Field(default=100.0, gt=0, le=100, allow_inf_nan=False)
     monthly_fee: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
+    @field_validator("tiers")
+    @classmethod
+    def _best_first(cls, tiers: tuple[CreditTierSpec, ...]) -> tuple[CreditTierSpec, ...]:
+        return tuple(sorted(tiers, key=lambda t: -t.below_percent))
+
     @model_validator(mode="after")
     def _distinct(self) -> CreditPolicySpec:
         boundaries = [t.below_percent for t in self.tiers]
         if len(set(boundaries)) != len(boundaries):
             raise ValueError("tiers: each belowPercent may appear once")
-        best_first = sorted(self.tiers, key=lambda t: -t.below_percent)
-        for better, worse in itertools.pairwise(best_first):
+        for better, worse in itertools.pairwise(self.tiers):
             if worse.credit_percent < better.credit_percent:
                 raise ValueError(
                     f"tiers: below {worse.below_percent:g}% the credit must be at least "

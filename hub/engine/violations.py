@@ -53,12 +53,11 @@ class Violation:
 
 
 def credit_policy(spec: CreditPolicySpec | None) -> CreditPolicy | None:
-    """The domain's policy from the SLA's terms (tiers best first)."""
+    """The domain's policy from the SLA's terms."""
     if spec is None:
         return None
-    tiers = sorted(spec.tiers, key=lambda t: -t.below_percent)
     return CreditPolicy(
-        tiers=tuple(CreditTier(t.below_percent, t.credit_percent) for t in tiers),
+        tiers=tuple(CreditTier(t.below_percent, t.credit_percent) for t in spec.tiers),
         cap_percent=spec.cap_percent,
     )
 

@@ -14,6 +14,8 @@ from hub.domain.models import (
     MAX_ROLLING_DAYS,
     AgreementKind,
     AgreementSpec,
+    CreditPolicySpec,
+    CreditTierSpec,
     Indicator,
     ObjectiveSpec,
     WindowKind,
@@ -381,3 +383,25 @@ def test_from_validation_joins_several_problems() -> None:
     assert [problem.field for problem in error.problems] == ["input.name", "input.covers"]
     assert str(error) == "; ".join(str(problem) for problem in error.problems)
     assert str(error).startswith("input.name: String should have at least 1 character; ")
+
+
+def test_a_credit_policy_keeps_its_tiers_best_first_whatever_the_order_given() -> None:
+    policy = CreditPolicySpec(
+        tiers=(
+            CreditTierSpec(below_percent=95.0, credit_percent=50),
+            CreditTierSpec(below_percent=99.9, credit_percent=10),
+            CreditTierSpec(below_percent=99.0, credit_percent=25),
+        )
+    )
+
+    assert [t.below_percent for t in policy.tiers] == [99.9, 99.0, 95.0]
+
+
+def test_a_credit_policy_refuses_a_smaller_credit_for_a_worse_tier() -> None:
+    with pytest.raises(ValidationError, match="below 95% the credit must be at least"):
+        CreditPolicySpec(
+            tiers=(
+                CreditTierSpec(below_percent=99.0, credit_percent=25),
+                CreditTierSpec(below_percent=95.0, credit_percent=10),
+            )
+        )

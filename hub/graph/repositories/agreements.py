@@ -37,11 +37,11 @@ def credit_policy_json(policy: CreditPolicySpec | None) -> str | None:
     """The stored form of a credit policy: JSON text, tiers best first."""
     if policy is None:
         return None
-    tiers = sorted(policy.tiers, key=lambda t: -t.below_percent)
     text: str = json.dumps(
         {
             "tiers": [
-                {"belowPercent": t.below_percent, "creditPercent": t.credit_percent} for t in tiers
+                {"belowPercent": t.below_percent, "creditPercent": t.credit_percent}
+                for t in policy.tiers
             ],
             "capPercent": policy.cap_percent,
             "monthlyFee": policy.monthly_fee,

@@ -147,7 +147,7 @@ class ServiceLevelAgreement(Agreement):
         return CreditPolicy(
             tiers=[
                 CreditTier(below_percent=t.below_percent, credit_percent=t.credit_percent)
-                for t in sorted(spec.tiers, key=lambda t: -t.below_percent)
+                for t in spec.tiers
             ],
             cap_percent=spec.cap_percent,
             monthly_fee=spec.monthly_fee,
