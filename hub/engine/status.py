@@ -160,12 +160,12 @@ class StatusEngine:
         stored = await self._telemetry.many_series(wanted, span) if wanted else {}
         found = {}
         for objective in objectives:
-            mine = sources[objective.id]
-            series = BucketSeries.empty(span.start, span.end)
-            if mine.secondary is not None:
-                series = series.overlay(stored[(objective.id, mine.secondary)])
-            if mine.primary is not None:
-                series = series.overlay(stored[(objective.id, mine.primary)])
+            # Secondary first, so that the primary wins wherever it has data. Stored
+            # series span whole days around `span`; one source needs no overlay at all.
+            layers = [stored[(objective.id, key)] for key in reversed(sources[objective.id].keys)]
+            series = layers[0] if layers else BucketSeries.empty(span.start, span.end)
+            for layer in layers[1:]:
+                series = series.overlay(layer)
             found[objective.id] = series
         return found
 
