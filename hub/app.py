@@ -18,7 +18,7 @@ from starlette.routing import Route
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.errors import GraphError, GraphUnavailableError
 from hub.graph.migrations import is_current, migrate
-from hub.graphql_http import HubGraphQL
+from hub.graphql_http import HubGraphQL, graph_unavailable
 from hub.settings import Settings
 from hub.sync.scheduler import build_scheduler
 
@@ -36,6 +36,7 @@ def create_app(
         connection,
         connection_timeout=settings.neo4j.connection_timeout_seconds,
         max_transaction_retry_time=settings.neo4j.max_transaction_retry_seconds,
+        transaction_timeout=settings.neo4j.transaction_timeout_seconds,
     )
 
     async def migrate_if_reachable() -> bool:
@@ -86,4 +87,6 @@ def create_app(
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        # The graph down while a request is authenticated: 503, not a bare 500.
+        exception_handlers={GraphUnavailableError: graph_unavailable},
     )

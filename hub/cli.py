@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import shlex
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,14 +15,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
-import yaml
 
-from hub.domain.bundle import BundleError
-from hub.domain.errors import InvalidInputError
+from hub.domain.bundle import BundleError, bundle_data
+from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph, GraphConnection
-from hub.graph.errors import GraphError
+from hub.graph.errors import GraphError, NotFoundError
 from hub.graph.repositories import BundleImporter, TokenRepository
+from hub.graph.repositories.identity import TokenInfo
 from hub.graph.repositories.sync import SyncRun
 from hub.graph.session import graph_connection, open_graph
 from hub.settings import Settings, SettingsError, load_settings
@@ -39,6 +40,8 @@ slo_app = typer.Typer(help="Service-level objectives as code (OpenSLO v1).", no_
 app.add_typer(token_app, name="token")
 app.add_typer(demo_app, name="demo")
 app.add_typer(slo_app, name="slo")
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 log = logging.getLogger("hub")
 
@@ -111,6 +114,9 @@ def serve(
                 port=port,
                 log_level=settings.log_level.lower(),
                 lifespan="on",
+                # On SIGTERM, requests still running after this long are cancelled:
+                # one that hangs must not keep the process (and its graph) alive.
+                timeout_graceful_shutdown=settings.api.graceful_shutdown_seconds,
             )
     except GraphError as exc:
         raise _fail(str(exc)) from exc
@@ -129,30 +135,144 @@ async def _prepare_demo(settings: Settings, connection: GraphConnection) -> str:
 @token_app.command("create")
 def token_create(
     user: Annotated[str, typer.Option(help="Who the token is for.")],
-    role: Annotated[str, typer.Option(help="viewer, editor, approver or admin.")],
+    role: Annotated[str, typer.Option(help="viewer, editor, approver, admin, customer or pusher.")],
     domain: Annotated[
         list[str] | None,
         typer.Option(help="Business unit the token is limited to (repeatable)."),
     ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(help="Region the token is limited to (repeatable)."),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(help="Approval board the holder signs for (repeatable)."),
+    ] = None,
+    # A list, so that a second --customer is refused instead of silently winning.
+    customer: Annotated[
+        list[str] | None,
+        typer.Option(metavar="CUSTOMER_ID", help="The customer a customer token is bound to."),
+    ] = None,
+    objective: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="OBJECTIVE_ID", help="An objective a pusher token may push to (repeatable)."
+        ),
+    ] = None,
+    expires_in: Annotated[
+        int | None,
+        typer.Option(metavar="DAYS", help="Days until the token expires (default: never)."),
+    ] = None,
 ) -> None:
-    """Print a new API token on stdout (only its hash is stored)."""
+    """Print a new API token on stdout, on the last line (only its hash is stored)."""
+    from hub.domain.tokens import TokenSpec
+
     try:
         parsed = Role.parse(role)
     except ValueError as exc:
         raise _fail(str(exc), code=2) from exc
+    if customer is not None and len(customer) > 1:
+        raise _fail("a customer token is bound to one customer: give --customer once", code=2)
+    spec = TokenSpec.of(
+        user,
+        parsed,
+        domains=domain,
+        regions=region,
+        groups=group or (),
+        customer_id=customer[0] if customer else None,
+        objectives=objective or (),
+        expires_in_days=expires_in,
+    )
+    if problems := spec.problems():
+        raise _fail(_problems(problems), code=2)
     settings = _settings()
-    domains = frozenset(domain) if domain else None
-    token = _with_graph(settings, lambda g: TokenRepository(g).create(user, parsed, domains))
-    typer.echo(token)
+    try:
+        issued = _with_graph(settings, lambda g: TokenRepository(g).issue(spec))
+    except InvalidInputError as exc:
+        raise _fail(_problems(exc.problems), code=2) from exc
+    typer.echo(f"id: {issued.id}")
+    typer.echo(f"expires: {issued.expires_at or 'never'}")
+    typer.echo(issued.token)
+
+
+def _problems(problems: list[FieldProblem]) -> str:
+    return "; ".join(problem.message for problem in problems)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """One line per token: id, user, role, scope, groups, expiry, revoked (never the token)."""
+    settings = _settings()
+    tokens = _with_graph(settings, lambda g: TokenRepository(g).all_tokens())
+    for info in tokens:
+        typer.echo(_token_line(info))
+    if not tokens:
+        typer.echo("no tokens; create one with `hub token create`", err=True)
+
+
+def _token_line(info: TokenInfo) -> str:
+    def listed(values: tuple[str, ...] | None, unlimited: str) -> str:
+        return unlimited if values is None else ",".join(values) or "-"
+
+    fields = [
+        ("user", info.user),
+        ("role", info.role),
+        ("domains", listed(info.domains, "all")),
+        ("regions", listed(info.regions, "all")),
+        ("groups", listed(info.groups, "-")),
+    ]
+    if info.customer_id is not None:
+        fields.append(("customer", info.customer_id))
+    if info.objectives:
+        fields.append(("objectives", listed(info.objectives, "-")))
+    fields += [
+        ("expires", info.expires_at or "never"),
+        ("revoked", "no" if info.revoked_at is None else "yes"),
+    ]
+    return " ".join([info.id, *(f"{name}={shlex.quote(value)}" for name, value in fields)])
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[
+        str, typer.Argument(metavar="TOKEN_ID", help="As `hub token list` shows it.")
+    ],
+) -> None:
+    """Revoke a token: from now on it gets 401."""
+
+    async def revoke(graph: Graph) -> TokenInfo | None:
+        try:
+            return await TokenRepository(graph).revoke(token_id)
+        except NotFoundError:
+            return None
+
+    settings = _settings()
+    info = _with_graph(settings, revoke)
+    if info is None:
+        raise _fail(f"no token has the id {quoted(token_id)}; `hub token list` shows the ids")
+    typer.echo(f"revoked {info.id} (user {info.user}, {info.role}) at {info.revoked_at}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain; exit 1 naming the first record that does
+    not match."""
+    from hub.graph.repositories import AuditRepository
+
+    settings = _settings()
+    report = _with_graph(settings, lambda g: AuditRepository(g).verify())
+    if not report.intact:
+        raise _fail(report.summary())
+    typer.echo(report.summary())
 
 
 def read_bundle(path: Path) -> dict[str, Any]:
-    """A bundle file as data: JSON, or YAML with the same shape."""
-    text = path.read_text()
-    data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise BundleError([f"{path}: a bundle is an object with lists of records"])
-    return data
+    """A bundle file as data: JSON, or YAML with the same shape (`bundle_data`)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError([f"{path} cannot be read: {exc.strerror}"]) from exc
+    return bundle_data(data, str(path))
 
 
 @app.command("import")
@@ -163,8 +283,6 @@ def import_bundle(
     settings = _settings()
     try:
         raw = read_bundle(file)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise _fail(f"{file} is not valid JSON or YAML: {exc}") from exc
     except BundleError as exc:
         raise _fail(str(exc)) from exc
     try:
@@ -216,14 +334,15 @@ def slo_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Import OpenSLO v1 documents (multi-document YAML) as service objectives; all or nothing."""
+    from hub.domain.documents import DocumentError, decode
     from hub.domain.openslo import parse_documents
     from hub.graph.repositories import ObjectiveRepository
 
     settings = _settings()
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise _fail(f"{file} is not UTF-8 text: {exc}") from exc
+        text = decode(file.read_bytes(), str(file))
+    except DocumentError as exc:
+        raise _fail(str(exc)) from exc
     try:
         parsed = parse_documents(text)
         counts = _with_graph(
@@ -318,6 +437,56 @@ async def _sync_with_progress(settings: Settings, graph: Graph, source: str) -> 
             )
 
         return await sync_now(settings, graph, source, progress=show)
+
+
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The backup file to write.")],
+) -> None:
+    """Copy everything the hub holds in the graph to FILE, while `hub serve` runs.
+
+    On the embedded graph the copy is a point-in-time snapshot; on Neo4j, see the
+    README's "Backup and restore". Progress goes to stderr, the summary to stdout.
+    """
+    from hub.graph.backup import BackupError, BackupFileError, backup
+
+    settings = _settings()
+    started = time.monotonic()
+    try:
+        header = backup(settings, file, progress=lambda line: typer.echo(line, err=True))
+    except (BackupError, BackupFileError, GraphError) as exc:
+        raise _fail(f"no backup was written: {exc}") from exc
+    typer.echo(f"file: {file}")
+    typer.echo(f"consistency: {header.consistency}")
+    typer.echo(f"nodes: {header.nodes}")
+    typer.echo(f"relationships: {header.relationships}")
+    typer.echo(f"bytes: {file.stat().st_size}")
+    typer.echo(f"duration: {time.monotonic() - started:.1f} s")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="A file written by `hub backup`.")],
+) -> None:
+    """Load FILE into an empty graph (a new data directory, or an empty Neo4j database)."""
+    from hub.graph.backup import BackupError, BackupFileError, RestoreRefusedError, restore
+
+    settings = _settings()
+    started = time.monotonic()
+    try:
+        summary = restore(settings, file, progress=lambda line: typer.echo(line, err=True))
+    except (BackupFileError, RestoreRefusedError) as exc:
+        raise _fail(str(exc)) from exc
+    except (BackupError, GraphError) as exc:
+        raise _fail(
+            f"the restore failed: {exc}. The target holds part of the backup now: empty it "
+            "(or use a new data directory) before restoring again"
+        ) from exc
+    typer.echo(f"nodes: {summary.nodes}")
+    typer.echo(f"relationships: {summary.relationships}")
+    if summary.migrations_applied:
+        typer.echo(f"migrations applied: {', '.join(map(str, summary.migrations_applied))}")
+    typer.echo(f"duration: {time.monotonic() - started:.1f} s")
 
 
 def _duration(started: str, finished: str | None) -> str:

@@ -1,11 +1,18 @@
 """GraphQL over HTTP: Strawberry's view with bearer-token authentication and the
 GraphQL-over-HTTP specification's content negotiation and status codes.
 
+The view also enforces the HTTP side of the request limits (`ApiSettings`): a body
+over `max_body_bytes` gets 413 before it is read whole, a body that is not a JSON
+object gets 400, an operation still running after `execution_timeout_seconds` ends
+with a `TIMEOUT` error, and a graph that is down or too slow gets 503. The document
+limits are the schema's (`hub.schema.limits`).
+
 `tests/test_graphql_over_http.py` runs graphql-http's audit suite against it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -15,13 +22,13 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
-from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
 from hub.graph.errors import ConflictError
@@ -29,6 +36,7 @@ from hub.graph.repositories import TokenRepository
 from hub.graph.repositories.sync import SyncRun
 from hub.schema import build_schema
 from hub.schema.context import Context
+from hub.schema.errors import UNAVAILABLE_CODES, client_message, extensions_for
 from hub.settings import Settings
 from hub.sync.lease import LeaseHeldError
 from hub.sync.registry import UnknownConnectorError
@@ -115,22 +123,76 @@ def _unreadable_body(request: Request) -> str | None:
         return "a POST needs the header Content-Type: application/json"
     media_type, params = _header_params(content_type)
     if media_type != JSON:
-        return f"unsupported Content-Type {media_type!r}; send application/json"
+        return f"unsupported Content-Type {quoted(media_type)}; send application/json"
     if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
-        return f"unsupported charset {params['charset']!r}; send UTF-8"
+        return f"unsupported charset {quoted(params['charset'])}; send UTF-8"
     return None
 
 
-def _several_operations(query: str | None) -> bool:
-    """Whether `query` parses to more than one operation (a parse error is left for
-    the schema to report)."""
+def _several_operations(query: str | None, max_tokens: int) -> bool:
+    """Whether `query` parses to more than one operation (a parse error, or a document
+    over the token limit, is left for the schema to report)."""
     if not query:
         return False
     try:
-        document = parse(query, no_location=True)
+        document = parse(query, no_location=True, max_tokens=max_tokens)
     except GraphQLError:
         return False
     return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1
+
+
+class BodyTooLargeError(Exception):
+    """The request body grew past the limit while it was read."""
+
+
+def _declared_length(request: Request) -> int | None:
+    try:
+        return int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising `BodyTooLargeError` once the body passes `limit` bytes: a
+    client may send no Content-Length (chunked) or a false one."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLargeError
+        return message
+
+    return limited
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
+
+
+async def graph_unavailable(request: Request, exc: Exception) -> Response:
+    """The answer to a request the hub could not serve because the graph is down or
+    did not answer in time: 503, GraphQL-shaped, in the type the client accepts. The
+    app routes `GraphUnavailableError` raised before execution (e.g. while the token
+    is looked up) here; during execution the view gives the same answer."""
+    extensions = extensions_for(exc) or {"code": "GRAPH_UNAVAILABLE"}
+    log.warning("request error %s: %s", extensions["code"], exc)
+    media_type = _response_media_type(", ".join(request.headers.getlist("accept"))) or JSON
+    body = {"errors": [{"message": client_message(exc), "extensions": extensions}]}
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=503,
+        media_type=f"{media_type}; charset=utf-8",
+    )
 
 
 class HubGraphQL(GraphQL[Context, None]):
@@ -147,6 +209,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.graph = graph
         self.tokens = TokenRepository(graph)
+        self._syncs: set[asyncio.Task[SyncRun]] = set()
 
     def _respond(
         self,
@@ -195,6 +258,14 @@ class HubGraphQL(GraphQL[Context, None]):
                 media_type or JSON,
                 headers={"WWW-Authenticate": 'Bearer realm="hub"'},
             )
+        elif actor.role is Role.PUSHER:
+            # A pusher token is for the measurement push API only (contract "More HTTP").
+            response = self._error(
+                "a pusher token may only push measurements to /api/v1/measurements; "
+                "use a viewer (or stronger) token for GraphQL",
+                403,
+                media_type or JSON,
+            )
         elif media_type is None:
             # RECOMMENDED by the spec over ignoring the Accept header.
             response = PlainTextResponse(
@@ -203,13 +274,42 @@ class HubGraphQL(GraphQL[Context, None]):
             )
         elif request.method == "POST" and (problem := _unreadable_body(request)):
             response = self._error(problem, 415, media_type)
+        elif (_declared_length(request) or 0) > self.settings.api.max_body_bytes:
+            response = self._too_large(media_type)
         if response is not None:
             await response(scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state["actor"] = actor
         state["media_type"] = media_type
-        await super().__call__(scope, receive, send)
+        # The body is read (by strawberry) only now, and only up to the limit.
+        await super().__call__(scope, _limited(receive, self.settings.api.max_body_bytes), send)
+
+    def _too_large(self, media_type: str) -> Response:
+        limit = self.settings.api.max_body_bytes
+        return self._error(
+            f"the request body is larger than {limit:,} bytes, the limit for a GraphQL "
+            "request; send a shorter document, or fewer or smaller variables",
+            413,
+            media_type,
+        )
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A request body (or GET `variables`/`extensions`) as a JSON object; anything
+        else is a 400 that says what is wrong, never an error of ours."""
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, "the JSON is nested too deeply to read") from None
+        except UnicodeDecodeError:
+            raise HTTPException(400, "the body is not UTF-8 encoded JSON") from None
+        if not isinstance(value, dict):
+            raise HTTPException(
+                400,
+                "a GraphQL request (and its variables and extensions) is a JSON object, "
+                f'such as {{"query": "{{ __typename }}"}}; this is {_json_kind(value)}',
+            )
+        return value
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         # Only the GraphiQL page comes without an actor, and it runs no operation.
@@ -224,6 +324,19 @@ class HubGraphQL(GraphQL[Context, None]):
         )
 
     async def _run_sync(self, name: str) -> SyncRun:
+        # A sync may outlive the request's execution time limit. Cancelled halfway it
+        # would stop mid-run; shielded, it finishes and its run records the outcome.
+        task = asyncio.ensure_future(self._sync(name))
+        self._syncs.add(task)
+        task.add_done_callback(self._sync_done)
+        return await asyncio.shield(task)
+
+    def _sync_done(self, task: asyncio.Task[SyncRun]) -> None:
+        self._syncs.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the request, if still waiting, has it too
+
+    async def _sync(self, name: str) -> SyncRun:
         try:
             return await sync_now(self.settings, self.graph, name)
         except UnknownConnectorError as exc:
@@ -246,7 +359,9 @@ class HubGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "operationName must be a string or null")
         # The spec makes an empty operationName the same as none.
         request_data.operation_name = operation_name or None
-        if request_data.operation_name is None and _several_operations(request_data.query):
+        if request_data.operation_name is None and _several_operations(
+            request_data.query, self.settings.api.max_tokens
+        ):
             # GetOperation() must fail here; strawberry would run the first operation.
             return ExecutionResult(
                 data=None,
@@ -256,14 +371,27 @@ class HubGraphQL(GraphQL[Context, None]):
                     )
                 ],
             )
+        limit = self.settings.api.execution_timeout_seconds
         try:
-            return await super().execute_single(
-                request=request,
-                request_adapter=request_adapter,
-                sub_response=sub_response,
-                context=context,
-                root_value=root_value,
-                request_data=request_data,
+            async with asyncio.timeout(limit) as deadline:
+                return await super().execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=request_data,
+                )
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            message = (
+                f"the request did not finish within {limit:g} s, the execution time limit; "
+                "ask for less (smaller pages, fewer nested lists), or try again later"
+            )
+            log.warning("request error TIMEOUT: %s", message)
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(message, extensions={"code": "TIMEOUT"})]
             )
         except HTTPException as exc:
             cause = exc.__cause__
@@ -287,11 +415,19 @@ class HubGraphQL(GraphQL[Context, None]):
             # Strawberry's bare text errors (bad JSON, bad parameters, GET mutation).
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
             return self._error(exc.reason, exc.status_code, media_type, headers)
+        except BodyTooLargeError:
+            return self._too_large(media_type)
         if response.media_type != JSON:
             return response  # the GraphiQL page
         body = json.loads(bytes(response.body))
         status = response.status_code
-        if (
+        if isinstance(body, dict) and _unavailable(body):
+            # The hub could not answer (the graph is down or slow): not the client's
+            # fault, and worth retrying, whatever the media type.
+            status = 503
+            if body.get("data") is None:
+                body.pop("data", None)
+        elif (
             media_type == GRAPHQL_RESPONSE_JSON
             and isinstance(body, dict)
             and _is_request_error(body)
@@ -299,3 +435,11 @@ class HubGraphQL(GraphQL[Context, None]):
             body.pop("data", None)
             status = 400
         return self._respond(body, status, media_type)
+
+
+def _unavailable(body: dict[str, Any]) -> bool:
+    """Whether an error of the response says the hub could not answer in time."""
+    return any(
+        isinstance(error, dict) and (error.get("extensions") or {}).get("code") in UNAVAILABLE_CODES
+        for error in body.get("errors") or []
+    )

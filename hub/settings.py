@@ -49,6 +49,12 @@ class Neo4jSettings(BaseModel):
     database: str | None = None
     connection_timeout_seconds: float = Field(default=10.0, gt=0)
     max_transaction_retry_seconds: float = Field(default=15.0, gt=0)
+    transaction_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="bound on one transaction, retries included; generous for imports and "
+        "syncs (API requests are bounded by api.execution_timeout_seconds too)",
+    )
 
     @field_validator("uri")
     @classmethod
@@ -71,13 +77,34 @@ class EmbeddedGraphSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    """Bounds on what one GraphQL request may cost."""
+    """Bounds on what one GraphQL request may cost (docs/settings.md)."""
 
     max_depth: int = Field(default=15, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     default_page_size: int = Field(default=50, ge=1)
     max_traversal_depth: int = Field(default=25, ge=1)
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="a larger POST /graphql body gets 413"
+    )
+    max_tokens: int = Field(
+        default=3000, ge=100, description="lexical tokens of a GraphQL document; parsing stops"
+    )
+    max_cost: int = Field(
+        default=100_000,
+        ge=1,
+        description="estimated objects one operation may return: list sizes multiplied down "
+        "the selection (docs/settings.md)",
+    )
+    max_string_length: int = Field(
+        default=10_000, ge=1, description="characters of one string argument or variable"
+    )
+    execution_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="one GraphQL request's execution ends with an error"
+    )
+    graceful_shutdown_seconds: int = Field(
+        default=10, ge=1, description="`hub serve` cancels requests still running this long"
+    )
 
 
 class PolicySettings(BaseModel):
@@ -368,6 +395,24 @@ class SloSettings(BaseModel):
     bindings: list[TelemetryBinding] = Field(default_factory=list)
 
 
+class BackupSettings(BaseModel):
+    """Scheduled backups inside `hub serve`: the copy `hub backup FILE` writes, on a timer
+    (docs/settings.md, README "Backup and restore")."""
+
+    interval_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 366,
+        description="hours between two scheduled backups (the RPO); 0 = no scheduled backups",
+    )
+    directory: Path | None = Field(
+        default=None, description="where they are written; unset = $HUB_DATA_DIR/backups"
+    )
+    keep: int = Field(
+        default=7, ge=1, description="the newest scheduled files kept; older ones are deleted"
+    )
+
+
 class Settings(BaseSettings):
     """Everything the hub can be told. See ``docs/settings.md`` for each key."""
 
@@ -392,10 +437,16 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = PrometheusSettings()
     datadog: DatadogSettings = DatadogSettings()
     slo: SloSettings = SloSettings()
+    backup: BackupSettings = BackupSettings()
 
     @property
     def development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def backup_directory(self) -> Path:
+        """Where `hub serve` writes its scheduled backups."""
+        return self.backup.directory or self.data_dir / "backups"
 
     @property
     def uses_embedded_graph(self) -> bool:

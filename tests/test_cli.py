@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from hub.domain.workflow import Role
 from hub.graph.client import Graph, GraphConnection
@@ -109,8 +110,6 @@ async def test_import_is_idempotent_and_reads_yaml(
     service_id = await components.lookup(source, "svc-a")
     assert service_id is not None
 
-    import yaml
-
     yaml_path = tmp_path / "bundle.yaml"
     yaml_path.write_text(yaml.safe_dump(_bundle(source)))
     second = run_hub("import", str(yaml_path), data_dir=data_dir)
@@ -153,7 +152,77 @@ def test_unparsable_file_is_a_clear_error(data_dir: Path, tmp_path: Path) -> Non
     path.write_text("{not json")
     result = run_hub("import", str(path), data_dir=data_dir)
     assert result.returncode == 1
-    assert "is not valid JSON or YAML" in result.stderr
+    assert f"{path} is not valid JSON: Expecting property name" in result.stderr
+
+
+async def test_a_file_that_is_not_utf8_is_named_with_the_byte(
+    data_dir: Path, graph: Graph, source: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin1.yaml"
+    text = yaml.safe_dump(_bundle(source)).replace("Network Operations", "R\u00e9seau")
+    path.write_bytes(text.encode("latin-1"))
+    position = text.index("\u00e9")
+
+    result = run_hub("import", str(path), data_dir=data_dir)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{path} is not UTF-8 text: byte 0xe9 at position {position}" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert await ComponentRepository(graph).lookup(source, "svc-a") is None
+
+
+async def test_a_key_given_twice_in_json_is_refused_naming_it(
+    data_dir: Path, graph: Graph, source: str, tmp_path: Path
+) -> None:
+    # Last-wins would import this bundle into the source named second.
+    path = tmp_path / "twice.json"
+    path.write_text(
+        f'{{"source": "{source}-x", "source": "{source}",\n'
+        ' "services": [{"externalId": "svc-a", "name": "A", "name": "B"}]}'
+    )
+
+    result = run_hub("import", str(path), data_dir=data_dir)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{path}: key 'source' is given more than once in the top-level object" in result.stderr
+    assert f"{path}: key 'name' is given more than once in the object at services[0]" in (
+        result.stderr
+    )
+    assert "nothing was written" in result.stderr
+    components = ComponentRepository(graph)
+    assert await components.lookup(source, "svc-a") is None
+    assert await components.lookup(f"{source}-x", "svc-a") is None
+
+
+async def test_a_key_given_twice_in_yaml_is_refused_naming_it_and_its_line(
+    data_dir: Path, graph: Graph, source: str, tmp_path: Path
+) -> None:
+    # PyYAML would keep the second list alone: svc-a would be dropped without a word.
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        f"source: {source}\n"
+        "services:\n"
+        "  - {externalId: svc-a, name: A}\n"
+        "configurationItems:\n"
+        "  - {externalId: ci-1, name: one, ciClass: cmdb_ci_linux_server}\n"
+        "services:\n"
+        "  - {externalId: svc-b, name: B}\n"
+    )
+
+    result = run_hub("import", str(path), data_dir=data_dir)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        f"{path}, line 6, column 1: key 'services' is given more than once in one mapping "
+        "(first on line 2)"
+    ) in result.stderr
+    assert "nothing was written" in result.stderr
+    components = ComponentRepository(graph)
+    assert await components.lookup(source, "svc-b") is None
+    assert await components.lookup(source, "ci-1") is None
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from hub.demo.service_levels import ServiceLevelCounts, load_service_levels
+from hub.domain.bundle import bundle_data
 from hub.domain.models import (
     AgreementKind,
     AgreementSpec,
@@ -36,9 +35,10 @@ class DemoResult:
 
 
 def demo_bundle() -> dict[str, Any]:
-    text = resources.files("hub.demo").joinpath("enterprise.yaml").read_text()
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
+    """The demo enterprise as `hub import` reads a bundle (its agreements included)."""
+    return bundle_data(
+        resources.files("hub.demo").joinpath("enterprise.yaml").read_bytes(), "enterprise.yaml"
+    )
 
 
 async def load_demo(graph: Graph) -> DemoResult:

@@ -13,9 +13,9 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 
 from hub.domain.buckets import BucketSeries
+from hub.domain.documents import parse_data
 from hub.domain.models import Objective
 from hub.domain.sources import SourceIncident
 from hub.domain.windows import BUCKET
@@ -37,8 +37,8 @@ class ServiceLevelCounts:
 
 
 def service_level_data() -> dict[str, Any]:
-    text = resources.files("hub.demo").joinpath("service_levels.yaml").read_text()
-    data: dict[str, Any] = yaml.safe_load(text)
+    name = "service_levels.yaml"
+    data: dict[str, Any] = parse_data(resources.files("hub.demo").joinpath(name).read_bytes(), name)
     return data
 
 

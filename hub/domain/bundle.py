@@ -1,8 +1,9 @@
 """The import bundle: records keyed by ``externalId`` within a source.
 
-`parse_bundle` validates a whole bundle and reports every problem at once, with the
-path of the record and field it concerns, so that a bundle is either loaded whole
-or not at all.
+`bundle_data` reads a bundle file (JSON, or YAML with the same shape) strictly: text
+that is not UTF-8 or repeats a key is refused (`hub.domain.documents`). `parse_bundle`
+validates a whole bundle and reports every problem at once, with the path of the
+record and field it concerns, so that a bundle is either loaded whole or not at all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from hub.domain.documents import DocumentError, parse_data
 from hub.domain.models import Tier
 
 KEY = Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")
@@ -86,6 +88,19 @@ class BundleError(Exception):
             + "\n  ".join(problems)
         )
         self.problems = problems
+
+
+def bundle_data(data: bytes, name: str) -> dict[str, Any]:
+    """The bundle file `name`, given its bytes, as data: JSON if `name` ends in ``.json``,
+    else YAML. Raises `BundleError` for text that is not UTF-8, is not valid JSON or
+    YAML, gives a key twice in one object, or is not an object."""
+    try:
+        raw = parse_data(data, name)
+    except DocumentError as exc:
+        raise BundleError(exc.problems) from exc
+    if not isinstance(raw, dict):
+        raise BundleError([f"{name}: a bundle is an object with lists of records"])
+    return raw
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

@@ -7,6 +7,24 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
+QUOTE_LIMIT = 80
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """`value` quoted for a message, as `repr` does, but cut to about `limit` characters:
+    an error message or log line echoing what a client sent stays short whatever the
+    client sent (a 1 MB cursor is not worth repeating).
+
+    >>> quoted("abc")
+    "'abc'"
+    >>> quoted("x" * 1000, limit=10)
+    "'xxxxxxxxxx'... (1,000 characters)"
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
 
 @dataclass(frozen=True, slots=True)
 class FieldProblem:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from hub.domain.models import Indicator, Objective
 
@@ -57,6 +57,16 @@ class Gap:
     required: float | None
     provided: float | None
     detail: str
+    # The chain component's name as `detail` spells it, so that a reader who may not
+    # read that component gets the gap without it (`without_component`).
+    component_name: str | None = field(default=None, compare=False)
+
+    def without_component(self) -> Gap:
+        """This gap as told to a reader who may not read its component."""
+        detail = self.detail
+        if self.component_name:
+            detail = detail.replace(self.component_name, "a component outside your access")
+        return replace(self, component_id=None, component_name=None, detail=detail)
 
 
 def _priority_matches(candidate: Objective, required: Objective) -> bool:
@@ -128,6 +138,7 @@ def member_gaps(sla_id: str, sla_objectives: Sequence[Objective], member: ChainM
                 None,
                 None,
                 f"{member.component_name} is on the chain but no ACTIVE OLA or UC covers it",
+                component_name=member.component_name,
             )
         ]
     gaps: list[Gap] = []
@@ -156,6 +167,7 @@ def member_gaps(sla_id: str, sla_objectives: Sequence[Objective], member: ChainM
                         if provided is None
                         else "its best OLA/UC objective is weaker"
                     ),
+                    component_name=member.component_name,
                 )
             )
             continue
@@ -183,6 +195,7 @@ def member_gaps(sla_id: str, sla_objectives: Sequence[Objective], member: ChainM
                     f"{member.component_name}: hand-off plus "
                     f"{required.indicator.lower().replace('_', ' ')} takes {end_to_end:g} s "
                     f"at best, more than the SLA's {required.threshold:g} s",
+                    component_name=member.component_name,
                 )
             )
     return gaps

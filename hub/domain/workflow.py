@@ -1,7 +1,7 @@
 """Who may do what to an agreement, and in which order. Pure rules, no I/O.
 
 DRAFT -> PENDING_APPROVAL -> ACTIVE. An editor creates and submits; an approver who
-did not submit approves (four eyes). The number of distinct approvals required is a
+neither wrote nor submitted it approves (four eyes). The number of distinct approvals required is a
 policy setting; the default is one.
 """
 
@@ -10,16 +10,29 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hub.domain.access import Scope
 from hub.domain.models import Agreement, AgreementStatus
 
 
-class Role(enum.IntEnum):
-    """Roles are cumulative: each may do everything the ones below it may."""
+class Role(enum.Enum):
+    """Staff roles are cumulative: each may do everything the ones below it may.
 
-    VIEWER = 1
-    EDITOR = 2
-    APPROVER = 3
-    ADMIN = 4
+    `customer` and `pusher` stand outside that ladder: a customer token reads its own
+    customer's SLAs and submits change requests; a pusher token only pushes
+    measurements to its objectives.
+    """
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    APPROVER = "approver"
+    ADMIN = "admin"
+    CUSTOMER = "customer"
+    PUSHER = "pusher"
+
+    @property
+    def rank(self) -> int:
+        """Position on the staff ladder; 0 for roles outside it."""
+        return _RANKS.get(self, 0)
 
     @classmethod
     def parse(cls, name: str) -> Role:
@@ -30,20 +43,34 @@ class Role(enum.IntEnum):
             raise ValueError(f"unknown role {name!r}; use one of {known}") from None
 
 
+_RANKS = {Role.VIEWER: 1, Role.EDITOR: 2, Role.APPROVER: 3, Role.ADMIN: 4}
+
+
 class WorkflowError(Exception):
     """A state change that the rules forbid; the message says why and what to do."""
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is asking: a user name, a role, and the business units they are limited to."""
+    """Who is asking: a user name, a role, and what their token limits them to."""
 
     user: str
     role: Role
     domains: frozenset[str] | None = None
+    regions: frozenset[str] | None = None
+    groups: frozenset[str] = frozenset()
+    customer_id: str | None = None
+    objectives: frozenset[str] = frozenset()
+    token_id: str | None = None
 
     def can(self, role: Role) -> bool:
-        return self.role >= role
+        """Whether the actor holds `role` or a stronger staff role."""
+        return role.rank > 0 and self.role.rank >= role.rank
+
+    @property
+    def scope(self) -> Scope:
+        """The scoped records this actor may read and change (see `hub.domain.access`)."""
+        return Scope(self.domains, self.regions, self.customer_id)
 
 
 SYSTEM = Actor(user="system", role=Role.ADMIN)
@@ -76,6 +103,11 @@ def approve(agreement: Agreement, actor: Actor, approvals_required: int = 1) -> 
     if actor.user == agreement.submitted_by:
         raise WorkflowError(
             f"{actor.user} submitted {agreement.name!r} and cannot also approve it; "
+            "another approver must"
+        )
+    if actor.user == agreement.created_by:
+        raise WorkflowError(
+            f"{actor.user} wrote {agreement.name!r} and cannot also approve it; "
             "another approver must"
         )
     if actor.user in agreement.approvals:

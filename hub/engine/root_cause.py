@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from hub.domain.access import UNLIMITED, Scope
 from hub.domain.buckets import BucketSeries
+from hub.domain.errors import quoted
 from hub.domain.models import AgreementKind, Objective, Walk
 from hub.domain.windows import BUCKET_SECONDS, Window
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
-from hub.graph.ids import from_iso, to_iso
+from hub.graph.errors import NotFoundError
+from hub.graph.ids import from_iso, kind_of, to_iso
 from hub.graph.repositories.agreements import AgreementRepository
 from hub.graph.repositories.traversals import TraversalRepository
 
@@ -102,12 +105,20 @@ class NotAnSlaError(ValueError):
     pass
 
 
-async def chain_paths(graph: Graph, sla_id: str, max_depth: int) -> dict[str, tuple[str, ...]]:
-    """Everything on `sla_id`'s chain with its shortest path from a covered component."""
-    agreements = AgreementRepository(graph)
+async def chain_paths(
+    graph: Graph, sla_id: str, max_depth: int, scope: Scope = UNLIMITED
+) -> dict[str, tuple[str, ...]]:
+    """Everything on `sla_id`'s chain with its shortest path from a covered component.
+
+    The SLA must be one `scope` may read (`NotFoundError` otherwise, as for an unknown
+    id); the walk itself runs over the whole graph.
+    """
+    agreements = AgreementRepository(graph, scope)
     agreement = (await agreements.by_ids([sla_id])).get(sla_id)
+    if agreement is None and kind_of(sla_id) == "Agreement":
+        raise NotFoundError("SLA", sla_id)
     if agreement is None or agreement.kind is not AgreementKind.SLA:
-        raise NotAnSlaError(f"slaId: {sla_id!r} is not an SLA")
+        raise NotAnSlaError(f"slaId: {quoted(sla_id)} is not an SLA")
     covered = (await agreements.covered_ids_by_agreement_ids([sla_id]))[sla_id]
     traversals = TraversalRepository(graph)
     return shortest_paths([await traversals.dependency_chain(root, max_depth) for root in covered])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from hub.domain.access import UNLIMITED, Scope
 from hub.domain.breaches import Breach, Severity
 from hub.domain.budget import ObjectiveStatus
 from hub.domain.models import Objective
@@ -21,9 +22,12 @@ from hub.settings import SloSettings
 
 
 class ServiceLevels:
-    def __init__(self, graph: Graph, settings: SloSettings) -> None:
+    def __init__(self, graph: Graph, settings: SloSettings, scope: Scope = UNLIMITED) -> None:
+        # Reads of objectives and violations for a reader pass `scope` (the access
+        # checkpoint, hub.graph.cypher.scope); assessment is the system's and reads all.
         self._graph = graph
         self._settings = settings
+        self._scope = scope
         self.status = StatusEngine(graph, settings)
 
     async def statuses(
@@ -32,7 +36,7 @@ class ServiceLevels:
         return await self.status.statuses(objectives, at)
 
     async def objectives_by_ids(self, ids: Sequence[str]) -> dict[str, Objective]:
-        rows = await self._graph.read(q.OBJECTIVES_BY_IDS, ids=list(ids))
+        rows = await self._graph.read(q.OBJECTIVES_BY_IDS, ids=list(ids), **self._scope.params())
         found = [objective_from_props(row["objective"]) for row in rows]
         return {o.id: o for o in found}
 
@@ -89,15 +93,16 @@ class ServiceLevels:
             end=end,
             after=after,
             limit=limit,
+            scope=self._scope,
         )
 
     async def violations_by_ids(self, ids: Sequence[str]) -> dict[str, vi.Violation]:
-        return await vi.violations_by_ids(self._graph, ids)
+        return await vi.violations_by_ids(self._graph, ids, self._scope)
 
     async def root_cause(self, sla_id: str, window: Window, max_depth: int) -> list[rc.Candidate]:
         """Candidates ranked by incidents and by the bad minutes of services on the chain
         that have objectives of their own (telemetry, not tickets)."""
-        paths = await rc.chain_paths(self._graph, sla_id, max_depth)
+        paths = await rc.chain_paths(self._graph, sla_id, max_depth, self._scope)
         owned = await ObjectiveRepository(self._graph).objectives_by_service_ids(list(paths))
         measured = {
             service_id: [o for o in objectives if not o.indicator.ticket_time]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.domain.access import UNLIMITED, Scope
 from hub.domain.breaches import Breach, CreditPolicy, CreditTier, Severity, SeverityRules, assess
 from hub.domain.models import CreditPolicySpec, Tier
 from hub.domain.windows import Window, calendar_periods, snap
@@ -164,9 +165,11 @@ async def violations(
     end: datetime | None = None,
     after: str | None = None,
     limit: int = 50,
+    scope: Scope = UNLIMITED,
 ) -> list[Violation]:
     rows = await graph.read(
         q.VIOLATIONS,
+        **scope.params(),
         agreementId=agreement_id,
         severities=None if severities is None else [str(s) for s in severities],
         after=after,
@@ -179,7 +182,9 @@ async def violations(
     return [Violation.from_props(row["violation"]) for row in rows]
 
 
-async def violations_by_ids(graph: Graph, ids: Sequence[str]) -> dict[str, Violation]:
-    rows = await graph.read(q.VIOLATIONS_BY_IDS, ids=list(ids))
+async def violations_by_ids(
+    graph: Graph, ids: Sequence[str], scope: Scope = UNLIMITED
+) -> dict[str, Violation]:
+    rows = await graph.read(q.VIOLATIONS_BY_IDS, ids=list(ids), **scope.params())
     found = [Violation.from_props(row["violation"]) for row in rows]
     return {v.id: v for v in found}

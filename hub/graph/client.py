@@ -9,6 +9,11 @@ ArcadeDB differs from Neo4j in one way that matters here: two transactions that
 (and two that delete one record with ``EntityNotFound``) instead of one waiting for
 the other. Every write of the hub is idempotent, so `Graph` retries those cases
 itself; the retried ``MERGE`` then matches.
+
+Every transaction has a time limit, enforced twice: the server is asked to end it
+(``unit_of_work(timeout=...)``), and the client stops waiting for it, because a server
+may never answer at all (ArcadeDB drops a Bolt message over 16 MiB without a word).
+Giving up closes the connection instead of returning it to the pool.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,7 +30,7 @@ import neo4j
 from neo4j.exceptions import ConstraintError, DriverError, Neo4jError, ServiceUnavailable
 
 from hub.graph.cypher import Cypher
-from hub.graph.errors import GraphError, GraphUnavailableError
+from hub.graph.errors import GraphError, GraphTimeoutError, GraphUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,16 @@ _CONSTRAINT_RETRIES = 5
 # DELETE wanted is gone. Every write of the hub is idempotent, so running it again is
 # safe; any other client error is a real one.
 _ENTITY_NOT_FOUND = "Neo.ClientError.Statement.EntityNotFound"
+# A transaction that updates a record every writer of its kind updates (the audit
+# chain's head) loses races whenever such writers overlap: on ArcadeDB all but one of
+# them fail at commit. It is retried for longer, with exponential backoff and full
+# jitter, so that N overlapping writers all get through (`Transaction.contends`).
+_CONTENDED_RETRIES = 40
+_CONTENDED_MAX_DELAY = 0.5
+_contended: ContextVar[list[bool] | None] = ContextVar("hub_graph_contended", default=None)
+# Generous: one import of a large bundle is one transaction, and migrations build
+# indexes. API requests are also bounded by the settings' execution time limit.
+DEFAULT_TRANSACTION_TIMEOUT = 300.0
 
 
 def _lost_a_race(exc: GraphError) -> bool:
@@ -63,6 +79,14 @@ class Transaction:
         self._tx = tx
         self._graph = graph
 
+    def contends(self) -> None:
+        """Say that this transaction updates a record that every writer of its kind
+        updates (the audit chain head): a lost race is then expected under load, and
+        `Graph.write_transaction` retries it for longer."""
+        flag = _contended.get()
+        if flag is not None and not flag:
+            flag.append(True)
+
     async def run(self, statement: Cypher, **params: Any) -> list[Row]:
         self._graph._count(statement)
         result = await self._tx.run(statement.text, params)
@@ -78,9 +102,16 @@ StatementListener = Callable[[Cypher], None]
 class Graph:
     """The hub's handle on the graph: typed reads and idempotent, retried writes."""
 
-    def __init__(self, driver: neo4j.AsyncDriver, database: str | None) -> None:
+    def __init__(
+        self,
+        driver: neo4j.AsyncDriver,
+        database: str | None,
+        *,
+        transaction_timeout: float = DEFAULT_TRANSACTION_TIMEOUT,
+    ) -> None:
         self._driver = driver
         self._database = database
+        self._transaction_timeout = transaction_timeout
         self._listeners: list[StatementListener] = []
         self.round_trips = 0
 
@@ -91,7 +122,10 @@ class Graph:
         *,
         connection_timeout: float = 10.0,
         max_transaction_retry_time: float = 15.0,
+        transaction_timeout: float = DEFAULT_TRANSACTION_TIMEOUT,
     ) -> Graph:
+        """A graph on a new driver. `transaction_timeout` bounds each transaction,
+        retries included, in seconds (`Neo4jSettings.transaction_timeout_seconds`)."""
         driver = neo4j.AsyncGraphDatabase.driver(
             connection.uri,
             auth=(connection.user, connection.password),
@@ -99,7 +133,7 @@ class Graph:
             max_transaction_retry_time=max_transaction_retry_time,
             notifications_min_severity="OFF",
         )
-        return cls(driver, connection.database)
+        return cls(driver, connection.database, transaction_timeout=transaction_timeout)
 
     async def close(self) -> None:
         await self._driver.close()
@@ -141,32 +175,103 @@ class Graph:
     async def read_transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         return await self._execute(neo4j.READ_ACCESS, work)
 
-    async def write_transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
-        """Run `work` in one managed write transaction: all of it commits, or none.
+    async def stream(self, statement: Cypher, **params: Any) -> AsyncIterator[Row]:
+        """Run one read statement in a read transaction and yield its rows as they come,
+        without holding them all: a backup reads every node of a label this way.
 
-        `work` may run more than once, so it must be idempotent.
+        Not retried, since rows already yielded cannot be taken back. The transaction
+        time limit bounds the wait for each row, not the whole, which may take minutes.
         """
-        for attempt in range(1, _CONSTRAINT_RETRIES + 1):
-            try:
-                return await self._execute(neo4j.WRITE_ACCESS, work)
-            except GraphError as exc:
-                if not _lost_a_race(exc) or attempt == _CONSTRAINT_RETRIES:
-                    raise
-                delay = random.uniform(0.01, 0.05) * attempt  # noqa: S311 - jitter, not crypto
-                log.debug("retrying a write that lost a race (attempt %d): %s", attempt, exc)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _execute(self, mode: str, work: Callable[[Transaction], Awaitable[T]]) -> T:
-        async def unit(tx: neo4j.AsyncManagedTransaction) -> T:
-            return await work(Transaction(tx, self))
-
+        self._count(statement)
+        idle = self._transaction_timeout
         try:
-            async with self._driver.session(database=self._database, default_access_mode=mode) as s:
-                if mode == neo4j.READ_ACCESS:
-                    return await s.execute_read(unit)
-                return await s.execute_write(unit)
+            async with (
+                self._driver.session(
+                    database=self._database, default_access_mode=neo4j.READ_ACCESS
+                ) as session,
+                await session.begin_transaction() as tx,
+                asyncio.timeout(idle) as limit,
+            ):
+                result = await tx.run(statement.text, params)
+                async for record in result:
+                    # The clock runs only while the server is awaited, never while the
+                    # caller handles a row (a cancellation would land in its code).
+                    limit.reschedule(None)
+                    yield dict(record)
+                    limit.reschedule(asyncio.get_running_loop().time() + idle)
+        except TimeoutError as exc:  # before OSError, of which it is a subclass
+            raise GraphTimeoutError(_timed_out(idle)) from exc
         except (ServiceUnavailable, OSError) as exc:
             raise GraphUnavailableError(f"the graph server is unreachable: {exc}") from exc
         except (Neo4jError, DriverError) as exc:
             raise GraphError(f"graph statement failed: {exc}") from exc
+
+    async def write_transaction(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run `work` in one managed write transaction: all of it commits, or none.
+
+        `work` may run more than once, so it must be idempotent. A transaction that lost
+        a race (see the module docstring) is run again: up to 5 times, or up to 40 with
+        exponential backoff if it said it `contends()` for a record every writer updates.
+        """
+        contended: list[bool] = []  # set by `Transaction.contends()` in any attempt
+        reset = _contended.set(contended)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return await self._execute(neo4j.WRITE_ACCESS, work)
+                except GraphError as exc:
+                    limit = _CONTENDED_RETRIES if contended else _CONSTRAINT_RETRIES
+                    if not _lost_a_race(exc) or attempt >= limit:
+                        raise
+                    # Jitter, not crypto (S311).
+                    if contended:
+                        ceiling = min(_CONTENDED_MAX_DELAY, 0.005 * 2**attempt)
+                        delay = random.uniform(0, ceiling)  # noqa: S311
+                    else:
+                        delay = random.uniform(0.01, 0.05) * attempt  # noqa: S311
+                    log.debug("retrying a write that lost a race (attempt %d): %s", attempt, exc)
+                    await asyncio.sleep(delay)
+        finally:
+            _contended.reset(reset)
+
+    async def _execute(self, mode: str, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        timeout = self._transaction_timeout
+
+        @neo4j.unit_of_work(timeout=timeout)
+        async def unit(tx: neo4j.AsyncManagedTransaction) -> T:
+            return await work(Transaction(tx, self))
+
+        try:
+            # Cancelling the session's work makes the driver close its connection
+            # rather than pool one that is still waiting for an answer.
+            async with (
+                asyncio.timeout(timeout),
+                self._driver.session(database=self._database, default_access_mode=mode) as s,
+            ):
+                if mode == neo4j.READ_ACCESS:
+                    return await s.execute_read(unit)
+                return await s.execute_write(unit)
+        except TimeoutError as exc:  # before OSError, of which it is a subclass
+            raise GraphTimeoutError(_timed_out(timeout)) from exc
+        except (ServiceUnavailable, OSError) as exc:
+            raise GraphUnavailableError(f"the graph server is unreachable: {exc}") from exc
+        except Neo4jError as exc:
+            if exc.code is not None and exc.code.startswith(_TIMED_OUT):
+                raise GraphTimeoutError(_timed_out(timeout)) from exc
+            raise GraphError(f"graph statement failed: {exc}") from exc
+        except DriverError as exc:
+            raise GraphError(f"graph statement failed: {exc}") from exc
+
+
+# Neo4j ends a transaction that outlives its timeout with this code (and a suffix).
+_TIMED_OUT = "Neo.ClientError.Transaction.TransactionTimedOut"
+
+
+def _timed_out(timeout: float) -> str:
+    return (
+        f"the graph did not answer within {timeout:g} s (the transaction time limit, "
+        "HUB_NEO4J__TRANSACTION_TIMEOUT_SECONDS); it may be overloaded, or the request "
+        "too large for it"
+    )

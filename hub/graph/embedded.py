@@ -12,6 +12,11 @@ bound to 127.0.0.1 on free ports, with a bounded heap, and keep its state in
 - ``server.log``: the child's output, whose tail is shown when it fails to start;
 - ``.lock``: held while a process decides whether to start or attach.
 
+The data directory and ``graph/`` are private to the user that runs the hub (0700,
+tightened at start-up if they were open to others, with everything under ``graph/``),
+and the server creates its files under a 0077 umask: the graph holds token hashes,
+raw source payloads and the whole estate, none of it for other local users.
+
 A server whose owner died is stopped and replaced; a stale ``server.json`` whose pid
 is gone is ignored. The child gets SIGTERM when its owner dies (``PR_SET_PDEATHSIG``),
 and `EmbeddedGraphServer.stop` stops it cleanly.
@@ -28,6 +33,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -126,6 +132,37 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def private_directory(path: Path) -> bool:
+    """Create `path` with mode 0700, or make an existing one 0700; True if it was open
+    to other users before. A shared directory (sticky bit, like ``/tmp``) is refused:
+    it is not ours to close."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & stat.S_ISVTX:
+        raise EmbeddedServerError(
+            f"{path} is a shared directory (mode {mode:o}); set HUB_DATA_DIR to a "
+            "directory of the hub's own"
+        )
+    if mode != 0o700:
+        path.chmod(0o700)
+    return bool(mode & 0o077)
+
+
+def _close_to_others(root: Path) -> None:
+    """Take every permission of group and others off everything under `root`."""
+    for directory, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            entry = os.path.join(directory, name)
+            mode = stat.S_IMODE(os.lstat(entry).st_mode)
+            if mode & 0o077 and not os.path.islink(entry):
+                os.chmod(entry, mode & ~0o077)
+
+
+def _private_file(path: Path, flags: int) -> int:
+    """`os.open` of `path`, created 0600."""
+    return os.open(path, flags | os.O_CREAT, 0o600)
+
+
 def _is_our_server(pid: int, root: Path) -> bool:
     """True if `pid` is an ArcadeDB server whose root is `root` (pids get reused)."""
     try:
@@ -177,7 +214,8 @@ class EmbeddedGraphServer:
 
     def _prepare_root(self) -> None:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            data_was_open = private_directory(self.root.parent)
+            graph_was_open = private_directory(self.root)
             probe = self.root / ".write-test"
             probe.write_text("ok")
             probe.unlink()
@@ -186,6 +224,10 @@ class EmbeddedGraphServer:
                 f"the data directory {self.root} is not writable ({exc.strerror}); "
                 "set HUB_DATA_DIR to a directory this user can write"
             ) from exc
+        if data_was_open or graph_was_open:
+            # Files an earlier hub left readable by others (before it kept them private).
+            log.warning("the data directory %s was open to other users; closed it", self.root)
+            _close_to_others(self.root)
 
     def _password(self) -> str:
         if self.password_file.exists():
@@ -205,7 +247,7 @@ class EmbeddedGraphServer:
 
     @contextlib.contextmanager
     def _start_lock(self) -> Iterator[None]:
-        with open(self.root / ".lock", "w") as handle:
+        with os.fdopen(_private_file(self.root / ".lock", os.O_WRONLY), "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -268,7 +310,8 @@ class EmbeddedGraphServer:
         java = _package_dir() / "jre" / "bin" / "java"
         if not java.exists():
             raise EmbeddedServerError(f"the arcadedb-embedded wheel has no JRE at {java}")
-        log_handle = open(self.log_file, "ab")  # noqa: SIM115 - the child keeps it open
+        # The child keeps the log open.
+        log_handle = os.fdopen(_private_file(self.log_file, os.O_WRONLY | os.O_APPEND), "ab")
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 [str(java), f"@{self.root / 'jvm.args'}", _MAIN_CLASS],
@@ -278,6 +321,7 @@ class EmbeddedGraphServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=_die_with(os.getpid()),  # only prctl runs there: no locks, no imports
+                umask=0o077,  # the databases, config and logs it writes are the user's alone
             )
         finally:
             log_handle.close()
@@ -294,7 +338,8 @@ class EmbeddedGraphServer:
         except EmbeddedServerError:
             self._kill_child()
             raise
-        self.state_file.write_text(state.to_json())
+        with os.fdopen(_private_file(self.state_file, os.O_WRONLY | os.O_TRUNC), "w") as out:
+            out.write(state.to_json())
         self._state = state
         log.info(
             "embedded graph server started (pid %d, bolt %s:%d, data %s)",

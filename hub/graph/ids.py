@@ -20,6 +20,7 @@ PREFIXES = {
     "Agreement": "agr",
     "Objective": "obj",
     "AuditRecord": "aud",
+    "ApiToken": "tok",
     "Violation": "vio",
 }
 _KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}

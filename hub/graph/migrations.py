@@ -7,23 +7,41 @@ Several hub replicas may start at once against one graph: every statement is
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from hub.graph.client import Graph
 from hub.graph.cypher import Cypher
+from hub.graph.cypher import audit as aq
+from hub.graph.cypher import identity as iq
 from hub.graph.cypher import objectives as oq
 from hub.graph.cypher import schema as q
 from hub.graph.cypher import telemetry as tq
 from hub.graph.ids import utc_now
+from hub.graph.repositories.audit import chain_unsequenced_records
+from hub.graph.repositories.identity import assign_token_ids
 
 log = logging.getLogger(__name__)
 
 
+DataStep = Callable[[Graph], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """Schema statements, then (optionally) a data step: an idempotent function that
+    brings existing nodes up to date, for changes that Cypher alone cannot compute (a
+    hash, an id)."""
+
     version: int
     name: str
     statements: tuple[Cypher, ...]
+    data: DataStep | None = None
+
+
+async def _tokens_and_audit_chain(graph: Graph) -> None:
+    await assign_token_ids(graph)
+    await chain_unsequenced_records(graph)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -78,6 +96,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             tq.VIOLATION_PERIOD_INDEX,
         ),
     ),
+    Migration(
+        7,
+        "token ids and the audit hash chain",
+        # Unique sequences are the chain's safety net: ArcadeDB fails the second of two
+        # transactions appending after the same record with a constraint violation,
+        # which `Graph.write_transaction` retries. Older nodes lack ids and sequences:
+        # a uniqueness constraint ignores missing properties, and the data step fills
+        # them in.
+        (
+            iq.API_TOKEN_ID_UNIQUE,
+            aq.AUDIT_HEAD_KEY_UNIQUE,
+            aq.AUDIT_SEQUENCE_UNIQUE,
+            aq.AUDIT_ACTION_INDEX,
+        ),
+        data=_tokens_and_audit_chain,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -98,6 +132,8 @@ async def migrate(graph: Graph) -> list[int]:
         # schema and data changes in one.
         for statement in migration.statements:
             await graph.write(statement)
+        if migration.data is not None:
+            await migration.data(graph)
         await graph.write(
             q.RECORD_MIGRATION,
             version=migration.version,

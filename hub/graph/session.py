@@ -43,6 +43,7 @@ async def open_graph(settings: Settings, connection: GraphConnection) -> AsyncIt
         connection,
         connection_timeout=settings.neo4j.connection_timeout_seconds,
         max_transaction_retry_time=settings.neo4j.max_transaction_retry_seconds,
+        transaction_timeout=settings.neo4j.transaction_timeout_seconds,
     )
     try:
         await migrate(graph)

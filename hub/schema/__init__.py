@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     ParserCache,
     QueryDepthLimiter,
@@ -18,10 +19,13 @@ from hub.schema.agreements.types import (
     ServiceLevelAgreement,
     UnderpinningContract,
 )
+from hub.schema.audit.queries import AuditQueries
+from hub.schema.audit.types import AuditRecord
 from hub.schema.base import DATETIME_SCALAR, DateTime
 from hub.schema.components.queries import ComponentQueries
 from hub.schema.components.types import ConfigurationItem, Service
-from hub.schema.errors import ErrorPolicy
+from hub.schema.errors import ErrorPolicy, HubSchema
+from hub.schema.limits import RequestLimits
 from hub.schema.nodes import NodeQueries
 from hub.schema.parties.queries import PartyQueries
 from hub.schema.parties.types import Customer, Team, Vendor
@@ -41,6 +45,7 @@ class Query(
     AgreementQueries,
     SyncQueries,
     ServiceLevelQueries,
+    AuditQueries,
 ):
     pass
 
@@ -53,7 +58,13 @@ class Mutation(AgreementMutations, SyncMutations):
 def build_schema(api: ApiSettings | None = None) -> strawberry.Schema:
     """The served schema, with the query-cost bounds of `api`."""
     api = api or ApiSettings()
-    return strawberry.Schema(
+    # The rules are made once: ValidationCache keys on them, and limiters built per
+    # request would bring new rule classes each time, so nothing would ever hit.
+    rules = [
+        *QueryDepthLimiter(max_depth=api.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=api.max_aliases).validation_rules,
+    ]
+    return HubSchema(
         query=Query,
         mutation=Mutation,
         # Types reached only through interfaces must be named to be in the schema.
@@ -67,10 +78,12 @@ def build_schema(api: ApiSettings | None = None) -> strawberry.Schema:
             OperationalLevelAgreement,
             UnderpinningContract,
             Violation,
+            AuditRecord,
         ],
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=api.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=api.max_aliases),
+            lambda: AddValidationRules(rules),
+            # Tokens while parsing; string lengths and estimated cost before executing.
+            lambda: RequestLimits(api),
             # Portals send the same few queries again and again: parse and validate
             # each once (about 3 ms of a 14 ms status request, docs/benchmarks.md).
             lambda: ParserCache(maxsize=256),

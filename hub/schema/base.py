@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.models import (
     AgreementKind,
     AgreementStatus,
@@ -87,12 +87,33 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
 
+# The times an argument may name. Windows, periods and forecasts are computed from
+# them, and Python's datetimes end at year 9999: `status(at: "9999-12-31T23:59:59Z")`
+# would overflow computing its window instead of answering.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def utc_argument(value: datetime, name: str) -> datetime:
-    """A time argument in UTC; one without a time zone is the caller's mistake."""
+    """A time argument in UTC, from `EARLIEST` to `LATEST`; one without a time zone,
+    or outside that range, is the caller's mistake."""
     if value.tzinfo is None or value.utcoffset() is None:
         problem = FieldProblem(name, "give a time zone (UTC, e.g. 2026-01-01T00:00:00Z)")
         raise InvalidInputError([problem])
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # an offset that moves 0001-01-01 or 9999-12-31 off the calendar
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        problem = FieldProblem(
+            name, f"give a time from {_iso(EARLIEST)} to {_iso(LATEST)}, not {_iso(value)}"
+        )
+        raise InvalidInputError([problem])
+    return utc
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def encode_cursor(node_id: str) -> str:
@@ -105,7 +126,7 @@ def decode_cursor(cursor: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError):
-        problem = FieldProblem("after", f"{cursor!r} is not a cursor this API gave out")
+        problem = FieldProblem("after", f"{quoted(cursor)} is not a cursor this API gave out")
         raise InvalidInputError([problem]) from None
 
 

@@ -13,6 +13,7 @@ from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
 from hub.graph.repositories import (
     AgreementRepository,
+    AuditRepository,
     ComponentRepository,
     CoverageGapRepository,
     ObjectiveRepository,
@@ -36,6 +37,7 @@ class Context:
     loaders: Loaders
     sync: SyncRepository
     service_levels: ServiceLevels
+    audit: AuditRepository
     approvals_required: int = 1
     # Given by the app when it runs connectors; the schema does not know them.
     run_sync: Callable[[str], Awaitable[SyncRun]] | None = None
@@ -50,11 +52,15 @@ class Context:
         run_sync: Callable[[str], Awaitable[SyncRun]] | None = None,
         slo: SloSettings | None = None,
     ) -> Context:
-        components = ComponentRepository(graph)
-        parties = PartyRepository(graph)
-        agreements = AgreementRepository(graph)
-        gaps = CoverageGapRepository(graph)
-        service_levels = ServiceLevels(graph, slo or SloSettings())
+        # The one place where a request's scope is bound: every repository that reads
+        # or changes scoped records gets the token's scope here, and applies it to each
+        # statement (hub.graph.cypher.scope). Loaders go through these repositories.
+        scope = actor.scope
+        components = ComponentRepository(graph, scope)
+        parties = PartyRepository(graph, scope)
+        agreements = AgreementRepository(graph, scope)
+        gaps = CoverageGapRepository(graph, scope)
+        service_levels = ServiceLevels(graph, slo or SloSettings(), scope)
         return cls(
             actor=actor,
             api=api,
@@ -64,10 +70,16 @@ class Context:
             traversals=TraversalRepository(graph),
             gaps=gaps,
             loaders=Loaders.create(
-                components, parties, agreements, gaps, service_levels, ObjectiveRepository(graph)
+                components,
+                parties,
+                agreements,
+                gaps,
+                service_levels,
+                ObjectiveRepository(graph, scope),
             ),
             sync=SyncRepository(graph),
             service_levels=service_levels,
+            audit=AuditRepository.for_actor(graph, actor),
             approvals_required=approvals_required,
             run_sync=run_sync,
         )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from hub.domain.workflow import Role
 from hub.graph.ids import kind_of
 from hub.schema.agreements.types import load_agreements
+from hub.schema.audit.types import AuditRecord
 from hub.schema.base import Node
 from hub.schema.components.types import load_component
 from hub.schema.context import Info
@@ -34,6 +36,12 @@ async def resolve_node(info: Info, node_id: str) -> Node | None:
             violations = await info.context.service_levels.violations_by_ids([node_id])
             record = violations.get(node_id)
             return None if record is None else Violation.from_record(record)
+        case "AuditRecord":
+            # Audit records by id are for admins only; to anyone else they do not exist.
+            if not info.context.actor.can(Role.ADMIN):
+                return None
+            audited = await info.context.audit.by_ids([node_id])
+            return None if node_id not in audited else AuditRecord.from_record(audited[node_id])
         case _:
             return None
 

@@ -1,4 +1,5 @@
-"""Role checks for mutations. Roles are cumulative (viewer < editor < approver < admin)."""
+"""Role checks. Staff roles are cumulative (viewer < editor < approver < admin);
+`customer` and `pusher` tokens hold none of them (hub.domain.workflow.Role)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ class _RoleAtLeast(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.actor.can(self.role)
+
+
+class IsStaff(_RoleAtLeast):
+    """Any staff role: internal records (sync history) are not for customer tokens."""
+
+    role = Role.VIEWER
+    message = "this is internal to the organisation running the hub"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry reads it per class
 
 
 class IsEditor(_RoleAtLeast):

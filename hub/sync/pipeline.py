@@ -17,14 +17,12 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Protocol
 
-from hub.connectors.http import ConnectorError
 from hub.domain.identification import Identification
 from hub.domain.sources import SourcePage
 from hub.graph.client import Graph
-from hub.graph.errors import GraphError
-from hub.graph.ids import utc_now
-from hub.graph.repositories.sync import SyncRepository, SyncRun, new_run_id
+from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.sync.lease import held_lease
+from hub.sync.runs import recorded_run
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +62,20 @@ async def run_sync(
 ) -> SyncRun:
     """Run one sync of `connector` now; the returned run says how it went.
 
-    Raises `LeaseHeldError` when another process holds the connector's lease. A failed
-    run is recorded with its error and returned with status FAILED: what it committed
-    before failing stays, and its watermark says where the next run resumes.
+    Raises `LeaseHeldError` when another run holds the connector's lease. A failed run
+    (a connector or graph error, or an unexpected one) is recorded with its error and
+    returned with status FAILED, never left RUNNING: what it committed before failing
+    stays, and its watermark says where the next run resumes.
     `batch_size` bounds the records per write transaction (see `batched`); 1 writes each
     page on its own.
     """
     repository = SyncRepository(graph, identification)
-    async with held_lease(repository, connector.name, holder):
-        run = SyncRun(id=new_run_id(), connector=connector.name)
-        await repository.save_run(run)
-        try:
-            await _write_pages(repository, connector, run, progress, batch_size)
-            await _detect_deletions(repository, connector, run, max_deleted_fraction)
-            run.status = "SUCCEEDED"
-        except (ConnectorError, GraphError) as exc:
-            run.status = "FAILED"
-            run.error = str(exc)
-            log.error("sync of %s failed: %s", connector.name, exc)
-        finally:
-            run.finished_at = utc_now()
-            await repository.save_run(run)
+    async with (
+        held_lease(repository, connector.name, holder),
+        recorded_run(repository, connector.name) as run,
+    ):
+        await _write_pages(repository, connector, run, progress, batch_size)
+        await _detect_deletions(repository, connector, run, max_deleted_fraction)
     return run
 
 

@@ -10,6 +10,7 @@ from hub.connectors.http import SourceClient
 from hub.connectors.jira import JiraServiceManagement
 from hub.connectors.pagerduty import PagerDutyIncidents, PagerDutyServices, auth_headers
 from hub.connectors.servicenow import ServiceNowCmdb, ServiceNowIncidents
+from hub.domain.errors import quoted
 from hub.settings import ConnectorSettings, JiraSettings, ServiceNowSettings, Settings
 from hub.sync.metrics import TELEMETRY_CONNECTORS
 from hub.sync.pipeline import Connector
@@ -124,7 +125,7 @@ def check_enabled(settings: Settings, name: str) -> None:
     if name not in enabled(settings):
         known = ", ".join(enabled(settings)) or "none (set e.g. HUB_SERVICENOW__URL)"
         raise UnknownConnectorError(
-            f"no connector named {name!r} is configured; configured: {known}"
+            f"no connector named {quoted(name)} is configured; configured: {known}"
         )
 
 

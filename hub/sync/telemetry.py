@@ -29,13 +29,13 @@ from hub.domain.sources import Quarantined
 from hub.domain.windows import BUCKET_SECONDS, Window, objective_window, snap
 from hub.engine.sources import PRIMARY, source_key, telemetry_sources
 from hub.graph.client import Graph
-from hub.graph.errors import GraphError
-from hub.graph.ids import from_iso, to_iso, utc_now
+from hub.graph.ids import from_iso, to_iso
 from hub.graph.repositories.objectives import ObjectiveRepository
-from hub.graph.repositories.sync import SyncRepository, SyncRun, new_run_id
+from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
 from hub.settings import SloSettings, TelemetryBinding
 from hub.sync.lease import held_lease
+from hub.sync.runs import recorded_run
 
 log = logging.getLogger(__name__)
 
@@ -310,67 +310,57 @@ async def run_telemetry_sync(
     sync = SyncRepository(graph)
     telemetry = TelemetryRepository(graph)
     objectives = ObjectiveRepository(graph)
-    async with held_lease(sync, connector, holder):
-        run = SyncRun(id=new_run_id(), connector=connector)
-        await sync.save_run(run)
+    async with held_lease(sync, connector, holder), recorded_run(sync, connector) as run:
         failures: list[str] = []
-        try:
-            refs = sorted({b.objective for b in settings.bindings if b.source == connector})
-            bound = await objectives.by_ids_or_names(refs)
-            plans, problems = plans_for(
-                connector,
-                await objectives.measured_objectives(),
-                settings.bindings,
-                bound,
-                sloth_query,
-            )
-            failures.extend(problems)
-            watermarks = await sync.watermarks(connector)
-            overlap = timedelta(seconds=settings.overlap_seconds)
-            spans: dict[str, Window] = {}
-            for n, plan in enumerate(plans):
-                key = f"{plan.objective.id}|{plan.role}"
-                span = fetch_span(plan.objective, from_iso(watermarks.get(key)), now, overlap)
-                if span.end <= span.start:
-                    continue  # measured up to this very bucket already
-                try:
-                    measured, fetched = await measure(plan, metrics, span, now, step_seconds)
-                except SourceUnavailableError as exc:
-                    # Down for one is down for all: their watermarks stay, the next
-                    # run backfills, and this one ends now instead of retrying each.
-                    failures.append(f"{exc}; {_not_measured(plans[n:])}")
-                    log.error("%s is unavailable: %s", connector, exc)
-                    break
-                except (ConnectorError, PlanError, ValueError) as exc:
-                    failures.append(f"objective {plan.objective.id}: {exc}")
-                    log.error(
-                        "%s: measuring objective %s failed: %s", connector, plan.objective.id, exc
-                    )
-                    continue
-                source = source_key(connector, plan.role)
-                run.updated += await telemetry.store(plan.objective.id, source, measured.series)
-                spans[plan.objective.id] = span
-                watermarks[key] = to_iso(span.end)
-                rejected = _rejected(connector, key, measured)
-                outcome = await sync.write_batch(
-                    connector, rejected=rejected, watermarks=dict(watermarks)
+        refs = sorted({b.objective for b in settings.bindings if b.source == connector})
+        bound = await objectives.by_ids_or_names(refs)
+        plans, problems = plans_for(
+            connector,
+            await objectives.measured_objectives(),
+            settings.bindings,
+            bound,
+            sloth_query,
+        )
+        failures.extend(problems)
+        watermarks = await sync.watermarks(connector)
+        overlap = timedelta(seconds=settings.overlap_seconds)
+        spans: dict[str, Window] = {}
+        for n, plan in enumerate(plans):
+            key = f"{plan.objective.id}|{plan.role}"
+            span = fetch_span(plan.objective, from_iso(watermarks.get(key)), now, overlap)
+            if span.end <= span.start:
+                continue  # measured up to this very bucket already
+            try:
+                measured, fetched = await measure(plan, metrics, span, now, step_seconds)
+            except SourceUnavailableError as exc:
+                # Down for one is down for all: their watermarks stay, the next
+                # run backfills, and this one ends now instead of retrying each.
+                failures.append(f"{exc}; {_not_measured(plans[n:])}")
+                log.error("%s is unavailable: %s", connector, exc)
+                break
+            except (ConnectorError, PlanError, ValueError) as exc:
+                failures.append(f"objective {plan.objective.id}: {exc}")
+                log.error(
+                    "%s: measuring objective %s failed: %s", connector, plan.objective.id, exc
                 )
-                run.fetched += fetched
-                run.quarantined += outcome.quarantined
-                if progress is not None:
-                    progress(run)
-            for plan in plans:
-                if plan.objective.id in spans:
-                    await reconcile(telemetry, plan.objective, spans[plan.objective.id], settings)
-                    spans.pop(plan.objective.id)
-            await telemetry.prune((now - timedelta(days=settings.retention_days)).date())
-            run.status = "FAILED" if failures else "SUCCEEDED"
-            run.error = "; ".join(failures) or None
-        except (ConnectorError, GraphError) as exc:
-            run.status = "FAILED"
-            run.error = str(exc)
-            log.error("telemetry sync of %s failed: %s", connector, exc)
-        finally:
-            run.finished_at = utc_now()
-            await sync.save_run(run)
+                continue
+            source = source_key(connector, plan.role)
+            run.updated += await telemetry.store(plan.objective.id, source, measured.series)
+            spans[plan.objective.id] = span
+            watermarks[key] = to_iso(span.end)
+            rejected = _rejected(connector, key, measured)
+            outcome = await sync.write_batch(
+                connector, rejected=rejected, watermarks=dict(watermarks)
+            )
+            run.fetched += fetched
+            run.quarantined += outcome.quarantined
+            if progress is not None:
+                progress(run)
+        for plan in plans:
+            if plan.objective.id in spans:
+                await reconcile(telemetry, plan.objective, spans[plan.objective.id], settings)
+                spans.pop(plan.objective.id)
+        await telemetry.prune((now - timedelta(days=settings.retention_days)).date())
+        run.status = "FAILED" if failures else "SUCCEEDED"
+        run.error = "; ".join(failures) or None
     return run

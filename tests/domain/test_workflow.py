@@ -51,9 +51,17 @@ def pending(submitted_by: str = "alice", approvals: tuple[str, ...] = ()) -> Agr
 # ---- roles ---------------------------------------------------------------------
 
 
-def test_roles_are_ordered_from_viewer_to_admin() -> None:
-    assert sorted(Role, reverse=True) == [Role.ADMIN, Role.APPROVER, Role.EDITOR, Role.VIEWER]
-    assert Role.VIEWER < Role.EDITOR < Role.APPROVER < Role.ADMIN
+STAFF = {Role.VIEWER, Role.EDITOR, Role.APPROVER, Role.ADMIN}
+
+
+def test_staff_roles_are_ordered_from_viewer_to_admin() -> None:
+    assert sorted(STAFF, key=lambda r: r.rank) == [
+        Role.VIEWER,
+        Role.EDITOR,
+        Role.APPROVER,
+        Role.ADMIN,
+    ]
+    assert Role.CUSTOMER.rank == Role.PUSHER.rank == 0
 
 
 @pytest.mark.parametrize(
@@ -62,7 +70,9 @@ def test_roles_are_ordered_from_viewer_to_admin() -> None:
         (Role.VIEWER, {Role.VIEWER}),
         (Role.EDITOR, {Role.VIEWER, Role.EDITOR}),
         (Role.APPROVER, {Role.VIEWER, Role.EDITOR, Role.APPROVER}),
-        (Role.ADMIN, set(Role)),
+        (Role.ADMIN, STAFF),
+        (Role.CUSTOMER, set()),
+        (Role.PUSHER, set()),
     ],
 )
 def test_roles_are_cumulative(role: Role, allowed: set[Role]) -> None:
@@ -88,7 +98,7 @@ def test_role_parse_rejects_unknown_names_and_lists_the_roles(name: str) -> None
     with pytest.raises(ValueError, match="unknown role") as caught:
         Role.parse(name)
     assert str(caught.value) == (
-        f"unknown role {name!r}; use one of viewer, editor, approver, admin"
+        f"unknown role {name!r}; use one of viewer, editor, approver, admin, customer, pusher"
     )
 
 
@@ -181,3 +191,10 @@ def test_approve_does_not_modify_the_agreement() -> None:
     approve(before, CAROL_APPROVER, approvals_required=2)
     assert before.approvals == ("bob",)
     assert before.status is AgreementStatus.PENDING_APPROVAL
+
+
+def test_the_author_of_an_agreement_cannot_approve_it() -> None:
+    # alice wrote it; someone else submitted it; alice, an approver, may not sign it.
+    author = Actor("alice", Role.APPROVER)
+    with pytest.raises(WorkflowError, match="wrote"):
+        approve(pending(submitted_by="someone-else"), author)

@@ -22,6 +22,7 @@ from hub.domain.sources import SourceIncident
 from hub.domain.windows import Window
 from hub.engine import root_cause as rc
 from hub.graph.client import Graph
+from hub.graph.errors import NotFoundError
 
 WINDOW = Window(utc(2026, 3, 10), utc(2026, 3, 12))
 
@@ -144,9 +145,12 @@ async def test_only_an_sla_has_a_root_cause(graph: Graph, builder: GraphBuilder)
     ids, author = await load(builder, CHAIN, services=["a"])
     ola = await author(AgreementKind.OLA, "Ops", ["a"], [objective_spec(target=99.9)])
 
-    for not_an_sla in (ola, ids["a"], "agr_nothing"):
+    for not_an_sla in (ola, ids["a"]):
         with pytest.raises(rc.NotAnSlaError, match="is not an SLA"):
             await rc.root_cause(graph, not_an_sla, WINDOW, 25)
+    # An agreement id that names nothing is not found, as an SLA out of scope is.
+    with pytest.raises(NotFoundError, match="'agr_nothing' does not exist"):
+        await rc.root_cause(graph, "agr_nothing", WINDOW, 25)
 
 
 def test_shortest_paths_take_the_first_root_on_ties_and_survive_cycles() -> None:

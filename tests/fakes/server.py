@@ -37,6 +37,7 @@ def serve_app(
     *,
     date_header: bool = False,
     graceful_shutdown_seconds: int = 5,
+    lifespan: bool = False,
 ) -> Iterator[str]:
     """Serve `app` on ``127.0.0.1`` at a free port; yield ``http://127.0.0.1:<port>``.
 
@@ -45,7 +46,8 @@ def serve_app(
     default (`date_header`) because it would come *before* any ``Date`` the app sets,
     and a fake with a controllable clock (`FakeServiceNow`) sends its own. Requests
     still running at exit get `graceful_shutdown_seconds` to finish, then are
-    cancelled: a test never hangs on a stuck handler.
+    cancelled: a test never hangs on a stuck handler. With `lifespan`, the app's
+    lifespan runs on the server's event loop (the hub's app opens its graph there).
     """
     # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only for sockets that say
     # so, and small keep-alive answers would otherwise wait ~40 ms for a delayed ACK.
@@ -63,7 +65,7 @@ def serve_app(
             # uvicorn reconfiguring logging for the whole process.
             log_config=None,
             access_log=False,
-            lifespan="off",
+            lifespan="on" if lifespan else "off",
             http="h11",
             ws="none",
             date_header=date_header,

@@ -321,6 +321,7 @@ class _Fault:
     body: bytes | None = None
     content_type: str = JSON_TYPE
     seconds: float = 0.0
+    until: threading.Event | None = None
 
     def matches(self, table: str | None, offset: int) -> bool:
         return (self.table is None or self.table == table) and (
@@ -795,13 +796,20 @@ class FakeServiceNow:
         self._queue(fault)
 
     def delay_next(
-        self, seconds: float, *, table: str | None = None, offset: int | None = None, times: int = 1
+        self,
+        seconds: float,
+        *,
+        table: str | None = None,
+        offset: int | None = None,
+        times: int = 1,
+        until: threading.Event | None = None,
     ) -> None:
         """Wait `seconds` before answering the next matching request(s) normally.
 
-        The wait ends early when the client hangs up (e.g. on its read timeout).
+        The wait ends early when the client hangs up (e.g. on its read timeout), or
+        once `until` is set (a test holds a run at the source while it checks others).
         """
-        self._queue(_Fault("delay", table, offset, times, seconds=seconds))
+        self._queue(_Fault("delay", table, offset, times, seconds=seconds, until=until))
 
     def reset_connection_next(
         self, *, table: str | None = None, offset: int | None = None, times: int = 1
@@ -1210,7 +1218,7 @@ class FakeServiceNow:
         if (
             fault is not None
             and fault.kind == "delay"
-            and not await _sleep_unless_disconnected(request, fault.seconds)
+            and not await _sleep_unless_disconnected(request, fault.seconds, fault.until)
         ):
             return Response(b"", 499)  # the client is gone; nobody reads this
         response = self._serve(request, recorded, single, rate_headers)
@@ -1268,11 +1276,13 @@ class FakeServiceNow:
         return Response(content, 200, self._headers(headers), media_type=JSON_TYPE)
 
 
-async def _sleep_unless_disconnected(request: Request, seconds: float) -> bool:
-    """Sleep `seconds`; False as soon as the client disconnects."""
+async def _sleep_unless_disconnected(
+    request: Request, seconds: float, until: threading.Event | None = None
+) -> bool:
+    """Sleep `seconds`, or until `until` is set; False as soon as the client disconnects."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while (remaining := deadline - loop.time()) > 0:
+    while (remaining := deadline - loop.time()) > 0 and not (until and until.is_set()):
         await asyncio.sleep(min(0.05, remaining))
         if await request.is_disconnected():
             return False

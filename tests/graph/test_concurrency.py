@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from neo4j.exceptions import ClientError, ConstraintError
 
+from hub.domain.access import UNLIMITED
 from hub.graph.client import Graph, GraphConnection, Transaction
 from hub.graph.cypher import components as cq
 from hub.graph.cypher import parties as pq
@@ -81,17 +82,19 @@ async def assert_one_node_per_key(graph: Graph, source: str, kinds: dict[str, st
         refs = await graph.read(cq.REFS_BY_NODE_IDS, ids=[expected])
         assert refs == [{"id": expected, "source": source, "externalId": key}]
         if kind == "Team":
-            nodes = await graph.read(pq.TEAMS_BY_IDS, ids=[expected])
+            nodes = await graph.read(pq.TEAMS_BY_IDS, ids=[expected], **UNLIMITED.params())
             assert [row["id"] for row in nodes] == [expected]
         else:
-            nodes = await graph.read(cq.COMPONENTS_BY_IDS, ids=[expected])
+            nodes = await graph.read(cq.COMPONENTS_BY_IDS, ids=[expected], **UNLIMITED.params())
             assert [row["props"]["id"] for row in nodes] == [expected]
 
 
 async def assert_small_bundle_loaded_once(graph: Graph, source: str) -> None:
     await assert_one_node_per_key(graph, source, KEY_KINDS)
     ids = {key: stable_id(kind, source, key) for key, kind in KEY_KINDS.items()}
-    owners = await graph.read(cq.COMPONENTS_BY_IDS, ids=[ids["svc-a"], ids["svc-b"]])
+    owners = await graph.read(
+        cq.COMPONENTS_BY_IDS, ids=[ids["svc-a"], ids["svc-b"]], **UNLIMITED.params()
+    )
     assert sorted((row["props"]["id"], row["ownerId"]) for row in owners) == sorted(
         [(ids["svc-a"], ids["team"]), (ids["svc-b"], ids["team"])]
     )
@@ -130,7 +133,9 @@ async def test_concurrent_merges_of_the_same_teams_all_succeed(
 
     assert results == [[{"written": len(keys)}]] * TASKS
     await assert_one_node_per_key(graph, source, dict.fromkeys(keys, "Team"))
-    names = await graph.read(pq.TEAMS_BY_IDS, ids=[row["newId"] for row in rows])
+    names = await graph.read(
+        pq.TEAMS_BY_IDS, ids=[row["newId"] for row in rows], **UNLIMITED.params()
+    )
     assert sorted(row["name"] for row in names) == sorted(key.upper() for key in keys)
 
 
@@ -196,7 +201,7 @@ async def test_concurrent_first_imports_into_an_empty_graph_all_succeed(
         assert results == [EXPECTED_COUNTS] * TASKS
         await assert_small_bundle_loaded_once(fresh, source)
         probes = ["migration-probe:Service", "migration-probe:ConfigurationItem"]
-        assert await fresh.read(cq.COMPONENTS_BY_IDS, ids=probes) == []
+        assert await fresh.read(cq.COMPONENTS_BY_IDS, ids=probes, **UNLIMITED.params()) == []
     finally:
         await fresh.close()
 

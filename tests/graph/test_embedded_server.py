@@ -7,6 +7,7 @@ running on those directories, so a failing test leaves no process behind.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -167,11 +168,13 @@ async def write_marker(connection: GraphConnection) -> str:
 
 
 async def read_marker(connection: GraphConnection, token: str) -> Actor | None:
+    """Who the marker token names, without its id (a new one per token)."""
     graph = Graph.connect(connection)
     try:
-        return await TokenRepository(graph).authenticate(token)
+        actor = await TokenRepository(graph).authenticate(token)
     finally:
         await graph.close()
+    return None if actor is None else dataclasses.replace(actor, token_id=None)
 
 
 def run_python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -293,6 +296,53 @@ def test_start_answers_on_loopback_and_records_its_state(servers: Servers, tmp_p
     assert not (root / "server.json").exists()
     assert listening_addresses(bolt_port(connection)) == set()
     assert "ArcadeDB Server is down" in server.log_tail()
+
+
+def open_to_others(directory: Path) -> list[str]:
+    """What under `directory` (itself included) group or others may read, write or enter."""
+    entries = [directory, *directory.rglob("*")]
+    return sorted(
+        f"{entry} {stat.S_IMODE(entry.lstat().st_mode):o}"
+        for entry in entries
+        if not entry.is_symlink() and entry.lstat().st_mode & 0o077
+    )
+
+
+async def test_the_data_dir_and_the_graph_files_are_private(
+    servers: Servers, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    first = servers.make(data_dir)
+    connection = first.attach_or_start()
+    token = await write_marker(connection)  # the database has files now
+
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "graph").stat().st_mode) == 0o700
+    assert len(list((data_dir / "graph").rglob("*"))) > 10
+    assert open_to_others(data_dir) == []
+    first.stop()
+
+    # An existing data dir (an older hub's, say) open to everyone is closed at start-up.
+    for entry in [data_dir, *data_dir.rglob("*")]:
+        entry.chmod(0o755 if entry.is_dir() else 0o644)
+    second = servers.make(data_dir)
+    again = second.attach_or_start()
+
+    assert open_to_others(data_dir) == []
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    actor = await read_marker(again, token)  # the graph still reads its files
+    assert actor is not None
+    assert actor.user == MARKER_USER
+
+
+def test_a_shared_data_dir_is_not_taken_over(servers: Servers, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+
+    with pytest.raises(EmbeddedServerError, match="is a shared directory"):
+        servers.make(shared).attach_or_start()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
 
 
 async def test_restart_keeps_the_data(servers: Servers, tmp_path: Path) -> None:

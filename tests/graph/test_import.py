@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from hub.domain.access import UNLIMITED
 from hub.domain.bundle import BundleError
 from hub.domain.models import Component, ComponentKind, LifecycleStatus, Tier, Walk
 from hub.graph.client import Graph
@@ -122,7 +123,7 @@ async def test_importing_twice_changes_nothing(
     for key in ESTATE_KEYS:
         rows = await graph.read(cq.LOOKUP_REF, key=f"{source}:{key}")
         assert rows == [{"id": second_ids[key]}], key
-    rows = await graph.read(cq.COMPONENTS_BY_IDS, ids=[second_ids["svc-pay"]])
+    rows = await graph.read(cq.COMPONENTS_BY_IDS, ids=[second_ids["svc-pay"]], **UNLIMITED.params())
     assert [row["ownerId"] for row in rows] == [second_ids["team-pay"]]
     refs = await components.refs_by_node_ids(list(second_ids.values()))
     ref_counts = {node_id: len(found) for node_id, found in refs.items()}
@@ -453,7 +454,7 @@ async def test_owner_team_links_a_service_to_its_team(
     assert found[ids["svc-pay"]].owner_team_id == ids["team-pay"]
     assert found[ids["svc-auth"]].owner_team_id is None
     assert found[ids["ci-db"]].owner_team_id is None
-    teams = await graph.read(pq.TEAMS_BY_IDS, ids=[ids["team-pay"]])
+    teams = await graph.read(pq.TEAMS_BY_IDS, ids=[ids["team-pay"]], **UNLIMITED.params())
     assert teams == [{"id": ids["team-pay"], "name": "Payments"}]
 
 
@@ -477,7 +478,7 @@ async def test_a_later_bundle_moves_or_clears_the_owner(
     assert moved[ids["svc-pay"]].owner_team_id == ids["team-core"]
     assert moved[ids["svc-auth"]].owner_team_id == ids["team-core"]
     # Exactly one OWNED_BY left: the old one was replaced, not added to.
-    rows = await graph.read(cq.COMPONENTS_BY_IDS, ids=[ids["svc-pay"]])
+    rows = await graph.read(cq.COMPONENTS_BY_IDS, ids=[ids["svc-pay"]], **UNLIMITED.params())
     assert [row["ownerId"] for row in rows] == [ids["team-core"]]
 
     await importer.load(

@@ -96,8 +96,8 @@ async def test_importing_twice_changes_nothing_and_keeps_ids(
     assert objective.origin.window_duration == "4w"
     # One audit record per service with changes, none for the import that changed nothing.
     audit = await AuditRepository(graph).for_target(api)
-    assert [(e.action, e.actor, e.details) for e in audit] == [
-        ("slo.import", EDITOR.user, "created: errors#1, errors#2")
+    assert [(e.action, e.actor, e.after) for e in audit] == [
+        ("slo.import", EDITOR.user, '{"created":["errors#1","errors#2"]}')
     ]
 
 
@@ -114,7 +114,10 @@ async def test_a_changed_target_is_updated_in_place(
     assert after.id == before.id
     assert (before.target, after.target) == (99.9, 99.5)
     audit = await AuditRepository(graph).for_target(checkout)
-    assert [e.details for e in audit] == ["created: availability", "updated: availability"]
+    assert [e.after for e in audit] == [
+        '{"created":["availability"]}',
+        '{"updated":["availability"]}',
+    ]
 
 
 async def test_properties_an_update_drops_are_gone(

@@ -57,7 +57,8 @@ class Tokens:
     def __init__(self, graph: Graph) -> None:
         self._repository = TokenRepository(graph)
         suffix = uuid.uuid4().hex[:8]
-        self.users = {role: f"{role.name.lower()}-{suffix}" for role in Role}
+        # Staff roles: customer and pusher tokens need a customer or objectives to bind.
+        self.users = {role: f"{role.name.lower()}-{suffix}" for role in Role if role.rank}
         self.by_role: dict[Role, str] = {}
 
     async def issue(self, user: str, role: Role) -> str:
@@ -353,24 +354,31 @@ async def test_an_editor_creates_and_submits_and_another_approver_activates(
 
     # Every state change, and only those, is in the audit trail.
     trail = await AuditRepository(graph).for_target(agreement_id)
-    assert [(e.action, e.actor, e.note, e.details, e.target_kind) for e in trail] == [
-        ("agreement.create", tokens.users[Role.EDITOR], None, None, "Agreement"),
+    assert [(e.action, e.actor, e.reason, e.before, e.after) for e in trail] == [
+        (
+            "agreement.create",
+            tokens.users[Role.EDITOR],
+            None,
+            None,
+            '{"kind":"SLA","name":"Checkout SLA","status":"DRAFT","version":1}',
+        ),
         (
             "agreement.submit",
             tokens.users[Role.EDITOR],
             "ready for review",
-            "DRAFT -> PENDING_APPROVAL",
-            "Agreement",
+            '{"approvals":[],"status":"DRAFT"}',
+            '{"approvals":[],"status":"PENDING_APPROVAL"}',
         ),
         (
             "agreement.approve",
             tokens.users[Role.APPROVER],
             "targets checked",
-            "PENDING_APPROVAL -> ACTIVE",
-            "Agreement",
+            '{"approvals":[],"status":"PENDING_APPROVAL"}',
+            f'{{"approvals":["{tokens.users[Role.APPROVER]}"],"status":"ACTIVE"}}',
         ),
     ]
     assert [e.at for e in trail] == sorted(e.at for e in trail)
+    assert [e.sequence for e in trail] == sorted(e.sequence for e in trail)
 
 
 async def test_a_viewer_cannot_submit_and_an_editor_cannot_approve(

@@ -11,7 +11,8 @@ costs one statement per *kind* of lookup, not per agreement. For the query below
 6. ``parties.TEAMS_BY_IDS``: ``owner`` of every covered service.
 
 Steps 2-4 run side by side and 5-6 wait on 4 and 5, but each is one statement: six
-round trips for 3 agreements and for 12 alike.
+round trips for 3 agreements and for 12 alike, and for a token limited to a business
+unit as for one that is not: scope is part of each statement, never a check per row.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from hub.domain.models import (
     ObjectiveSpec,
     WindowKind,
 )
+from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
 from hub.graph.repositories import AgreementRepository
 from hub.schema import build_schema
@@ -87,6 +89,9 @@ OBJECTIVES = (
 # Cycled over the agreements, so that the page mixes every status an SLA can reach here.
 STATUSES = (AgreementStatus.ACTIVE, AgreementStatus.PENDING_APPROVAL, AgreementStatus.DRAFT)
 TEAMS = {"team-a": "Team A", "team-b": "Team B"}
+# A viewer limited to the customers' business unit: the same page, the same round trips.
+SCOPED_VIEWER = Actor(user="scoped-vic", role=Role.VIEWER, domains=frozenset({"retail"}))
+READERS = pytest.mark.parametrize("reader", [VIEWER, SCOPED_VIEWER], ids=["unlimited", "scoped"])
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +122,12 @@ async def build_agreements(builder: GraphBuilder, count: int) -> tuple[str, dict
             "teams": [{"externalId": key, "name": name} for key, name in TEAMS.items()],
             "customers": [{"externalId": "cust", "name": "Retail BU", "businessUnit": "retail"}],
             "services": [
-                {"externalId": key, "name": f"Service {key}", "ownerTeam": owner_key(i)}
+                {
+                    "externalId": key,
+                    "name": f"Service {key}",
+                    "ownerTeam": owner_key(i),
+                    "businessUnit": "retail",
+                }
                 for i, key in enumerate(services)
             ],
             "dependencies": [{"from": s, "to": c} for s, c in zip(services, cis, strict=True)],
@@ -174,15 +184,17 @@ def normalised(node: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("count", [3, 12])
+@READERS
 async def test_listing_agreements_costs_the_same_round_trips_for_any_page_size(
     count: int,
+    reader: Actor,
     schema: strawberry.Schema,
     graph: Graph,
     builder: GraphBuilder,
     statements: StatementLog,
 ) -> None:
     customer_id, expected = await build_agreements(builder, count)
-    context = Context.create(graph, VIEWER, ApiSettings())
+    context = Context.create(graph, reader, ApiSettings())
     statements.names.clear()
     before = graph.round_trips
 
@@ -220,8 +232,10 @@ query AgreementGaps($customerId: ID!) {
 
 
 @pytest.mark.parametrize("count", [3, 12])
+@READERS
 async def test_coverage_gaps_of_a_page_of_slas_are_batched_too(
     count: int,
+    reader: Actor,
     schema: strawberry.Schema,
     graph: Graph,
     builder: GraphBuilder,
@@ -234,7 +248,7 @@ async def test_coverage_gaps_of_a_page_of_slas_are_batched_too(
     two of those, never one per SLA.
     """
     customer_id, expected = await build_agreements(builder, count)
-    context = Context.create(graph, VIEWER, ApiSettings())
+    context = Context.create(graph, reader, ApiSettings())
     statements.names.clear()
 
     result = await schema.execute(

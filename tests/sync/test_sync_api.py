@@ -42,7 +42,7 @@ async def execute(
     return await build_schema().execute(query, variable_values=variables, context_value=context)
 
 
-async def test_runs_and_quarantine_are_visible_and_only_admins_run_syncs(
+async def test_runs_are_visible_quarantine_is_for_admins_and_only_admins_run_syncs(
     graph: Graph, fake: FakeServiceNow, cmdb: ServiceNowCmdb
 ) -> None:
     fake.add_ci("cmdb_ci_linux_server", "lnx-01")
@@ -57,7 +57,14 @@ async def test_runs_and_quarantine_are_visible_and_only_admins_run_syncs(
     assert done.errors is None
     assert done.data == {"runSync": {"status": "SUCCEEDED", "created": 1}}
 
-    seen = await execute(graph, VIEWER, RUNS, {"source": cmdb.name}, cmdb)
+    # Raw payloads are for admins only: a viewer sees the runs, not the quarantine.
+    viewed = await execute(graph, VIEWER, RUNS, {"source": cmdb.name}, cmdb)
+    assert viewed.errors is not None
+    assert [(e.path, e.extensions) for e in viewed.errors] == [
+        (["quarantine"], {"code": "FORBIDDEN"})
+    ]
+    assert viewed.data is None
+    seen = await execute(graph, ADMIN, RUNS, {"source": cmdb.name}, cmdb)
     assert seen.errors is None
     assert [e["node"] for e in seen.data["syncRuns"]["edges"]] == [
         {

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from hub.domain.documents import UniqueKeyLoader
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.models import (
     MAX_ROLLING_DAYS,
@@ -49,9 +50,13 @@ _PERCENT_DIGITS = 10
 def parse_documents(text: str) -> OpenSloImport:
     """Read an OpenSLO v1 YAML stream; raise `InvalidInputError` listing every problem."""
     try:
-        loaded = list(yaml.safe_load_all(text))
+        # A mapping that gives a key twice is refused, not read as its last value.
+        loaded = list(yaml.load_all(text, Loader=UniqueKeyLoader))
     except yaml.YAMLError as exc:
         raise InvalidInputError([FieldProblem("documents", f"not valid YAML: {exc}")]) from exc
+    except RecursionError as exc:
+        problem = FieldProblem("documents", "nested too deeply to be read")
+        raise InvalidInputError([problem]) from exc
     reader = _Reader()
     slos: list[tuple[int, dict[str, Any]]] = []
     indicators: dict[str, _Indicator] = {}

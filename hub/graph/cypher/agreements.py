@@ -1,6 +1,6 @@
 """Agreements, their objectives, what they cover and who they are with."""
 
-from hub.graph.cypher import Cypher
+from hub.graph.cypher import Cypher, scope
 
 # MERGE on a pre-generated id: the managed transaction may run twice.
 CREATE_AGREEMENT = Cypher(
@@ -9,7 +9,7 @@ CREATE_AGREEMENT = Cypher(
     ON CREATE SET a.kind = $kind, a.name = $name, a.version = 1, a.status = 'DRAFT',
                   a.effectiveFrom = $effectiveFrom, a.effectiveTo = $effectiveTo,
                   a.createdAt = $now, a.createdBy = $actor, a.approvals = [],
-                  a.businessUnits = $businessUnits, a.creditPolicy = $creditPolicy
+                  a.creditPolicy = $creditPolicy
     WITH a
     UNWIND $objectives AS o
     MERGE (obj:Objective {id: o.id})
@@ -57,15 +57,21 @@ LINK_UNDERPINS = Cypher(
 EXISTING_REFERENCES = Cypher(
     """
     OPTIONAL MATCH (customer:Customer {id: $customerId})
+    WHERE """
+    + scope.customer_visible("customer")
+    + """
     OPTIONAL MATCH (team:Team {id: $teamId})
     OPTIONAL MATCH (vendor:Vendor {id: $vendorId})
     WITH customer, team, vendor
-    OPTIONAL MATCH (c:Component) WHERE c.id IN $covers
-    WITH customer, team, vendor, collect(c.id) AS components,
-         collect(DISTINCT c.businessUnit) AS componentUnits
-    OPTIONAL MATCH (sla:Agreement) WHERE sla.id IN $underpins AND sla.kind = 'SLA'
-    RETURN customer.id AS customerId, customer.businessUnit AS customerUnit,
-           team.id AS teamId, vendor.id AS vendorId, components, componentUnits,
+    OPTIONAL MATCH (c:Component) WHERE c.id IN $covers AND """
+    + scope.component_visible("c")
+    + """
+    WITH customer, team, vendor, collect(c.id) AS components
+    OPTIONAL MATCH (sla:Agreement)
+    WHERE sla.id IN $underpins AND sla.kind = 'SLA' AND """
+    + scope.agreement_visible("sla")
+    + """
+    RETURN customer.id AS customerId, team.id AS teamId, vendor.id AS vendorId, components,
            collect(sla.id) AS slas
     """
 )
@@ -74,6 +80,9 @@ AGREEMENTS_BY_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (a:Agreement {id: id})
+    WHERE """
+    + scope.agreement_visible("a")
+    + """
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
     RETURN properties(a) AS props, p.id AS counterpartId
     """
@@ -126,7 +135,9 @@ LIST_AGREEMENTS = Cypher(
            OR EXISTS { MATCH (a)-[:FOR_CUSTOMER]->(:Customer {id: $customerId}) })
       AND ($serviceId IS NULL
            OR EXISTS { MATCH (a)-[:COVERS]->(:Component {id: $serviceId}) })
-      AND ($domains IS NULL OR any(unit IN a.businessUnits WHERE unit IN $domains))
+      AND """
+    + scope.agreement_visible("a")
+    + """
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
     RETURN properties(a) AS props, p.id AS counterpartId
     ORDER BY a.id
@@ -138,7 +149,10 @@ LIST_AGREEMENTS = Cypher(
 TRANSITION_AGREEMENT = Cypher(
     """
     MATCH (a:Agreement {id: $id})
-    WHERE a.status = $expectedStatus
+    WHERE a.status = $expectedStatus AND a.approvals = $expectedApprovals
+      AND """
+    + scope.agreement_visible("a")
+    + """
     SET a.status = $status, a.submittedBy = coalesce($submittedBy, a.submittedBy),
         a.approvals = $approvals, a.updatedAt = $now
     RETURN a.id AS id

@@ -1,6 +1,6 @@
 """Services, configuration items, their external refs and dependency edges."""
 
-from hub.graph.cypher import Cypher
+from hub.graph.cypher import Cypher, scope
 
 # Components are written in two steps, each `UNWIND $rows` with rows of refKey,
 # source, externalId, newId (used only when the ref is new) and props. The ref
@@ -106,6 +106,9 @@ COMPONENTS_BY_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (c:Component {id: id})
+    WHERE """
+    + scope.component_visible("c")
+    + """
     OPTIONAL MATCH (c)-[:OWNED_BY]->(t:Team)
     RETURN properties(c) AS props, labels(c) AS labels, t.id AS ownerId
     """
@@ -128,8 +131,10 @@ LIST_SERVICES = Cypher(
       AND ($tiers IS NULL OR c.tier IN $tiers)
       AND ($businessUnit IS NULL OR c.businessUnit = $businessUnit)
       AND ($region IS NULL OR c.region = $region)
-      AND ($domains IS NULL OR c.businessUnit IN $domains)
       AND ($nameContains IS NULL OR toLower(c.name) CONTAINS toLower($nameContains))
+      AND """
+    + scope.service_visible("c")
+    + """
     OPTIONAL MATCH (c)-[:OWNED_BY]->(t:Team)
     RETURN properties(c) AS props, labels(c) AS labels, t.id AS ownerId
     ORDER BY c.id
@@ -146,6 +151,9 @@ LIST_CONFIGURATION_ITEMS = Cypher(
       AND ($environment IS NULL OR c.environment = $environment)
       AND ($location IS NULL OR c.location = $location)
       AND ($nameContains IS NULL OR toLower(c.name) CONTAINS toLower($nameContains))
+      AND """
+    + scope.internal_visible()
+    + """
     RETURN properties(c) AS props, labels(c) AS labels, null AS ownerId
     ORDER BY c.id
     LIMIT $limit

@@ -1,6 +1,6 @@
 """What the coverage-gap rules need: each ACTIVE SLA's chain and its cover."""
 
-from hub.graph.cypher import Cypher
+from hub.graph.cypher import Cypher, scope
 
 # The chain of an SLA: the ACTIVE components it covers and everything they depend on
 # through ACTIVE components, each with the ACTIVE OLAs/UCs that cover it. The depth
@@ -11,6 +11,9 @@ SLA_CHAIN_COVER = Cypher(
     MATCH (sla:Agreement)
     WHERE sla.kind = 'SLA' AND sla.status = 'ACTIVE'
       AND ($slaIds IS NULL OR sla.id IN $slaIds)
+      AND $scopeCustomer IS NULL AND """
+    + scope.agreement_visible("sla")
+    + """
     MATCH (sla)-[:COVERS]->(root:Component)
     WHERE root.status = 'ACTIVE'
     MATCH p = (root)-[:DEPENDS_ON*0..25]->(c:Component)

@@ -1,6 +1,6 @@
 """Service-level objectives: (:Service)-[:HAS_OBJECTIVE]->(:Objective), e.g. from OpenSLO."""
 
-from hub.graph.cypher import Cypher
+from hub.graph.cypher import Cypher, scope
 
 # Migration 5: `spec.service` may name a service by a bare externalId of any source.
 EXTERNAL_REF_EXTERNAL_ID_INDEX = Cypher(
@@ -66,6 +66,9 @@ OBJECTIVES_BY_SERVICE_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (:Component {id: id})-[:HAS_OBJECTIVE]->(o:Objective)
+    WHERE """
+    + scope.internal_visible()
+    + """
     RETURN id AS serviceId, properties(o) AS props
     ORDER BY o.name, o.id
     """

@@ -1,6 +1,6 @@
 """Teams, vendors and customers: who agreements are between."""
 
-from hub.graph.cypher import Cypher
+from hub.graph.cypher import Cypher, scope
 
 # Each row: refKey, source, externalId, newId, props.
 UPSERT_TEAMS = Cypher(
@@ -48,16 +48,25 @@ UPSERT_CUSTOMERS = Cypher(
     """
 )
 
-TEAMS_BY_IDS = Cypher("UNWIND $ids AS id MATCH (n:Team {id: id}) RETURN n.id AS id, n.name AS name")
+TEAMS_BY_IDS = Cypher(
+    "UNWIND $ids AS id MATCH (n:Team {id: id}) WHERE "
+    + scope.internal_visible()
+    + " RETURN n.id AS id, n.name AS name"
+)
 
 VENDORS_BY_IDS = Cypher(
-    "UNWIND $ids AS id MATCH (n:Vendor {id: id}) RETURN n.id AS id, n.name AS name"
+    "UNWIND $ids AS id MATCH (n:Vendor {id: id}) WHERE "
+    + scope.internal_visible()
+    + " RETURN n.id AS id, n.name AS name"
 )
 
 CUSTOMERS_BY_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (n:Customer {id: id})
+    WHERE """
+    + scope.customer_visible("n")
+    + """
     RETURN properties(n) AS props
     """
 )
@@ -69,7 +78,9 @@ LIST_CUSTOMERS = Cypher(
       AND ($businessUnit IS NULL OR n.businessUnit = $businessUnit)
       AND ($region IS NULL OR n.region = $region)
       AND ($external IS NULL OR n.external = $external)
-      AND ($domains IS NULL OR n.businessUnit IN $domains)
+      AND """
+    + scope.customer_visible("n")
+    + """
     RETURN properties(n) AS props
     ORDER BY n.id
     LIMIT $limit

@@ -3,7 +3,7 @@ objective owners, tickets, violations and incidents for root cause."""
 
 from __future__ import annotations
 
-from hub.graph.cypher import Cypher
+from hub.graph.cypher import Cypher, scope
 
 # The agreement or service that holds each objective, with its tier (a service's own,
 # or the highest tier among what an agreement covers).
@@ -77,6 +77,12 @@ VIOLATIONS = Cypher(
       AND ($from IS NULL OR v.periodEnd > $from)
       AND ($to IS NULL OR v.periodStart < $to)
       AND ($after IS NULL OR v.id > $after)
+      AND EXISTS {
+        MATCH (a:Agreement)-[:HAS_VIOLATION]->(v)
+        WHERE """
+    + scope.agreement_visible("a")
+    + """
+      }
     RETURN v {.*} AS violation
     ORDER BY v.id
     LIMIT $limit
@@ -87,6 +93,12 @@ VIOLATIONS_BY_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (v:Violation {id: id})
+    WHERE EXISTS {
+        MATCH (a:Agreement)-[:HAS_VIOLATION]->(v)
+        WHERE """
+    + scope.agreement_visible("a")
+    + """
+      }
     RETURN v {.*} AS violation
     """
 )
@@ -105,6 +117,9 @@ OBJECTIVES_BY_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (o:Objective {id: id})
+    WHERE """
+    + scope.objective_visible("o")
+    + """
     RETURN o {.*} AS objective
     """
 )

@@ -38,10 +38,14 @@ DEPENDANT_IDS_OF = Cypher(
     """
 )
 
+# The components are matched first, through their id index: ArcadeDB plans the pattern
+# from the agreement end otherwise (6-7 s instead of 0.15 s for the 9,800 components a
+# core router's impact reaches; docs/benchmarks.md, "Access scope").
 ACTIVE_AGREEMENTS_COVERING = Cypher(
     """
-    UNWIND $ids AS id
-    MATCH (a:Agreement)-[:COVERS]->(:Component {id: id})
+    MATCH (c:Component)
+    WHERE c.id IN $ids
+    MATCH (a:Agreement)-[:COVERS]->(c)
     WHERE a.status = 'ACTIVE'
     WITH DISTINCT a
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER]->(customer:Customer)

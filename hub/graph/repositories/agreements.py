@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.access import UNLIMITED, Scope
+from hub.domain.audit import AuditEntry
+from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.models import (
     Agreement,
     AgreementKind,
@@ -22,9 +24,12 @@ from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import agreements as q
 from hub.graph.errors import ConflictError, NotFoundError
 from hub.graph.ids import from_iso, new_id, to_iso, utc_now
-from hub.graph.repositories.identity import AuditEntry, write_audit
+from hub.graph.repositories.audit import write_audit
 from hub.graph.repositories.objectives import objective_from_props as read_objective
 from hub.graph.repositories.objectives import objective_props
+
+# How often an approval re-reads an agreement that another approval changed meanwhile.
+_APPROVAL_ATTEMPTS = 5
 
 _LINK_COUNTERPART = {
     AgreementKind.SLA: q.LINK_CUSTOMER,
@@ -95,13 +100,16 @@ class AgreementFilter:
 
 
 class AgreementRepository:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, scope: Scope = UNLIMITED) -> None:
+        # The access checkpoint: every read of scoped records below passes
+        # `self._scope` to its statement (see hub.graph.cypher.scope).
         self._graph = graph
+        self._scope = scope
 
     # ---- reads ----------------------------------------------------------------
 
     async def by_ids(self, ids: Sequence[str]) -> dict[str, Agreement]:
-        rows = await self._graph.read(q.AGREEMENTS_BY_IDS, ids=list(ids))
+        rows = await self._graph.read(q.AGREEMENTS_BY_IDS, ids=list(ids), **self._scope.params())
         found = (agreement_from_row(r["props"], r["counterpartId"]) for r in rows)
         return {agreement.id: agreement for agreement in found}
 
@@ -149,7 +157,6 @@ class AgreementRepository:
         *,
         limit: int,
         after: str | None = None,
-        domains: frozenset[str] | None = None,
     ) -> list[Agreement]:
         rows = await self._graph.read(
             q.LIST_AGREEMENTS,
@@ -159,7 +166,7 @@ class AgreementRepository:
             statuses=None if where.statuses is None else [str(s) for s in where.statuses],
             customerId=where.customer_id,
             serviceId=where.service_id,
-            domains=None if domains is None else sorted(domains),
+            **self._scope.params(),
         )
         return [agreement_from_row(r["props"], r["counterpartId"]) for r in rows]
 
@@ -167,7 +174,7 @@ class AgreementRepository:
 
     async def create(self, spec: AgreementSpec, actor: Actor, note: str | None = None) -> str:
         """Store `spec` as version 1 in DRAFT; raise `InvalidInputError` naming bad references."""
-        business_units = await self._check_references(spec)
+        await self._check_references(spec)
         agreement_id = new_id("Agreement")
         # Objectives are read back in id order: ids sorted to match the authored order.
         objective_ids = sorted(new_id("Objective") for _ in spec.objectives)
@@ -177,7 +184,18 @@ class AgreementRepository:
         ]
         counterpart = spec.customer_id or spec.provider_team_id or spec.vendor_id
         now = utc_now()
-        audit = AuditEntry.of(actor, "agreement.create", agreement_id, "Agreement", note)
+        audit = AuditEntry.of(
+            actor,
+            "agreement.create",
+            agreement_id,
+            reason=note,
+            after={
+                "kind": str(spec.kind),
+                "name": spec.name,
+                "status": str(AgreementStatus.DRAFT),
+                "version": 1,
+            },
+        )
 
         async def work(tx: Transaction) -> None:
             await tx.run(
@@ -189,7 +207,6 @@ class AgreementRepository:
                 effectiveTo=None if spec.effective_to is None else to_iso(spec.effective_to),
                 now=now,
                 actor=actor.user,
-                businessUnits=business_units,
                 creditPolicy=credit_policy_json(spec.credit_policy),
                 objectives=[{k: v for k, v in o.items() if v is not None} for o in objectives],
                 covers=list(dict.fromkeys(spec.covers)),
@@ -202,7 +219,9 @@ class AgreementRepository:
         await self._graph.write_transaction(work)
         return agreement_id
 
-    async def _check_references(self, spec: AgreementSpec) -> list[str]:
+    async def _check_references(self, spec: AgreementSpec) -> None:
+        """Raise `InvalidInputError` naming each reference that does not exist or that
+        the author may not read (the two look the same)."""
         rows = await self._graph.read(
             q.EXISTING_REFERENCES,
             customerId=spec.customer_id,
@@ -210,6 +229,7 @@ class AgreementRepository:
             vendorId=spec.vendor_id,
             covers=list(spec.covers),
             underpins=list(spec.underpins),
+            **self._scope.params(),
         )
         found = rows[0]
         problems: list[FieldProblem] = []
@@ -219,22 +239,19 @@ class AgreementRepository:
             ("vendorId", spec.vendor_id, found["vendorId"], "vendor"),
         ):
             if wanted is not None and got is None:
-                problems.append(FieldProblem(field, f"no {what} with id {wanted!r}"))
+                problems.append(FieldProblem(field, f"no {what} with id {quoted(wanted)}"))
         components = set(found["components"])
         for index, component_id in enumerate(spec.covers):
             if component_id not in components:
-                problems.append(
-                    FieldProblem(f"covers.{index}", f"no service or CI with id {component_id!r}")
-                )
+                problem = f"no service or CI with id {quoted(component_id)}"
+                problems.append(FieldProblem(f"covers.{index}", problem))
         slas = set(found["slas"])
         for index, sla_id in enumerate(spec.underpins):
             if sla_id not in slas:
-                problems.append(FieldProblem(f"underpins.{index}", f"no SLA with id {sla_id!r}"))
+                problem = f"no SLA with id {quoted(sla_id)}"
+                problems.append(FieldProblem(f"underpins.{index}", problem))
         if problems:
             raise InvalidInputError(problems)
-        if spec.kind is AgreementKind.SLA:
-            return [found["customerUnit"]] if found["customerUnit"] else []
-        return sorted(unit for unit in found["componentUnits"] if unit)
 
     async def transition(
         self,
@@ -252,9 +269,9 @@ class AgreementRepository:
             actor,
             action,
             agreement.id,
-            "Agreement",
-            note,
-            details=f"{agreement.status} -> {status}",
+            reason=note,
+            before={"status": str(agreement.status), "approvals": list(agreement.approvals)},
+            after={"status": str(status), "approvals": list(approvals)},
         )
 
         async def work(tx: Transaction) -> bool:
@@ -262,10 +279,12 @@ class AgreementRepository:
                 q.TRANSITION_AGREEMENT,
                 id=agreement.id,
                 expectedStatus=str(agreement.status),
+                expectedApprovals=list(agreement.approvals),
                 status=str(status),
                 approvals=list(approvals),
                 submittedBy=submitted_by,
                 now=utc_now(),
+                **self._scope.params(),
             )
             if not moved:
                 return False
@@ -299,15 +318,27 @@ class AgreementRepository:
         note: str | None = None,
         approvals_required: int = 1,
     ) -> Agreement:
-        """Record an approval (four eyes); enough of them make the agreement ACTIVE."""
-        agreement = await self.get(agreement_id)
-        outcome = approve(agreement, actor, approvals_required)
-        await self.transition(
-            agreement,
-            status=outcome.status,
-            approvals=outcome.approvals,
-            actor=actor,
-            action="agreement.approve",
-            note=note,
+        """Record an approval (four eyes); enough of them make the agreement ACTIVE.
+
+        The change is a compare-and-set on the status and the approvals so far, so two
+        approvals racing on one agreement never lose one: the loser reads again and
+        adds its approval to the winner's (or fails with the rule that now forbids it).
+        """
+        for _ in range(_APPROVAL_ATTEMPTS):
+            agreement = await self.get(agreement_id)
+            outcome = approve(agreement, actor, approvals_required)
+            try:
+                await self.transition(
+                    agreement,
+                    status=outcome.status,
+                    approvals=outcome.approvals,
+                    actor=actor,
+                    action="agreement.approve",
+                    note=note,
+                )
+            except ConflictError:
+                continue
+            return await self.get(agreement_id)
+        raise ConflictError(
+            f"agreement {agreement_id!r} kept changing while this approval ran; try again"
         )
-        return await self.get(agreement_id)

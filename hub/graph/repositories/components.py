@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from hub.domain.access import UNLIMITED, Scope
 from hub.domain.models import (
     Component,
     ComponentKind,
@@ -42,11 +43,14 @@ def _values(items: Iterable[str] | None) -> list[str] | None:
 
 
 class ComponentRepository:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, scope: Scope = UNLIMITED) -> None:
+        # The access checkpoint: every read of scoped records below passes
+        # `self._scope` to its statement (see hub.graph.cypher.scope).
         self._graph = graph
+        self._scope = scope
 
     async def by_ids(self, ids: Sequence[str]) -> dict[str, Component]:
-        rows = await self._graph.read(q.COMPONENTS_BY_IDS, ids=list(ids))
+        rows = await self._graph.read(q.COMPONENTS_BY_IDS, ids=list(ids), **self._scope.params())
         found = (component_from_row(r["props"], r["labels"], r["ownerId"]) for r in rows)
         return {component.id: component for component in found}
 
@@ -72,7 +76,6 @@ class ComponentRepository:
         business_unit: str | None = None,
         region: str | None = None,
         name_contains: str | None = None,
-        domains: frozenset[str] | None = None,
     ) -> list[Component]:
         rows = await self._graph.read(
             q.LIST_SERVICES,
@@ -83,7 +86,7 @@ class ComponentRepository:
             businessUnit=business_unit,
             region=region,
             nameContains=name_contains,
-            domains=_values(domains),
+            **self._scope.params(),
         )
         return [component_from_row(r["props"], r["labels"], r["ownerId"]) for r in rows]
 
@@ -107,6 +110,7 @@ class ComponentRepository:
             environment=environment,
             location=location,
             nameContains=name_contains,
+            **self._scope.params(),
         )
         return [component_from_row(r["props"], r["labels"], r["ownerId"]) for r in rows]
 

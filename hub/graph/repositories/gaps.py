@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from hub.domain.access import UNLIMITED, Scope
 from hub.domain.gaps import ChainMember, Cover, Gap, sla_gaps
 from hub.graph.client import Graph
 from hub.graph.cypher import gaps as q
@@ -12,8 +13,11 @@ from hub.graph.repositories.agreements import AgreementRepository, objective_fro
 
 
 class CoverageGapRepository:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, scope: Scope = UNLIMITED) -> None:
+        # The access checkpoint: every read of scoped records below passes
+        # `self._scope` to its statement (see hub.graph.cypher.scope).
         self._graph = graph
+        self._scope = scope
 
     async def gaps(self, sla_id: str | None = None) -> list[Gap]:
         """Gaps of one ACTIVE SLA, or of every ACTIVE SLA; an SLA not ACTIVE has none."""
@@ -26,7 +30,7 @@ class CoverageGapRepository:
         return {sla_id: found.get(sla_id, []) for sla_id in sla_ids}
 
     async def _gaps(self, sla_ids: list[str] | None) -> dict[str, list[Gap]]:
-        rows = await self._graph.read(q.SLA_CHAIN_COVER, slaIds=sla_ids)
+        rows = await self._graph.read(q.SLA_CHAIN_COVER, slaIds=sla_ids, **self._scope.params())
         chains: dict[str, list[ChainMember]] = defaultdict(list)
         for row in rows:
             covers = tuple(

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.access import UNLIMITED, Scope
+from hub.domain.audit import AuditEntry
+from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.models import (
     BudgetingMethod,
     Component,
@@ -30,8 +32,8 @@ from hub.domain.workflow import Actor
 from hub.graph.client import Graph, Row, Transaction
 from hub.graph.cypher import objectives as q
 from hub.graph.ids import stable_id, utc_now
+from hub.graph.repositories.audit import write_audits
 from hub.graph.repositories.components import component_from_row
-from hub.graph.repositories.identity import AuditEntry, write_audit
 
 _BATCH = 2000
 # Bookkeeping that an import does not compare.
@@ -125,14 +127,19 @@ class _Planned:
 
 
 class ObjectiveRepository:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, scope: Scope = UNLIMITED) -> None:
+        # A service's own objectives are internal SLOs: a customer token reads only its
+        # SLAs' objectives (hub.graph.cypher.scope).
         self._graph = graph
+        self._scope = scope
 
     # ---- reads ----------------------------------------------------------------
 
     async def objectives_by_service_ids(self, ids: Sequence[str]) -> dict[str, list[Objective]]:
         """Each service's own objectives (not its agreements'), by name."""
-        rows = await self._graph.read(q.OBJECTIVES_BY_SERVICE_IDS, ids=list(ids))
+        rows = await self._graph.read(
+            q.OBJECTIVES_BY_SERVICE_IDS, ids=list(ids), **self._scope.params()
+        )
         grouped: dict[str, list[Objective]] = {i: [] for i in ids}
         for row in rows:
             grouped[row["serviceId"]].append(
@@ -205,7 +212,7 @@ class ObjectiveRepository:
                 problems.append(
                     FieldProblem(
                         f"documents[{imported.document}].metadata.name",
-                        f"documents[{first}] already defines objective {name!r} of that "
+                        f"documents[{first}] already defines objective {quoted(name)} of that "
                         "service (under another reference to it)",
                     )
                 )
@@ -264,11 +271,15 @@ class ObjectiveRepository:
             await tx.run(q.UPSERT_SERVICE_OBJECTIVES, rows=writes[start : start + _BATCH], now=now)
         if stale:
             await tx.run(q.DELETE_OBJECTIVES, ids=[row["id"] for row in stale])
-        for service_id, changed in sorted(changes.items()):
-            details = "; ".join(f"{what}: {', '.join(names)}" for what, names in changed.items())
-            await write_audit(
-                tx, AuditEntry.of(actor, "slo.import", service_id, "Service", None, details)
-            )
+        # One record per service with changes, naming the objectives created, updated
+        # and removed (in one append: three round trips however many services).
+        await write_audits(
+            tx,
+            [
+                AuditEntry.of(actor, "slo.import", service_id, after=changed)
+                for service_id, changed in sorted(changes.items())
+            ],
+        )
         created = sum(len(c.get("created", [])) for c in changes.values())
         updated = sum(len(c.get("updated", [])) for c in changes.values())
         return SloImportCounts(
@@ -303,7 +314,7 @@ def _unresolved(rows: list[Row], ref: str) -> str:
     for step, what in _STEPS:
         if row is not None and len(row[step]) > 1:
             return (
-                f"{ref!r} matches the {what} of {len(row[step])} services; "
+                f"{quoted(ref)} matches the {what} of {len(row[step])} services; "
                 "write source:externalId to name one"
             )
-    return f"no service {ref!r}; give a service's source:externalId, externalId or exact name"
+    return f"no service {quoted(ref)}; give a service's source:externalId, externalId or exact name"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hub.domain.access import UNLIMITED, Scope
 from hub.domain.models import Customer, Team, Vendor
 from hub.graph.client import Graph
 from hub.graph.cypher import parties as q
@@ -21,19 +22,22 @@ def customer_from_props(props: dict[str, Any]) -> Customer:
 
 
 class PartyRepository:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, scope: Scope = UNLIMITED) -> None:
+        # The access checkpoint: every read of scoped records below passes
+        # `self._scope` to its statement (see hub.graph.cypher.scope).
         self._graph = graph
+        self._scope = scope
 
     async def teams_by_ids(self, ids: Sequence[str]) -> dict[str, Team]:
-        rows = await self._graph.read(q.TEAMS_BY_IDS, ids=list(ids))
+        rows = await self._graph.read(q.TEAMS_BY_IDS, ids=list(ids), **self._scope.params())
         return {r["id"]: Team(r["id"], r["name"]) for r in rows}
 
     async def vendors_by_ids(self, ids: Sequence[str]) -> dict[str, Vendor]:
-        rows = await self._graph.read(q.VENDORS_BY_IDS, ids=list(ids))
+        rows = await self._graph.read(q.VENDORS_BY_IDS, ids=list(ids), **self._scope.params())
         return {r["id"]: Vendor(r["id"], r["name"]) for r in rows}
 
     async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
-        rows = await self._graph.read(q.CUSTOMERS_BY_IDS, ids=list(ids))
+        rows = await self._graph.read(q.CUSTOMERS_BY_IDS, ids=list(ids), **self._scope.params())
         customers = (customer_from_props(r["props"]) for r in rows)
         return {customer.id: customer for customer in customers}
 
@@ -45,7 +49,6 @@ class PartyRepository:
         business_unit: str | None = None,
         region: str | None = None,
         external: bool | None = None,
-        domains: frozenset[str] | None = None,
     ) -> list[Customer]:
         rows = await self._graph.read(
             q.LIST_CUSTOMERS,
@@ -54,6 +57,6 @@ class PartyRepository:
             businessUnit=business_unit,
             region=region,
             external=external,
-            domains=None if domains is None else sorted(domains),
+            **self._scope.params(),
         )
         return [customer_from_props(r["props"]) for r in rows]

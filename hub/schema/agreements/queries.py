@@ -33,7 +33,6 @@ class AgreementQueries:
             ),
             limit=size + 1,
             after=decode_cursor(after),
-            domains=info.context.actor.domains,
         )
         # Later loads of these agreements in this request need no round trip.
         for agreement in found:

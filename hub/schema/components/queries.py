@@ -32,7 +32,6 @@ class ComponentQueries:
             business_unit=business_unit,
             region=region,
             name_contains=name_contains,
-            domains=info.context.actor.domains,
         )
         services = [component_type(c) for c in found]
         return connection(

@@ -28,6 +28,5 @@ class PartyQueries:
             business_unit=business_unit,
             region=region,
             external=external,
-            domains=info.context.actor.domains,
         )
         return connection([Customer.from_domain(c) for c in found], [c.id for c in found], size)

@@ -31,7 +31,9 @@ class Customer(Node):
     name: str
     business_unit: str | None
     region: str | None
-    external: bool = strawberry.field(description="An outside party: reports for it are redacted.")
+    external: bool = strawberry.field(
+        description="An outside party, not a unit of the organisation that runs the hub."
+    )
 
     @classmethod
     def from_domain(cls, customer: models.Customer) -> Customer:

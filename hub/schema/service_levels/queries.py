@@ -11,6 +11,7 @@ from hub.domain.breaches import Severity
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.windows import Window
 from hub.engine.root_cause import NotAnSlaError
+from hub.graph.errors import NotFoundError
 from hub.schema.base import Connection, DateTime, connection, decode_cursor, utc_argument
 from hub.schema.components.types import load_components
 from hub.schema.context import Info
@@ -59,6 +60,12 @@ class ServiceLevelQueries:
         start, end = utc_argument(from_, "from"), utc_argument(to, "to")
         if end <= start:
             raise InvalidInputError([FieldProblem("to", "must be after from")])
+        if not info.context.actor.scope.internal:
+            # Root cause is internal: a customer token gets it redacted, and, for an
+            # SLA it may not read, the same NOT_FOUND as anyone.
+            if await info.context.loaders.agreement.load(str(sla_id)) is None:
+                raise NotFoundError("SLA", str(sla_id))
+            return []
         try:
             candidates = await info.context.service_levels.root_cause(
                 str(sla_id), Window(start, end), info.context.api.max_traversal_depth
@@ -70,7 +77,7 @@ class ServiceLevelQueries:
         return [
             RootCauseCandidate(
                 component=by_id[c.component_id],
-                path=[by_id[i] for i in c.path],
+                path=[by_id[i] for i in c.path if i in by_id],
                 incidents=c.incidents,
                 score=c.score,
             )

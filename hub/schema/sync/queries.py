@@ -9,35 +9,42 @@ import strawberry
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.schema.base import Connection, connection, decode_cursor
 from hub.schema.context import Info
-from hub.schema.permissions import IsAdmin
+from hub.schema.permissions import IsAdmin, IsStaff
 from hub.schema.sync.types import QuarantinedRecord, SyncRunType
 
 
 @strawberry.type
 class SyncQueries:
-    @strawberry.field(description="Sync runs, newest first; `source` is a connector name.")
+    @strawberry.field(
+        permission_classes=[IsStaff],
+        description="Sync runs, newest first; `source` is a connector name.",
+    )
     async def sync_runs(
         self,
         info: Info,
-        source: str | None = None,
+        # `source` in the schema (see run_sync for why not in Python).
+        connector: Annotated[str | None, strawberry.argument(name="source")] = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[SyncRunType]:
         size = info.context.page_size(first)
-        runs = await info.context.sync.runs(source, limit=size + 1, before=decode_cursor(after))
+        runs = await info.context.sync.runs(connector, limit=size + 1, before=decode_cursor(after))
         return connection([SyncRunType.from_run(r) for r in runs], [r.id for r in runs], size)
 
-    @strawberry.field(description="Records a sync rejected, with the reason.")
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Records a sync rejected, with the reason and the raw payload (admins).",
+    )
     async def quarantine(
         self,
         info: Info,
-        source: str | None = None,
+        connector: Annotated[str | None, strawberry.argument(name="source")] = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[QuarantinedRecord]:
         size = info.context.page_size(first)
         entries = await info.context.sync.quarantined(
-            source, limit=size + 1, after=decode_cursor(after)
+            connector, limit=size + 1, after=decode_cursor(after)
         )
         return connection(
             [QuarantinedRecord.from_entry(e) for e in entries], [e.key for e in entries], size

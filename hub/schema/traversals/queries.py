@@ -46,14 +46,22 @@ class TraversalQueries:
     ) -> DependencyChain:
         root = await _root(info, str(id))
         walk = await info.context.traversals.dependency_chain(str(id), _depth(info, max_depth))
+        # The walk ran over the whole graph (depths stay true); the loader leaves out
+        # what the reader may not read, and so do the edges touching it.
         reached = await load_components(info, [c.component_id for c in walk.reached])
         by_id = {str(c.id): c for c in [root, *reached]}
         return DependencyChain(
             root=root,
             components=[
-                ChainComponent(component=by_id[c.component_id], depth=c.depth) for c in walk.reached
+                ChainComponent(component=by_id[c.component_id], depth=c.depth)
+                for c in walk.reached
+                if c.component_id in by_id
             ],
-            edges=[DependencyEdge(from_=by_id[a], to=by_id[b]) for a, b in walk.edges],
+            edges=[
+                DependencyEdge(from_=by_id[a], to=by_id[b])
+                for a, b in walk.edges
+                if a in by_id and b in by_id
+            ],
             truncated=walk.truncated,
         )
 
@@ -73,7 +81,9 @@ class TraversalQueries:
         return Impact(
             root=root,
             components=[
-                ChainComponent(component=by_id[c.component_id], depth=c.depth) for c in walk.reached
+                ChainComponent(component=by_id[c.component_id], depth=c.depth)
+                for c in walk.reached
+                if c.component_id in by_id
             ],
             agreements=await load_agreements(info, exposure.agreement_ids),
             customers=[Customer.from_domain(c) for c in customers if c is not None],

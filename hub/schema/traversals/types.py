@@ -64,6 +64,13 @@ async def coverage_gap_types(info: Info, gaps: Sequence[Gap]) -> list[CoverageGa
     }
     component_ids = sorted({g.component_id for g in gaps if g.component_id})
     components = {str(c.id): c for c in await load_components(info, component_ids)}
+    # A gap of an SLA the reader may not read is left out; one on a component of the
+    # chain that the reader may not read keeps its verdict without naming it.
+    told = [
+        g if g.component_id is None or g.component_id in components else g.without_component()
+        for g in gaps
+        if g.sla_id in slas
+    ]
     return [
         CoverageGap(
             sla=slas[g.sla_id],
@@ -74,5 +81,5 @@ async def coverage_gap_types(info: Info, gaps: Sequence[Gap]) -> list[CoverageGa
             provided=g.provided,
             detail=g.detail,
         )
-        for g in gaps
+        for g in told
     ]

@@ -1,0 +1,139 @@
+"""What a backup knows how to copy: each label set the hub writes, the property its
+nodes are keyed by, and each relationship type with the labels of its ends.
+
+The hub's labels are a fixed set, and Cypher takes no label or type as a parameter, so
+each entry names its own statements (`hub.graph.cypher.backup`). A graph holding a
+label set or a relationship that is not listed here is refused by name: a backup that
+silently left something out would be found wanting only on the day it is needed. A
+new label or relationship type in `hub/graph/cypher/` must be added here too
+(`tests/graph/test_backup.py` checks that every one is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from hub.graph.cypher import Cypher
+from hub.graph.cypher import backup as q
+
+LabelSet = tuple[str, ...]
+"""A node's labels, sorted: `("Component", "Service")`."""
+
+
+def label_set(labels: Iterable[str]) -> LabelSet:
+    return tuple(sorted(labels))
+
+
+def describe(labels: LabelSet) -> str:
+    return ":".join(labels)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLabel:
+    """A label whose nodes have a unique key property, and how to read them all out."""
+
+    label: str
+    key: str
+    nodes: Cypher
+    outgoing: Cypher | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKind:
+    """One label set the hub writes, keyed by `key_label`, written back by `write`."""
+
+    labels: LabelSet
+    key_label: str
+    write: Cypher
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipKind:
+    """One relationship type between nodes of two key labels, written back by `write`."""
+
+    type: str
+    from_label: str
+    to_label: str
+    write: Cypher
+
+    @property
+    def name(self) -> str:
+        return f"(:{self.from_label})-[:{self.type}]->(:{self.to_label})"
+
+
+KEY_LABELS: Sequence[KeyLabel] = (
+    # Read in this order: what relationships point to comes before what points to it,
+    # which keeps the restore's progress easy to follow (nothing depends on it).
+    KeyLabel("Migration", "version", q.NODES_MIGRATION),
+    KeyLabel("Team", "id", q.NODES_TEAM),
+    KeyLabel("Vendor", "id", q.NODES_VENDOR),
+    KeyLabel("Customer", "id", q.NODES_CUSTOMER),
+    KeyLabel("Component", "id", q.NODES_COMPONENT, q.OUT_OF_COMPONENT),
+    KeyLabel("ExternalRef", "key", q.NODES_EXTERNAL_REF, q.OUT_OF_EXTERNAL_REF),
+    KeyLabel("Objective", "id", q.NODES_OBJECTIVE),
+    KeyLabel("Agreement", "id", q.NODES_AGREEMENT, q.OUT_OF_AGREEMENT),
+    KeyLabel("Violation", "key", q.NODES_VIOLATION, q.OUT_OF_VIOLATION),
+    KeyLabel("Incident", "key", q.NODES_INCIDENT, q.OUT_OF_INCIDENT),
+    KeyLabel("TelemetryDay", "key", q.NODES_TELEMETRY_DAY),
+    KeyLabel("TelemetryDiscrepancy", "key", q.NODES_TELEMETRY_DISCREPANCY),
+    KeyLabel("ApiToken", "hash", q.NODES_API_TOKEN),
+    KeyLabel("AuditRecord", "id", q.NODES_AUDIT_RECORD),
+    KeyLabel("AuditHead", "key", q.NODES_AUDIT_HEAD),
+    KeyLabel("SyncState", "connector", q.NODES_SYNC_STATE),
+    KeyLabel("SyncLease", "connector", q.NODES_SYNC_LEASE),
+    KeyLabel("SyncRun", "id", q.NODES_SYNC_RUN),
+    KeyLabel("QuarantinedRecord", "key", q.NODES_QUARANTINED_RECORD),
+)
+KEY_LABEL_BY_NAME = {k.label: k for k in KEY_LABELS}
+
+NODE_KINDS: Sequence[NodeKind] = (
+    NodeKind(("Component", "Service"), "Component", q.RESTORE_SERVICES),
+    NodeKind(("Component", "ConfigurationItem"), "Component", q.RESTORE_CONFIGURATION_ITEMS),
+    NodeKind(("Team",), "Team", q.RESTORE_TEAMS),
+    NodeKind(("Vendor",), "Vendor", q.RESTORE_VENDORS),
+    NodeKind(("Customer",), "Customer", q.RESTORE_CUSTOMERS),
+    NodeKind(("ExternalRef",), "ExternalRef", q.RESTORE_EXTERNAL_REFS),
+    NodeKind(("Agreement",), "Agreement", q.RESTORE_AGREEMENTS),
+    NodeKind(("Objective",), "Objective", q.RESTORE_OBJECTIVES),
+    NodeKind(("TelemetryDay",), "TelemetryDay", q.RESTORE_TELEMETRY_DAYS),
+    NodeKind(("TelemetryDiscrepancy",), "TelemetryDiscrepancy", q.RESTORE_TELEMETRY_DISCREPANCIES),
+    NodeKind(("Violation",), "Violation", q.RESTORE_VIOLATIONS),
+    NodeKind(("Incident",), "Incident", q.RESTORE_INCIDENTS),
+    NodeKind(("ApiToken",), "ApiToken", q.RESTORE_API_TOKENS),
+    NodeKind(("AuditRecord",), "AuditRecord", q.RESTORE_AUDIT_RECORDS),
+    NodeKind(("AuditHead",), "AuditHead", q.RESTORE_AUDIT_HEADS),
+    NodeKind(("SyncState",), "SyncState", q.RESTORE_SYNC_STATES),
+    NodeKind(("SyncLease",), "SyncLease", q.RESTORE_SYNC_LEASES),
+    NodeKind(("SyncRun",), "SyncRun", q.RESTORE_SYNC_RUNS),
+    NodeKind(("QuarantinedRecord",), "QuarantinedRecord", q.RESTORE_QUARANTINED_RECORDS),
+    NodeKind(("Migration",), "Migration", q.RESTORE_MIGRATIONS),
+)
+NODE_KIND_BY_LABELS = {k.labels: k for k in NODE_KINDS}
+
+RELATIONSHIP_KINDS: Sequence[RelationshipKind] = (
+    RelationshipKind("REFERS_TO", "ExternalRef", "Component", q.RESTORE_REFERS_TO_COMPONENT),
+    RelationshipKind("REFERS_TO", "ExternalRef", "Team", q.RESTORE_REFERS_TO_TEAM),
+    RelationshipKind("REFERS_TO", "ExternalRef", "Vendor", q.RESTORE_REFERS_TO_VENDOR),
+    RelationshipKind("REFERS_TO", "ExternalRef", "Customer", q.RESTORE_REFERS_TO_CUSTOMER),
+    RelationshipKind("DEPENDS_ON", "Component", "Component", q.RESTORE_DEPENDS_ON),
+    RelationshipKind("RELATES_TO", "Component", "Component", q.RESTORE_RELATES_TO),
+    RelationshipKind("OWNED_BY", "Component", "Team", q.RESTORE_OWNED_BY),
+    RelationshipKind("HAS_OBJECTIVE", "Component", "Objective", q.RESTORE_SERVICE_HAS_OBJECTIVE),
+    RelationshipKind("HAS_OBJECTIVE", "Agreement", "Objective", q.RESTORE_AGREEMENT_HAS_OBJECTIVE),
+    RelationshipKind("COVERS", "Agreement", "Component", q.RESTORE_COVERS),
+    RelationshipKind("FOR_CUSTOMER", "Agreement", "Customer", q.RESTORE_FOR_CUSTOMER),
+    RelationshipKind("PROVIDED_BY", "Agreement", "Team", q.RESTORE_PROVIDED_BY),
+    RelationshipKind("WITH_VENDOR", "Agreement", "Vendor", q.RESTORE_WITH_VENDOR),
+    RelationshipKind("UNDERPINS", "Agreement", "Agreement", q.RESTORE_UNDERPINS),
+    RelationshipKind("HAS_VIOLATION", "Agreement", "Violation", q.RESTORE_HAS_VIOLATION),
+    RelationshipKind("OF_OBJECTIVE", "Violation", "Objective", q.RESTORE_OF_OBJECTIVE),
+    RelationshipKind("AFFECTS", "Incident", "Component", q.RESTORE_AFFECTS),
+)
+RELATIONSHIP_KIND_BY_NAME = {(k.type, k.from_label, k.to_label): k for k in RELATIONSHIP_KINDS}
+
+
+def key_label_of(labels: Iterable[str]) -> str | None:
+    """The key label of a node with these labels, or None if the hub writes no such node."""
+    kind = NODE_KIND_BY_LABELS.get(label_set(labels))
+    return None if kind is None else kind.key_label

@@ -1,0 +1,2 @@
+"""The audit trail (`governance.graphql`): records in one hash chain, read by admins and,
+within their scope, approvers."""

@@ -1,0 +1,163 @@
+"""A small estate of two business units for the access tests.
+
+Retail (region `eu`) and corporate (region `us`) each have a customer, a service, an
+ACTIVE SLA for that customer covering the service (with a breached January), and an
+ACTIVE OLA that underpins the SLA and covers the CI both services run on. A UC
+underpins nothing, so it belongs to no unit. Unit and region names carry the test
+source, so that no other test's records share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slo_support import bound, objective_spec, objectives_of, store, utc
+from support import APPROVER, EDITOR
+
+from hub.domain.models import AgreementKind, AgreementSpec, AgreementStatus
+from hub.domain.workflow import Actor, Role
+from hub.engine.service import ServiceLevels
+from hub.graph.client import Graph
+from hub.graph.repositories import AgreementRepository, BundleImporter, ComponentRepository
+from hub.graph.repositories.agreements import AgreementFilter
+
+UNITS = ("retail", "corp")
+REGIONS = {"retail": "eu", "corp": "us"}
+# January is breached for both SLAs: 9,000 good of 10,000 against 99.9 %.
+ASSESSED_AT = utc(2026, 2, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    source: str
+    ids: dict[str, str]
+
+    def unit(self, name: str) -> str:
+        return f"{name}-{self.source}"
+
+    def region(self, name: str) -> str:
+        return f"{REGIONS[name]}-{self.source}"
+
+    def actor(self, role: Role, scoped: bool) -> Actor:
+        """A token of `role`: limited to retail's unit and region when `scoped`; a
+        customer token is always bound to the retail customer."""
+        customer = self.ids["cust:retail"] if role is Role.CUSTOMER else None
+        if not scoped:
+            return Actor(f"{role.value}-unlimited", role, customer_id=customer)
+        return Actor(
+            f"{role.value}-scoped",
+            role,
+            domains=frozenset({self.unit("retail")}),
+            regions=frozenset({self.region("retail")}),
+            customer_id=customer,
+        )
+
+    async def agreement_in(self, graph: Graph, unit: str, status: AgreementStatus) -> str:
+        """A new SLA for `unit`'s customer, moved to `status` by the test authors."""
+        repository = AgreementRepository(graph)
+        agreement_id = await repository.create(self.sla_spec(unit, "Fresh SLA"), EDITOR)
+        if status is not AgreementStatus.DRAFT:
+            await repository.submit(agreement_id, EDITOR)
+        return agreement_id
+
+    def sla_spec(self, unit: str, name: str) -> AgreementSpec:
+        return AgreementSpec(
+            kind=AgreementKind.SLA,
+            name=f"{name} ({unit})",
+            covers=(self.ids[f"svc:{unit}"],),
+            objectives=(objective_spec(target=99.9, name="availability"),),
+            customer_id=self.ids[f"cust:{unit}"],
+        )
+
+
+def _bundle(source: str) -> dict[str, Any]:
+    def unit(name: str) -> str:
+        return f"{name}-{source}"
+
+    def region(name: str) -> str:
+        return f"{REGIONS[name]}-{source}"
+
+    return {
+        "source": source,
+        "teams": [{"externalId": "team", "name": f"Platform {source}"}],
+        "vendors": [{"externalId": "vendor", "name": f"Cloud {source}"}],
+        "customers": [
+            {
+                "externalId": f"cust-{name}",
+                "name": f"Customer {name} {source}",
+                "businessUnit": unit(name),
+                "region": region(name),
+            }
+            for name in UNITS
+        ],
+        "services": [
+            {
+                "externalId": f"svc-{name}",
+                "name": f"Service {name} {source}",
+                "tier": "TIER_1",
+                "businessUnit": unit(name),
+                "region": region(name),
+                "ownerTeam": "team",
+            }
+            for name in UNITS
+        ],
+        "configurationItems": [
+            {"externalId": "ci", "name": f"ci-{source}", "ciClass": "cmdb_ci_server"}
+        ],
+        "dependencies": [{"from": f"svc-{name}", "to": "ci"} for name in UNITS],
+    }
+
+
+async def build_world(graph: Graph, source: str) -> World:
+    await BundleImporter(graph).load(_bundle(source))
+    components = ComponentRepository(graph)
+    ids: dict[str, str] = {}
+    for key in ("ci", "team", "vendor", *[f"{k}-{u}" for k in ("svc", "cust") for u in UNITS]):
+        found = await components.lookup(source, key)
+        assert found is not None, key
+        ids[key.replace("-", ":")] = found
+    repository = AgreementRepository(graph)
+
+    async def activate(spec: AgreementSpec) -> str:
+        agreement_id = await repository.create(spec, EDITOR)
+        await repository.submit(agreement_id, EDITOR)
+        await repository.approve(agreement_id, APPROVER)
+        return agreement_id
+
+    world = World(source, ids)
+    for unit in UNITS:
+        ids[f"sla:{unit}"] = await activate(world.sla_spec(unit, "Checkout SLA"))
+        ids[f"ola:{unit}"] = await activate(
+            AgreementSpec(
+                kind=AgreementKind.OLA,
+                name=f"Hosting OLA ({unit})",
+                covers=(ids["ci"],),
+                objectives=(objective_spec(target=99.95, name="hosting"),),
+                provider_team_id=ids["team"],
+                underpins=(ids[f"sla:{unit}"],),
+            )
+        )
+    ids["uc"] = await activate(
+        AgreementSpec(
+            kind=AgreementKind.UC,
+            name="Unattached UC",
+            covers=(ids["ci"],),
+            objectives=(objective_spec(target=99.5, name="vendor"),),
+            vendor_id=ids["vendor"],
+        )
+    )
+    objectives = {unit: (await objectives_of(graph, ids[f"sla:{unit}"]))[0].id for unit in UNITS}
+    for objective_id in objectives.values():
+        await store(graph, objective_id, utc(2026, 1, 20), [9_000], [10_000])
+    settings = bound(*objectives.values(), assess_days=40)
+    await ServiceLevels(graph, settings).assess(ASSESSED_AT, [ids[f"sla:{unit}"] for unit in UNITS])
+    for unit in UNITS:
+        (violation,) = await ServiceLevels(graph, settings).violations(
+            agreement_id=ids[f"sla:{unit}"]
+        )
+        ids[f"violation:{unit}"] = violation.id
+        ids[f"objective:{unit}"] = objectives[unit]
+    listed = await repository.find(AgreementFilter(customer_id=ids["cust:retail"]), limit=10)
+    assert [a.id for a in listed] == [ids["sla:retail"]]
+    return world
