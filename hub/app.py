@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from hub.engine.exceptions import adopt_maintenance_windows
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.errors import GraphError, GraphUnavailableError
 from hub.graph.migrations import is_current, migrate
@@ -40,9 +41,11 @@ def create_app(
     )
 
     async def migrate_if_reachable() -> bool:
-        """Apply pending migrations; False while the graph cannot be reached."""
+        """Apply pending migrations, then adopt the settings' maintenance windows as
+        exceptions (docs/settings.md); False while the graph cannot be reached."""
         try:
             applied = await migrate(graph)
+            await adopt_maintenance_windows(graph, settings.slo)
         except GraphUnavailableError as exc:
             log.warning("the graph is unreachable, migrations wait for it: %s", exc)
             return False

@@ -146,7 +146,7 @@ def token_create(
     ] = None,
     group: Annotated[
         list[str] | None,
-        typer.Option(help="Approval board the holder signs for (repeatable)."),
+        typer.Option(help="Approval group the holder signs for, kept on the token (repeatable)."),
     ] = None,
     # A list, so that a second --customer is refused instead of silently winning.
     customer: Annotated[

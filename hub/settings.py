@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,6 +34,7 @@ from pydantic_settings import (
 
 from hub.domain.identification import DEFAULT_ATTRIBUTES, DEFAULT_PRECEDENCE, Identification
 from hub.domain.models import Tier
+from hub.domain.notifications import is_email_address
 
 DEFAULT_CONFIG_FILE = Path("config/hub.toml")
 
@@ -327,11 +330,17 @@ class BusinessHoursSettings(BaseModel):
 
 
 class MaintenanceWindowSettings(BaseModel):
-    """An approved maintenance window: ticket clocks do not run inside it."""
+    """A maintenance window from before exceptions existed: `hub serve` adopts it at
+    start-up as an APPROVED exception (once; docs/settings.md), which then excuses
+    the components it names. `components` are hub ids or `source:externalId` keys;
+    left out, the window excuses every component."""
 
     start: datetime
     end: datetime
     note: str | None = None
+    components: list[str] | None = Field(
+        default=None, description="ids or source:externalId keys; unset = every component"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> MaintenanceWindowSettings:
@@ -339,6 +348,8 @@ class MaintenanceWindowSettings(BaseModel):
             raise ValueError("start/end: give a time zone, e.g. 2026-11-01T02:00:00Z")
         if self.end <= self.start:
             raise ValueError("end: must be after start")
+        if self.components is not None and not self.components:
+            raise ValueError("components: name at least one, or leave it out for every component")
         return self
 
 
@@ -413,6 +424,110 @@ class BackupSettings(BaseModel):
     )
 
 
+class SmtpSettings(BaseModel):
+    """The SMTP server notifications by email go through (docs/notifications.md). With no
+    `host`, email is off: a notification to an address is refused when it is made."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str | None = Field(
+        default=None, alias="from", description="the From address, e.g. 'Hub <hub@example.com>'"
+    )
+    security: Literal["auto", "starttls", "tls", "none"] = Field(
+        default="auto",
+        description="auto = STARTTLS when the server offers it (and required before a "
+        "password is sent); starttls = always; tls = TLS from the start (port 465); none",
+    )
+    ca_file: Path | None = Field(default=None, description="CA bundle for a private relay")
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.host is not None
+
+    @field_validator("host")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SmtpSettings:
+        if self.host is None:
+            return self
+        sender = self.sender
+        if sender is None or "\n" in sender or not is_email_address(parseaddr(sender)[1]):
+            raise ValueError("from (HUB_SMTP__FROM): give the sender, e.g. 'Hub <hub@example.com>'")
+        if self.password is not None and self.username is None:
+            raise ValueError("password is set without username")
+        return self
+
+
+class WebhookSettings(BaseModel):
+    """One named webhook endpoint: JSON POSTs signed with HMAC-SHA256 of `secret`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl
+    secret: SecretStr = Field(min_length=16, description="shared with the receiver")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class NotificationListSettings(BaseModel):
+    """A named list of recipients: addresses and webhook names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    emails: list[str] = Field(default_factory=list)
+    webhooks: list[str] = Field(default_factory=list)
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if not is_email_address(address)]
+        if bad:
+            raise ValueError(f"not email addresses: {', '.join(map(repr, bad))}")
+        return value
+
+
+class NotificationSettings(BaseModel):
+    """The notification outbox and its dispatcher (docs/notifications.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dispatch_interval_seconds: int = Field(
+        default=30, ge=0, description="how often `hub serve` sends what is due; 0 = never"
+    )
+    max_attempts: int = Field(default=10, ge=1, le=100, description="then GAVE_UP")
+    retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="the wait after the first failed attempt; doubles"
+    )
+    retry_max_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="the longest wait, also for a Retry-After"
+    )
+    claim_seconds: int = Field(
+        default=300, ge=30, description="a claimed delivery not recorded by then is due again"
+    )
+    batch_size: int = Field(default=50, ge=1, le=1000, description="deliveries claimed at once")
+    max_concurrency: int = Field(default=4, ge=1, le=64, description="sends in flight at once")
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, le=4 << 20, description="text or JSON of one notification"
+    )
+    max_attachment_bytes: int = Field(
+        default=5 << 20, ge=0, le=8 << 20, description="all attachments of one notification"
+    )
+    lists: dict[str, NotificationListSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NotificationSettings:
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise ValueError("retry_max_seconds: must not be below retry_base_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the hub can be told. See ``docs/settings.md`` for each key."""
 
@@ -438,6 +553,23 @@ class Settings(BaseSettings):
     datadog: DatadogSettings = DatadogSettings()
     slo: SloSettings = SloSettings()
     backup: BackupSettings = BackupSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
+    notifications: NotificationSettings = NotificationSettings()
+
+    @field_validator("notifications")
+    @classmethod
+    def _lists_name_channels(
+        cls, value: NotificationSettings, info: ValidationInfo
+    ) -> NotificationSettings:
+        webhooks, smtp = info.data.get("webhooks", {}), info.data.get("smtp")
+        for name, entry in value.lists.items():
+            unknown = sorted(set(entry.webhooks) - set(webhooks))
+            if unknown:
+                raise ValueError(f"lists.{name}: no [webhooks.{unknown[0]}] is configured")
+            if entry.emails and (smtp is None or not smtp.enabled):
+                raise ValueError(f"lists.{name}: has emails but smtp.host is not set")
+        return value
 
     @property
     def development(self) -> bool:

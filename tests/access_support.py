@@ -1,31 +1,37 @@
 """A small estate of two business units for the access tests.
 
 Retail (region `eu`) and corporate (region `us`) each have a customer, a service, an
-ACTIVE SLA for that customer covering the service (with a breached January), and an
-ACTIVE OLA that underpins the SLA and covers the CI both services run on. A UC
-underpins nothing, so it belongs to no unit. Unit and region names carry the test
+SLA in force for that customer covering the service (with a breached January), and an
+OLA in force that underpins the SLA and covers the CI both services run on, and an
+approved maintenance exception of the service. A UC underpins nothing, so it belongs
+to no unit. Unit and region names carry the test
 source, so that no other test's records share them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slo_support import bound, objective_spec, objectives_of, store, utc
-from support import APPROVER, EDITOR
+from support import APPROVER, EDITOR, authored_then
 
+from hub.domain.exceptions import ExceptionKind
 from hub.domain.models import AgreementKind, AgreementSpec, AgreementStatus
 from hub.domain.workflow import Actor, Role
 from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
 from hub.graph.repositories import AgreementRepository, BundleImporter, ComponentRepository
 from hub.graph.repositories.agreements import AgreementFilter
+from hub.graph.repositories.exceptions import ExceptionRepository
 
 UNITS = ("retail", "corp")
 REGIONS = {"retail": "eu", "corp": "us"}
 # January is breached for both SLAs: 9,000 good of 10,000 against 99.9 %.
 ASSESSED_AT = utc(2026, 2, 1)
+# Exceptions lie far ahead: the real clock approves them, and they excuse nothing measured.
+MAINTENANCE = datetime(2031, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +59,34 @@ class World:
             customer_id=customer,
         )
 
-    async def agreement_in(self, graph: Graph, unit: str, status: AgreementStatus) -> str:
-        """A new SLA for `unit`'s customer, moved to `status` by the test authors."""
-        repository = AgreementRepository(graph)
+    async def agreement_in(
+        self, graph: Graph, unit: str, status: AgreementStatus, submitter: Actor = EDITOR
+    ) -> str:
+        """A new SLA for `unit`'s customer, moved to `status` (DRAFT, PENDING_APPROVAL or
+        ACTIVE) by the test authors, or submitted by `submitter`."""
+        repository = AgreementRepository(graph, clock=authored_then)
         agreement_id = await repository.create(self.sla_spec(unit, "Fresh SLA"), EDITOR)
         if status is not AgreementStatus.DRAFT:
-            await repository.submit(agreement_id, EDITOR)
+            await repository.submit(agreement_id, submitter)
+        if status is AgreementStatus.ACTIVE:
+            await repository.approve(agreement_id, APPROVER)
         return agreement_id
+
+    async def exception_in(self, graph: Graph, unit: str, approved: bool = False) -> str:
+        """A new exception of `unit`'s service, requested by the test editor (and
+        approved by the test approver, if asked)."""
+        repository = ExceptionRepository(graph)
+        exception = await repository.request(
+            EDITOR,
+            kind=ExceptionKind.PLANNED_MAINTENANCE,
+            components=[self.ids[f"svc:{unit}"]],
+            start=MAINTENANCE,
+            end=MAINTENANCE + timedelta(hours=2),
+            reason="matrix maintenance",
+        )
+        if approved:
+            await repository.approve(exception.id, APPROVER)
+        return exception.id
 
     def sla_spec(self, unit: str, name: str) -> AgreementSpec:
         return AgreementSpec(
@@ -117,7 +144,8 @@ async def build_world(graph: Graph, source: str) -> World:
         found = await components.lookup(source, key)
         assert found is not None, key
         ids[key.replace("-", ":")] = found
-    repository = AgreementRepository(graph)
+    # Approved before January, which is measured below.
+    repository = AgreementRepository(graph, clock=authored_then)
 
     async def activate(spec: AgreementSpec) -> str:
         agreement_id = await repository.create(spec, EDITOR)
@@ -158,6 +186,7 @@ async def build_world(graph: Graph, source: str) -> World:
         )
         ids[f"violation:{unit}"] = violation.id
         ids[f"objective:{unit}"] = objectives[unit]
+        ids[f"exception:{unit}"] = await world.exception_in(graph, unit, approved=True)
     listed = await repository.find(AgreementFilter(customer_id=ids["cust:retail"]), limit=10)
     assert [a.id for a in listed] == [ids["sla:retail"]]
     return world

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import yaml
 from fakes.metrics import Point
-from support import EDITOR, GraphBuilder, load
+from support import APPROVER, EDITOR, GraphBuilder, load
 
 from hub.domain.buckets import BucketSeries
 from hub.domain.budget import ObjectiveStatus
+from hub.domain.exceptions import ExceptionKind
 from hub.domain.models import (
     AgreementKind,
     CreditPolicySpec,
@@ -33,14 +34,10 @@ from hub.domain.sources import SourceIncident, StateChange
 from hub.engine.status import StatusEngine
 from hub.graph.client import Graph
 from hub.graph.repositories import AgreementRepository, ObjectiveRepository
+from hub.graph.repositories.exceptions import ExceptionRepository
 from hub.graph.repositories.sync import QuarantineEntry, SyncRepository
 from hub.graph.repositories.telemetry import TelemetryRepository
-from hub.settings import (
-    BusinessHoursSettings,
-    MaintenanceWindowSettings,
-    SloSettings,
-    TelemetryBinding,
-)
+from hub.settings import BusinessHoursSettings, SloSettings, TelemetryBinding
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -169,8 +166,8 @@ async def store_two_sources(graph: Graph, objective_id: str, start: datetime) ->
 # ---- tickets and incidents ------------------------------------------------------------
 
 # An office in Berlin, 09:00-17:00 Monday to Friday (08:00-16:00 UTC in March 2026),
-# with Wednesday 11 March off, a "Pending customer" pause and a maintenance window on
-# 4 March, 10:00-12:00Z.
+# with Wednesday 11 March off and a "Pending customer" pause. (`ticket_sla` adds an
+# approved maintenance exception on 4 March, 10:00-12:00Z.)
 OFFICE = SloSettings(
     business_hours=BusinessHoursSettings(
         time_zone="Europe/Berlin",
@@ -180,10 +177,26 @@ OFFICE = SloSettings(
         holidays=[date(2026, 3, 11)],
     ),
     pause_states=["Pending customer"],
-    maintenance_windows=[
-        MaintenanceWindowSettings(start=utc(2026, 3, 4, 10), end=utc(2026, 3, 4, 12))
-    ],
 )
+MAINTENANCE = (utc(2026, 3, 4, 10), utc(2026, 3, 4, 12))
+
+
+async def excuse(
+    graph: Graph,
+    component_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    kind: ExceptionKind = ExceptionKind.PLANNED_MAINTENANCE,
+) -> str:
+    """An APPROVED exception of `component_ids` over [start, end), requested by the test
+    editor and approved by the test approver an hour before it starts (the clock of the
+    workflow is set there, so that windows in the past can be approved)."""
+    repository = ExceptionRepository(graph, clock=lambda: start - timedelta(hours=1))
+    requested = await repository.request(
+        EDITOR, kind=kind, components=component_ids, start=start, end=end, reason="maintenance"
+    )
+    await repository.approve(requested.id, APPROVER, "planned")
+    return requested.id
 
 
 def ticket(
@@ -213,12 +226,18 @@ def ticket(
 
 
 async def ticket_sla(
-    builder: GraphBuilder, specs: Sequence[ObjectiveSpec], tickets: Iterable[SourceIncident]
+    builder: GraphBuilder,
+    specs: Sequence[ObjectiveSpec],
+    tickets: Iterable[SourceIncident],
+    maintenance: bool = True,
 ) -> str:
     """An ACTIVE SLA `Service desk` covering `svc` (which depends on `db`; `other`
-    stands apart) with `specs`, and `tickets` written the way an ITSM sync writes them."""
-    _, author = await load(builder, [("svc", "db")], nodes=["other"])
+    stands apart) with `specs`, and `tickets` written the way an ITSM sync writes them;
+    with `maintenance`, an approved exception of `svc` over `MAINTENANCE`."""
+    ids, author = await load(builder, [("svc", "db")], nodes=["other"])
     sla = await author(AgreementKind.SLA, "Service desk", ["svc"], specs)
+    if maintenance:
+        await excuse(builder.graph, [ids["svc"]], *MAINTENANCE)
     await SyncRepository(builder.graph).write_batch(
         f"{builder.source}-itsm", incidents=list(tickets)
     )

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from hub.domain.models import AgreementKind, AgreementSpec, AgreementStatus, ObjectiveSpec
+from hub.domain.models import (
+    AgreementKind,
+    AgreementSpec,
+    AgreementState,
+    AgreementStatus,
+    ObjectiveSpec,
+)
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
 from hub.graph.cypher import Cypher, all_statements
@@ -19,6 +26,23 @@ from hub.graph.repositories import AgreementRepository, BundleImporter, Componen
 EDITOR = Actor(user="erin", role=Role.EDITOR)
 APPROVER = Actor(user="abe", role=Role.APPROVER)
 VIEWER = Actor(user="vic", role=Role.VIEWER)
+
+# Test agreements are authored and approved on this day, before every period the tests
+# measure: an approval never backdates terms, and one without an effectiveFrom is in
+# force from its approval.
+AUTHORED_AT = datetime(2025, 12, 1, tzinfo=UTC)
+
+
+def authored_then() -> datetime:
+    return AUTHORED_AT
+
+
+# The workflow state each status `Author` is asked for is reached by.
+_STATES = {
+    AgreementStatus.DRAFT: AgreementState.DRAFT,
+    AgreementStatus.PENDING_APPROVAL: AgreementState.PENDING_APPROVAL,
+    AgreementStatus.ACTIVE: AgreementState.APPROVED,
+}
 
 
 class GraphBuilder:
@@ -83,11 +107,13 @@ PARTY_KEYS = ["team", "vendor", "cust-1", "cust-2", "cust-3"]
 
 class Author:
     """Authors agreements over one test's graph and moves them to a status; `fields`
-    are the spec's other fields (a credit policy, an effective date)."""
+    are the spec's other fields (a credit policy, an effective date). Everything
+    happens at `AUTHORED_AT`: ACTIVE means approved then, in force from then or from
+    its effectiveFrom."""
 
     def __init__(self, graph: Graph, ids: dict[str, str]) -> None:
         self.graph = graph
-        self.repository = AgreementRepository(graph)
+        self.repository = AgreementRepository(graph, clock=authored_then)
         self.ids = ids
 
     async def __call__(
@@ -116,7 +142,7 @@ class Author:
             await self.repository.submit(agreement_id, EDITOR, "please review")
         if status is AgreementStatus.ACTIVE:
             await self.repository.approve(agreement_id, APPROVER, "checked")
-        assert (await self.repository.get(agreement_id)).status is status
+        assert (await self.repository.get(agreement_id)).state is _STATES[status]
         return agreement_id
 
 

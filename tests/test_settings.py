@@ -78,3 +78,21 @@ def test_unknown_keys_are_refused(tmp_path: Path) -> None:
 def test_an_empty_uri_means_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_NEO4J__URI", "")
     assert Settings().uses_embedded_graph
+
+
+def test_scheduled_backups_are_daily_into_the_data_dir_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert (settings.backup.interval_hours, settings.backup.keep) == (24, 7)
+    assert settings.backup_directory == Path("./var/backups")
+    monkeypatch.setenv("HUB_DATA_DIR", "/srv/hub")
+    assert load_settings().backup_directory == Path("/srv/hub/backups")
+    monkeypatch.setenv("HUB_BACKUP__DIRECTORY", "/mnt/elsewhere")
+    monkeypatch.setenv("HUB_BACKUP__INTERVAL_HOURS", "0")
+    settings = load_settings()
+    assert settings.backup_directory == Path("/mnt/elsewhere")
+    assert settings.backup.interval_hours == 0
+    monkeypatch.setenv("HUB_BACKUP__KEEP", "0")
+    with pytest.raises(SettingsError, match="HUB_BACKUP__KEEP"):
+        load_settings()

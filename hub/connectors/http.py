@@ -505,3 +505,9 @@ def _parse_retry_after(value: str, now: float) -> float | None:
     if when.tzinfo is None:  # "-0000": HTTP-dates are always GMT
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
+
+
+def parse_retry_after(value: str, now: float) -> float | None:
+    """A ``Retry-After`` header as seconds from `now` (Unix time), or None if it is neither
+    delay-seconds nor an HTTP-date. Also read by the notification webhooks."""
+    return _parse_retry_after(value, now)

@@ -4,6 +4,7 @@ then service-level data for some of them (see `service_levels.yaml`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -24,6 +25,10 @@ from hub.graph.repositories.bundles import ImportCounts
 
 AUTHOR = Actor(user="demo-author", role=Role.EDITOR)
 APPROVER = Actor(user="demo-approver", role=Role.APPROVER)
+# The demo's agreements are authored and approved as they would have been, on this
+# day: before the earliest effectiveFrom the demo names, since an approval never
+# backdates terms. Those without an effectiveFrom are in force from it.
+AUTHORED_AT = datetime(2025, 12, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,7 @@ async def _author_agreements(
 ) -> dict[str, str]:
     """Author, submit and approve each agreement as its status says; key -> id."""
     components = ComponentRepository(graph)
-    agreements = AgreementRepository(graph)
+    agreements = AgreementRepository(graph, clock=lambda: AUTHORED_AT)
     ids: dict[str, str] = {}
 
     async def resolve(external_id: str) -> str:

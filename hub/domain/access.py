@@ -3,7 +3,7 @@
 The rules are the contract's "Access" section. Services, customers and agreements
 (and what hangs from them) are scoped; CIs, teams and vendors are shared
 infrastructure, except for customer tokens, which read only their own customer, its
-ACTIVE SLAs and the services those cover. The graph layer applies a `Scope` to every
+SLAs in force and the services those cover. The graph layer applies a `Scope` to every
 statement that returns or changes scoped records (`hub.graph.cypher.scope`); nothing
 else decides visibility.
 """
@@ -11,7 +11,8 @@ else decides visibility.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -26,11 +27,16 @@ class Scope:
     `None` means "not limited"; an empty set admits nothing. A record with no
     business unit (or region) is admitted only where units (or regions) are not
     limited.
+
+    A customer token reads its customer's SLAs *in force*: `now` is the instant that
+    is judged at, bound once per request (`at`). A customer scope without one admits
+    no SLA at all; the other scopes do not use it.
     """
 
     units: frozenset[str] | None = None
     regions: frozenset[str] | None = None
     customer_id: str | None = None
+    now: datetime | None = None
 
     @classmethod
     def of(
@@ -40,6 +46,10 @@ class Scope:
         customer_id: str | None = None,
     ) -> Scope:
         return cls(_frozen(units), _frozen(regions), customer_id)
+
+    def at(self, now: datetime) -> Scope:
+        """The same scope, judging what is in force at `now`."""
+        return replace(self, now=now)
 
     @property
     def unlimited(self) -> bool:
@@ -62,7 +72,16 @@ class Scope:
             "scopeUnits": None if self.units is None else sorted(self.units),
             "scopeRegions": None if self.regions is None else sorted(self.regions),
             "scopeCustomer": self.customer_id,
+            "scopeNow": None if self.now is None else stored_time(self.now),
         }
+
+
+def stored_time(moment: datetime) -> str:
+    """`moment` as the graph stores and compares times (`hub.graph.ids.to_iso`): UTC,
+    fixed width, so that the strings sort as the times do."""
+    if moment.tzinfo is None:
+        raise ValueError("times must carry a time zone")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 UNLIMITED = Scope()

@@ -3,7 +3,10 @@
 A bucket holds good and total events (or good and total time slices, or tickets
 settled within and in all). A bucket without data holds NaN in both arrays: it is
 never counted as good, and it lowers data coverage instead of compliance. A bucket
-may hold data and a total of 0 (a ticket objective's quiet five minutes).
+may hold data and a total of 0 (a ticket objective's quiet five minutes). An
+*excused* bucket (inside an approved exception, `BucketSeries.excusing`) holds NaN
+too, so it counts neither as good nor as bad, but it is marked: it leaves the
+denominator of data coverage instead of lowering it.
 
 Sums over windows go through prefix sums (`CumulativeSeries`), so one pass over the
 buckets answers any number of windows: the status of an objective needs the window
@@ -23,6 +26,7 @@ from hub.domain.windows import BUCKET, BUCKET_SECONDS, Window, require_utc, snap
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 # Rates multiplied by seconds and summed may leave good a hair above total.
 GOOD_OVER_TOTAL_TOLERANCE = 1e-9
@@ -30,7 +34,8 @@ GOOD_OVER_TOTAL_TOLERANCE = 1e-9
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """Good and total counts over some buckets, and how many seconds had data.
+    """Good and total counts over some buckets, how many seconds had data and how many
+    were excused (inside an approved exception; never counted as having data).
 
     Tallies add up (a monoid: `Tally()` is the identity), so the tally of a window
     is the sum of the tallies of any split of it.
@@ -39,12 +44,14 @@ class Tally:
     good: float = 0.0
     total: float = 0.0
     covered_seconds: int = 0
+    excused_seconds: int = 0
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(
             self.good + other.good,
             self.total + other.total,
             self.covered_seconds + other.covered_seconds,
+            self.excused_seconds + other.excused_seconds,
         )
 
     @property
@@ -87,12 +94,15 @@ class BucketSeries:
     """The 5-minute buckets of one objective from `start` on.
 
     `good[i]` and `total[i]` count the bucket starting at `start + i * 5 min`; NaN in
-    both marks a bucket without data. The arrays are copied and made read-only.
+    both marks a bucket without data. `excused[i]` marks a bucket inside an approved
+    exception (it holds no data either); None means none is. The arrays are copied
+    and made read-only.
     """
 
     start: datetime
     good: FloatArray
     total: FloatArray
+    excused: BoolArray | None = None
 
     def __post_init__(self) -> None:
         start = require_utc(self.start, "start")
@@ -100,7 +110,16 @@ class BucketSeries:
             raise ValueError(f"start: {start} is not on a 5-minute bucket boundary")
         total = _frozen(self.total, "total")
         good = _frozen(self.good, "good", total.shape[0])
+        if self.excused is None:
+            excused = np.zeros(total.shape[0], dtype=bool)
+        else:
+            excused = np.array(self.excused, dtype=bool, copy=True)
+            if excused.shape != total.shape:
+                raise ValueError(f"excused: has {excused.shape[0]} buckets, expected {len(total)}")
+        excused.setflags(write=False)
         missing = np.isnan(total)
+        if not missing[excused].all():
+            raise ValueError("excused: an excused bucket holds no data (NaN in good and total)")
         if not np.array_equal(missing, np.isnan(good)):
             raise ValueError("good: must be NaN exactly where total is (buckets without data)")
         present_good, present_total = good[~missing], total[~missing]
@@ -114,6 +133,13 @@ class BucketSeries:
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "good", good)
         object.__setattr__(self, "total", total)
+        object.__setattr__(self, "excused", excused)
+
+    @property
+    def excused_mask(self) -> BoolArray:
+        """Which buckets are excused (never None once the series exists)."""
+        assert self.excused is not None
+        return self.excused
 
     @classmethod
     def empty(cls, start: datetime, end: datetime) -> BucketSeries:
@@ -173,10 +199,12 @@ class BucketSeries:
             return Tally()
         total = self.total[first:last]
         covered = int(np.count_nonzero(~np.isnan(total)))
+        excused = int(np.count_nonzero(self.excused_mask[first:last]))
         return Tally(
             float(np.nansum(self.good[first:last])),
             float(np.nansum(total)),
             covered * BUCKET_SECONDS,
+            excused * BUCKET_SECONDS,
         )
 
     def cumulative(self) -> CumulativeSeries:
@@ -185,6 +213,7 @@ class BucketSeries:
 
     def overlay(self, other: BucketSeries) -> BucketSeries:
         """Both series over the union of their spans; where `other` has data, it wins.
+        A bucket excused in either stays excused.
 
         Used for a primary source overlaid on a secondary one: `secondary.overlay(primary)`.
         """
@@ -192,9 +221,11 @@ class BucketSeries:
         size = bucket_count(start, max(self.end, other.end))
         good = np.full(size, np.nan)
         total = np.full(size, np.nan)
+        excused = np.zeros(size, dtype=bool)
         for series, only_data in ((self, False), (other, True)):
             offset = (series.start - start) // BUCKET
             target = slice(offset, offset + len(series))
+            excused[target] |= series.excused_mask
             if only_data:
                 present = ~np.isnan(series.total)
                 good[target][present] = series.good[present]
@@ -202,7 +233,34 @@ class BucketSeries:
             else:
                 good[target] = series.good
                 total[target] = series.total
-        return BucketSeries(start, good, total)
+        good[excused] = np.nan
+        total[excused] = np.nan
+        return BucketSeries(start, good, total, excused)
+
+    def excusing(self, windows: Iterable[Window]) -> BucketSeries:
+        """This series with every bucket that one of `windows` overlaps excused.
+
+        An excused bucket's data is dropped, so it counts neither as good nor as bad
+        (and its events leave the denominator of compliance), and the bucket is marked,
+        so it leaves the denominator of data coverage too instead of lowering it as a
+        bucket without data would. A bucket the window covers only in part is excused
+        whole: its events cannot be split. Parts of windows outside the series are
+        ignored.
+        """
+        excused = self.excused_mask.copy()
+        size = len(self)
+        for window in windows:
+            first = max((snap(window.start) - self.start) // BUCKET, 0)
+            last = min((snap_up(window.end) - self.start) // BUCKET, size)
+            if first < last:
+                excused[first:last] = True
+        if np.array_equal(excused, self.excused_mask):
+            return self
+        good = self.good.copy()
+        total = self.total.copy()
+        good[excused] = np.nan
+        total[excused] = np.nan
+        return BucketSeries(self.start, good, total, excused)
 
     def _clip(self, window: Window) -> tuple[int, int]:
         size = len(self)
@@ -219,16 +277,19 @@ class CumulativeSeries:
     good: FloatArray
     total: FloatArray
     covered: IntArray
+    excused: IntArray
 
     @classmethod
     def of(cls, series: BucketSeries) -> CumulativeSeries:
         zero = np.zeros(1)
         covered = np.concatenate(([0], np.cumsum(~np.isnan(series.total), dtype=np.int64)))
+        excused = np.concatenate(([0], np.cumsum(series.excused_mask, dtype=np.int64)))
         return cls(
             series.start,
             np.concatenate((zero, np.nancumsum(series.good))),
             np.concatenate((zero, np.nancumsum(series.total))),
             covered.astype(np.int64),
+            excused.astype(np.int64),
         )
 
     def tally(self, window: Window) -> Tally:
@@ -242,6 +303,7 @@ class CumulativeSeries:
             float(self.good[last] - self.good[first]),
             float(self.total[last] - self.total[first]),
             int(self.covered[last] - self.covered[first]) * BUCKET_SECONDS,
+            int(self.excused[last] - self.excused[first]) * BUCKET_SECONDS,
         )
 
     def running(self, window: Window) -> tuple[FloatArray, FloatArray]:

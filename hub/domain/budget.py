@@ -222,7 +222,9 @@ class ObjectiveStatus:
     """An objective's standing at one moment (GraphQL `ObjectiveStatus`).
 
     `data_coverage` is the percent of the elapsed part of the window (from its start
-    to `at`, or to its end when `at` is later) whose buckets had data.
+    to `at`, or to its end when `at` is later) whose buckets had data, excused time
+    (inside approved exceptions) left out of both: an exception neither counts as
+    missing data nor as measured. A window excused throughout has a coverage of 0.
     """
 
     window: Window
@@ -289,8 +291,8 @@ def objective_status(
 
     remaining = budget_remaining_percent(tally, target_percent)
     ahead = exhaustion_forecast(sums, target_percent, window, at)
-    elapsed_seconds = elapsed.seconds
-    coverage = 100.0 * tally.covered_seconds / elapsed_seconds if elapsed_seconds else 0.0
+    measurable_seconds = elapsed.seconds - tally.excused_seconds
+    coverage = 100.0 * tally.covered_seconds / measurable_seconds if measurable_seconds > 0 else 0.0
     has_data = tally.covered_seconds > 0
     return ObjectiveStatus(
         window=window,

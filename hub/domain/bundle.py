@@ -116,7 +116,20 @@ def parse_bundle(raw: Mapping[str, Any]) -> Bundle:
     References are checked by `reference_problems`, once the components the graph
     already holds under the bundle's source are known.
     """
-    # The demo bundle carries agreements for its loader; plain imports do not.
+    # The demo bundle carries agreements for its loader, which authors them as new
+    # agreements; plain imports leave them alone. An entry naming a stored agreement
+    # (by id or lineage) asks to change its terms, which no import may: refused.
+    agreements = raw.get("agreements")
+    named = [
+        f"agreements[{index}].{key}: an import never changes an agreement; revise it "
+        "with reviseAgreement (a new version, approved by another approver)"
+        for index, entry in enumerate(agreements if isinstance(agreements, list) else [])
+        if isinstance(entry, Mapping)
+        for key in ("id", "lineage")
+        if key in entry
+    ]
+    if named:
+        raise BundleError(named)
     data = {key: value for key, value in raw.items() if key != "agreements"}
     try:
         # Bundles are JSON/YAML written by people: only the camelCase keys count.

@@ -40,12 +40,33 @@ class AgreementKind(enum.StrEnum):
 
 
 class AgreementStatus(enum.StrEnum):
+    """What a reader sees of a version, derived at the moment asked from its stored
+    `AgreementState` and valid time (`hub.domain.validity.ValidTime.status_at`)."""
+
     DRAFT = "DRAFT"
     PENDING_APPROVAL = "PENDING_APPROVAL"
+    SCHEDULED = "SCHEDULED"
     ACTIVE = "ACTIVE"
     SUPERSEDED = "SUPERSEDED"
     EXPIRED = "EXPIRED"
     SUNSET = "SUNSET"
+    REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class AgreementState(enum.StrEnum):
+    """Where a version is in its workflow: stored, unlike the status derived from it."""
+
+    DRAFT = "DRAFT"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"
+
+    @property
+    def open(self) -> bool:
+        """Still being written or decided: a lineage holds at most one such version."""
+        return self in (AgreementState.DRAFT, AgreementState.PENDING_APPROVAL)
 
 
 class Indicator(enum.StrEnum):
@@ -329,6 +350,33 @@ class AgreementSpec(BaseModel):
         return self
 
 
+class AgreementRevisionSpec(BaseModel):
+    """What a revision changes. A field left out (None) keeps the previous version's
+    value, except `effective_from`: left out, the revision is in force from its
+    approval. Lists given replace the previous ones whole. Rules that need the previous
+    version too (an SLA underpins nothing, the end after the start) are checked with it
+    (`hub.domain.workflow.revision_problems`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    covers: tuple[str, ...] | None = Field(default=None, min_length=1)
+    objectives: tuple[ObjectiveSpec, ...] | None = Field(default=None, min_length=1)
+    underpins: tuple[str, ...] | None = None
+    effective_from: datetime | None = None
+    effective_to: datetime | None = None
+
+    @model_validator(mode="after")
+    def _zoned(self) -> AgreementRevisionSpec:
+        for moment, label in (
+            (self.effective_from, "effectiveFrom"),
+            (self.effective_to, "effectiveTo"),
+        ):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{label}: give a time zone (UTC, e.g. 2026-01-01T00:00:00Z)")
+        return self
+
+
 # ---- read models ---------------------------------------------------------------
 
 
@@ -403,8 +451,22 @@ class Objective:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """One signature on a version: who, for which board group (None: no board), when."""
+
+    by: str
+    at: datetime
+    group: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Agreement:
-    """One version of an agreement. Its counterpart is the customer, team or vendor."""
+    """One version of an agreement. Its counterpart is the customer, team or vendor.
+
+    `status` is derived when the version is read, at the reader's clock
+    (`hub.domain.validity`); `state` is the stored workflow state it comes from.
+    """
 
     id: str
     kind: AgreementKind
@@ -418,6 +480,13 @@ class Agreement:
     submitted_by: str | None = None
     approvals: tuple[str, ...] = field(default=())
     credit_policy: CreditPolicySpec | None = None
+    lineage: str = ""
+    state: AgreementState = AgreementState.DRAFT
+    recorded_at: datetime | None = None
+    previous_id: str | None = None
+    approval_log: tuple[Approval, ...] = ()
+    superseded_at: datetime | None = None
+    sunset_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

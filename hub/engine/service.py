@@ -18,6 +18,7 @@ from hub.graph.cypher import service_levels as q
 from hub.graph.repositories.agreements import objective_from_props
 from hub.graph.repositories.objectives import ObjectiveRepository
 from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
+from hub.graph.repositories.violations import Violation, ViolationFilter, ViolationRepository
 from hub.settings import SloSettings
 
 
@@ -28,6 +29,7 @@ class ServiceLevels:
         self._graph = graph
         self._settings = settings
         self._scope = scope
+        self._violations = ViolationRepository(graph, scope)
         self.status = StatusEngine(graph, settings)
 
     async def statuses(
@@ -84,20 +86,28 @@ class ServiceLevels:
         end: datetime | None = None,
         after: str | None = None,
         limit: int = 50,
-    ) -> list[vi.Violation]:
-        return await vi.violations(
-            self._graph,
-            agreement_id=agreement_id,
-            severities=severities,
-            start=start,
-            end=end,
-            after=after,
-            limit=limit,
-            scope=self._scope,
-        )
+    ) -> list[Violation]:
+        """Violations as of now: the current revision of each breached period."""
+        where = ViolationFilter(agreement_id, severities, start, end)
+        return await self._violations.current(where, after=after, limit=limit)
 
-    async def violations_by_ids(self, ids: Sequence[str]) -> dict[str, vi.Violation]:
-        return await vi.violations_by_ids(self._graph, ids, self._scope)
+    async def violations_as_recorded(
+        self,
+        known_at: datetime,
+        *,
+        agreement_id: str | None = None,
+        severities: Sequence[Severity] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Violation]:
+        """Violations as the hub had recorded them at `known_at`."""
+        where = ViolationFilter(agreement_id, severities, start, end)
+        return await self._violations.as_recorded(known_at, where, after=after, limit=limit)
+
+    async def violations_by_ids(self, ids: Sequence[str]) -> dict[str, Violation]:
+        return await self._violations.by_ids(ids)
 
     async def root_cause(self, sla_id: str, window: Window, max_depth: int) -> list[rc.Candidate]:
         """Candidates ranked by incidents and by the bad minutes of services on the chain

@@ -4,8 +4,12 @@ Telemetry objectives read their buckets (the primary source overlaid on the
 secondary: the primary wins wherever it has data). Ticket objectives (response,
 resolution, handoff time) read the tickets of what their agreement covers (or of the
 service holding them) and turn each into a settled outcome on the configured
-business-hours calendar, paused in the configured states and outside approved
-maintenance windows.
+business-hours calendar, paused in the configured states.
+
+Approved exceptions (`hub.graph.repositories.exceptions`) of the components an
+objective answers for are left out of it: telemetry buckets inside one are excused
+(`BucketSeries.excusing`), and ticket clocks stop in it. They are read in one
+statement for all the objectives asked about.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from hub.engine.sources import telemetry_sources
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
 from hub.graph.ids import from_iso, to_iso
+from hub.graph.repositories.exceptions import ExceptionRepository
 from hub.graph.repositories.telemetry import TelemetryRepository
 from hub.settings import SloSettings
 
@@ -76,21 +81,21 @@ def measured_span(objective: Objective, at: datetime) -> tuple[Window, Window]:
 class TicketRules:
     calendar: BusinessCalendar
     pause_states: frozenset[str]
-    maintenance: tuple[Interval, ...]
 
     @classmethod
     def of(cls, settings: SloSettings) -> TicketRules:
-        return cls(
-            calendar=calendar_of(settings),
-            pause_states=frozenset(settings.pause_states),
-            maintenance=tuple(Interval(m.start, m.end) for m in settings.maintenance_windows),
-        )
+        return cls(calendar=calendar_of(settings), pause_states=frozenset(settings.pause_states))
 
 
 def ticket_outcomes(
-    objective: Objective, tickets: Sequence[dict[str, Any]], rules: TicketRules, now: datetime
+    objective: Objective,
+    tickets: Sequence[dict[str, Any]],
+    rules: TicketRules,
+    now: datetime,
+    excused: Sequence[Interval] = (),
 ) -> list[TicketOutcome]:
-    """Each ticket of the objective's priority, decided against its threshold."""
+    """Each ticket of the objective's priority, decided against its threshold; the
+    clock stops in the `excused` windows (approved exceptions)."""
     assert objective.threshold is not None
     outcomes = []
     for ticket in tickets:
@@ -108,7 +113,7 @@ def ticket_outcomes(
             until=stop or now,
         )
         outcome = ticket_outcome(
-            opened, stop, now, objective.threshold, rules.calendar, pauses, rules.maintenance
+            opened, stop, now, objective.threshold, rules.calendar, pauses, excused
         )
         if outcome is not None:
             outcomes.append(outcome)
@@ -120,28 +125,55 @@ class StatusEngine:
         self._graph = graph
         self._settings = settings
         self._telemetry = TelemetryRepository(graph)
+        self._exceptions = ExceptionRepository(graph)
         self._rules = TicketRules.of(settings)
         self._pairs = alert_pairs(settings)
 
     async def series(self, objectives: Sequence[Objective], at: datetime) -> list[BucketSeries]:
         """The buckets each objective's status at `at` needs (empty without data)."""
+        if not objectives:
+            return []
         spans = {o.id: measured_span(o, at)[1] for o in objectives}
         by_span: dict[Window, list[Objective]] = {}
         for objective in objectives:
             by_span.setdefault(spans[objective.id], []).append(objective)
+        # One read of the exceptions for the whole page, whatever its windows.
+        union = Window(min(s.start for s in spans.values()), max(s.end for s in spans.values()))
+        excused = await self.excused(objectives, union, at)
         found: dict[str, BucketSeries] = {}
         for span, group in by_span.items():
-            found.update(await self.series_between(group, span, at))
+            found.update(await self.series_between(group, span, at, excused))
         return [found[o.id] for o in objectives]
 
-    async def series_between(
+    async def excused(
         self, objectives: Sequence[Objective], span: Window, at: datetime
+    ) -> dict[str, list[Interval]]:
+        """The approved exception windows of each objective that matter over `span`:
+        those overlapping it, and for ticket objectives every one before `at` (a ticket
+        opened before the span ran its clock then)."""
+        tickets = any(o.indicator.ticket_time for o in objectives)
+        return await self._exceptions.excused_windows(
+            [o.id for o in objectives], None if tickets else span.start, max(span.end, at)
+        )
+
+    async def series_between(
+        self,
+        objectives: Sequence[Objective],
+        span: Window,
+        at: datetime,
+        excused: dict[str, list[Interval]] | None = None,
     ) -> dict[str, BucketSeries]:
-        """The buckets of each objective over `span` (tickets as settled by `at`)."""
+        """The buckets of each objective over `span` (tickets as settled by `at`), with
+        approved exceptions left out (`excused`, read here unless given)."""
+        if not objectives:
+            return {}
+        if excused is None:
+            excused = await self.excused(objectives, span, at)
         tickets = [o for o in objectives if o.indicator.ticket_time]
         measured = [o for o in objectives if not o.indicator.ticket_time]
-        found = await self._ticket_series(tickets, span, at)
-        found.update(await self._telemetry_series(measured, span))
+        found = await self._ticket_series(tickets, span, at, excused)
+        for objective_id, series in (await self._telemetry_series(measured, span)).items():
+            found[objective_id] = series.excusing(excused.get(objective_id, ()))
         return found
 
     async def statuses(
@@ -170,7 +202,11 @@ class StatusEngine:
         return found
 
     async def _ticket_series(
-        self, objectives: Sequence[Objective], span: Window, at: datetime
+        self,
+        objectives: Sequence[Objective],
+        span: Window,
+        at: datetime,
+        excused: dict[str, list[Interval]],
     ) -> dict[str, BucketSeries]:
         if not objectives:
             return {}
@@ -182,7 +218,9 @@ class StatusEngine:
         tickets = {row["id"]: row["tickets"] for row in rows}
         return {
             o.id: ticket_buckets(
-                ticket_outcomes(o, tickets.get(o.id, []), self._rules, at), span.start, span.end
+                ticket_outcomes(o, tickets.get(o.id, []), self._rules, at, excused.get(o.id, ())),
+                span.start,
+                span.end,
             )
             for o in objectives
         }

@@ -8,6 +8,7 @@ records (agreements, audit records) get random ones.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 _NAMESPACE = uuid.UUID("6f1f0e8e-3a55-4c1b-9a47-5d2b6c0f8a11")
@@ -22,6 +23,7 @@ PREFIXES = {
     "AuditRecord": "aud",
     "ApiToken": "tok",
     "Violation": "vio",
+    "ServiceException": "exc",
 }
 _KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 
@@ -59,3 +61,12 @@ def to_iso(moment: datetime) -> str:
 
 def from_iso(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+Clock = Callable[[], datetime]
+"""Where repositories read the time: `system_clock`, or a fixed instant per request
+(one clock for everything a request asks), or a test's or the demo's own."""
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)

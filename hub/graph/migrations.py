@@ -12,14 +12,19 @@ from dataclasses import dataclass
 
 from hub.graph.client import Graph
 from hub.graph.cypher import Cypher
+from hub.graph.cypher import agreements as agq
 from hub.graph.cypher import audit as aq
+from hub.graph.cypher import exceptions as xq
 from hub.graph.cypher import identity as iq
+from hub.graph.cypher import notifications as nq
 from hub.graph.cypher import objectives as oq
 from hub.graph.cypher import schema as q
 from hub.graph.cypher import telemetry as tq
 from hub.graph.ids import utc_now
+from hub.graph.repositories.agreements import version_agreements
 from hub.graph.repositories.audit import chain_unsequenced_records
 from hub.graph.repositories.identity import assign_token_ids
+from hub.graph.repositories.violations import violations_to_revisions
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             aq.AUDIT_ACTION_INDEX,
         ),
         data=_tokens_and_audit_chain,
+    ),
+    Migration(
+        8,
+        "agreement versions",
+        # Every version its own node in a lineage; "in force" is read through the
+        # lineage (agreementAsOf) and the start (agreements in force at a time). The
+        # unique versionKey lets only one of two racing revisions commit.
+        (
+            agq.AGREEMENT_LINEAGE_INDEX,
+            agq.AGREEMENT_EFFECTIVE_FROM_INDEX,
+            agq.AGREEMENT_STATE_INDEX,
+            agq.AGREEMENT_VERSION_KEY_UNIQUE,
+        ),
+        data=version_agreements,
+    ),
+    Migration(
+        10,
+        "service exceptions",
+        (xq.EXCEPTION_ID_UNIQUE, xq.EXCEPTION_KEY_UNIQUE, xq.EXCEPTION_START_INDEX),
+    ),
+    Migration(
+        9,
+        "notification outbox",
+        (
+            nq.NOTIFICATION_ID_UNIQUE,
+            nq.NOTIFICATION_STATUS_INDEX,
+            nq.NOTIFICATION_DUE_INDEX,
+            nq.NOTIFICATION_KIND_INDEX,
+            nq.NOTIFICATION_ABOUT_INDEX,
+            nq.NOTIFICATION_SORT_KEY_INDEX,
+            nq.NOTIFICATION_ATTACHMENT_KEY_UNIQUE,
+        ),
+    ),
+    Migration(
+        11,
+        "violation revisions in record time",
+        # Violations are revised, never overwritten: a node per revision. The unique
+        # recordKey allows one current revision per period and backs both lists
+        # (`violations`, `violationsAsRecorded`); `key` stays unique per revision.
+        (tq.VIOLATION_RECORD_KEY_UNIQUE,),
+        data=violations_to_revisions,
     ),
 )
 

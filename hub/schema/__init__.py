@@ -25,6 +25,8 @@ from hub.schema.base import DATETIME_SCALAR, DateTime
 from hub.schema.components.queries import ComponentQueries
 from hub.schema.components.types import ConfigurationItem, Service
 from hub.schema.errors import ErrorPolicy, HubSchema
+from hub.schema.exceptions.mutations import ExceptionMutations
+from hub.schema.exceptions.queries import ExceptionQueries
 from hub.schema.limits import RequestLimits
 from hub.schema.nodes import NodeQueries
 from hub.schema.parties.queries import PartyQueries
@@ -46,12 +48,13 @@ class Query(
     SyncQueries,
     ServiceLevelQueries,
     AuditQueries,
+    ExceptionQueries,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(AgreementMutations, SyncMutations):
+class Mutation(AgreementMutations, SyncMutations, ExceptionMutations):
     pass
 
 

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from hub.domain import models
 from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.models import (
     AgreementKind,
@@ -52,10 +53,23 @@ class PageInfo:
     end_cursor: str | None
 
 
+@strawberry.type(description="One signature: who, for which board group (if any), when.")
+class Approval:
+    by: str
+    group: str | None
+    at: DateTime
+    note: str | None
+
+    @classmethod
+    def from_domain(cls, approval: models.Approval) -> Approval:
+        return cls(by=approval.by, group=approval.group, at=approval.at, note=approval.note)
+
+
 __all__ = [
     "DATETIME_SCALAR",
     "AgreementKind",
     "AgreementStatus",
+    "Approval",
     "Connection",
     "DateTime",
     "Edge",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -20,6 +21,7 @@ from hub.graph.repositories import (
     PartyRepository,
     TraversalRepository,
 )
+from hub.graph.repositories.exceptions import ExceptionRepository
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.schema.loaders import Loaders
 from hub.settings import ApiSettings, SloSettings
@@ -38,6 +40,7 @@ class Context:
     sync: SyncRepository
     service_levels: ServiceLevels
     audit: AuditRepository
+    exceptions: ExceptionRepository
     approvals_required: int = 1
     # Given by the app when it runs connectors; the schema does not know them.
     run_sync: Callable[[str], Awaitable[SyncRun]] | None = None
@@ -55,11 +58,18 @@ class Context:
         # The one place where a request's scope is bound: every repository that reads
         # or changes scoped records gets the token's scope here, and applies it to each
         # statement (hub.graph.cypher.scope). Loaders go through these repositories.
-        scope = actor.scope
+        # One instant per request: what is in force, and every derived status, is
+        # judged at it, however many statements the request sends.
+        now = datetime.now(UTC)
+
+        def clock() -> datetime:
+            return now
+
+        scope = actor.scope.at(now)
         components = ComponentRepository(graph, scope)
         parties = PartyRepository(graph, scope)
-        agreements = AgreementRepository(graph, scope)
-        gaps = CoverageGapRepository(graph, scope)
+        agreements = AgreementRepository(graph, scope, clock)
+        gaps = CoverageGapRepository(graph, scope, clock)
         service_levels = ServiceLevels(graph, slo or SloSettings(), scope)
         return cls(
             actor=actor,
@@ -67,7 +77,7 @@ class Context:
             components=components,
             parties=parties,
             agreements=agreements,
-            traversals=TraversalRepository(graph),
+            traversals=TraversalRepository(graph, clock),
             gaps=gaps,
             loaders=Loaders.create(
                 components,
@@ -80,6 +90,7 @@ class Context:
             sync=SyncRepository(graph),
             service_levels=service_levels,
             audit=AuditRepository.for_actor(graph, actor),
+            exceptions=ExceptionRepository(graph, scope),
             approvals_required=approvals_required,
             run_sync=run_sync,
         )

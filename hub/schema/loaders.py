@@ -23,6 +23,7 @@ from hub.graph.repositories import (
     ObjectiveRepository,
     PartyRepository,
 )
+from hub.graph.repositories.agreements import ServiceSla
 from hub.graph.repositories.telemetry import Discrepancy
 
 K = TypeVar("K")
@@ -57,10 +58,11 @@ class Loaders:
     vendor: DataLoader[str, models.Vendor | None]
     customer: DataLoader[str, models.Customer | None]
     agreement: DataLoader[str, models.Agreement | None]
+    versions: DataLoader[str, list[models.Agreement]]
     objectives: DataLoader[str, list[models.Objective]]
     covered_ids: DataLoader[str, list[str]]
     underpinning_ids: DataLoader[str, list[str]]
-    sla_ids_of_service: DataLoader[str, list[tuple[str, models.AgreementStatus]]]
+    sla_ids_of_service: DataLoader[str, list[ServiceSla]]
     gaps_of_sla: DataLoader[str, list[Gap]]
     service_objectives: DataLoader[str, list[models.Objective]]
     objective: DataLoader[str, models.Objective | None]
@@ -84,6 +86,7 @@ class Loaders:
             vendor=DataLoader(_by_key(parties.vendors_by_ids)),
             customer=DataLoader(_by_key(parties.customers_by_ids)),
             agreement=DataLoader(_by_key(agreements.by_ids)),
+            versions=DataLoader(_lists(agreements.versions_by_lineages)),
             objectives=DataLoader(_lists(agreements.objectives_by_agreement_ids)),
             covered_ids=DataLoader(_lists(agreements.covered_ids_by_agreement_ids)),
             underpinning_ids=DataLoader(_lists(agreements.underpinning_ids_by_sla_ids)),

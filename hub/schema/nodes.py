@@ -11,6 +11,7 @@ from hub.schema.audit.types import AuditRecord
 from hub.schema.base import Node
 from hub.schema.components.types import load_component
 from hub.schema.context import Info
+from hub.schema.exceptions.types import ServiceException
 from hub.schema.parties.types import Customer, Team, Vendor
 from hub.schema.service_levels.types import Violation
 
@@ -36,6 +37,10 @@ async def resolve_node(info: Info, node_id: str) -> Node | None:
             violations = await info.context.service_levels.violations_by_ids([node_id])
             record = violations.get(node_id)
             return None if record is None else Violation.from_record(record)
+        case "ServiceException":
+            exceptions = await info.context.exceptions.by_ids([node_id])
+            exception = exceptions.get(node_id)
+            return None if exception is None else ServiceException.from_domain(exception)
         case "AuditRecord":
             # Audit records by id are for admins only; to anyone else they do not exist.
             if not info.context.actor.can(Role.ADMIN):

@@ -1,8 +1,11 @@
-"""Scheduled syncs inside `hub serve`: each enabled connector on its interval.
+"""Scheduled jobs inside `hub serve`: each enabled connector's sync on its interval,
+the breach assessment, the scheduled backup (`hub.sync.backups`) and the
+notification dispatcher (`hub.notify`).
 
 APScheduler runs a job at most once at a time (`max_instances=1`) and folds missed
 runs into one (`coalesce`); the lease in the graph keeps two hub processes that share
-one graph from syncing the same connector at once.
+one graph from syncing the same connector at once, and from both taking an interval's
+backup.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
+from hub.notify.outbox import dispatch_notifications
 from hub.settings import Settings
-from hub.sync.lease import LeaseHeldError
+from hub.sync.backups import first_run_time, run_scheduled_backup
+from hub.sync.lease import LeaseHeldError, lease_holder
 from hub.sync.registry import connector_settings, enabled
 from hub.sync.service import sync_now
 
@@ -70,4 +75,39 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
     )
+    if settings.backup.interval_hours:
+        scheduler.add_job(
+            run_scheduled_backup,
+            "interval",
+            args=(settings, graph, lease_holder()),  # one holder for this process's runs
+            hours=settings.backup.interval_hours,
+            start_date=first_run_time(settings, datetime.now(UTC)),
+            id="backup:scheduled",
+            name="scheduled backup",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,  # a late backup still runs (once: coalesce)
+        )
+    notifications = settings.notifications
+    if notifications.dispatch_interval_seconds and (settings.smtp.enabled or settings.webhooks):
+
+        async def dispatch() -> None:
+            try:
+                report = await dispatch_notifications(settings, graph)
+            except GraphError as exc:  # what was not sent stays due for the next run
+                log.error("scheduled notification dispatch failed: %s", exc)
+                return
+            if report.claimed:
+                log.info("scheduled notification dispatch: %s", report)
+
+        # Claims in the graph keep two hub processes from sending one delivery twice.
+        scheduler.add_job(
+            dispatch,
+            "interval",
+            seconds=notifications.dispatch_interval_seconds,
+            id="notifications:dispatch",
+            name="notification dispatch",
+            max_instances=1,
+            coalesce=True,
+        )
     return scheduler

@@ -166,6 +166,18 @@ def test_agreements_key_is_ignored() -> None:
     assert "agreements" in raw  # the caller's mapping is left alone
 
 
+@pytest.mark.parametrize("key", ["id", "lineage"])
+def test_agreements_naming_a_stored_agreement_are_refused(key: str) -> None:
+    """An import never changes an agreement's terms: an entry naming one is refused."""
+    raw = example(agreements=[{"key": "new"}, {key: "agr_1", "name": "Renamed"}])
+    with pytest.raises(BundleError) as caught:
+        parse_bundle(raw)
+    assert caught.value.problems == [
+        f"agreements[1].{key}: an import never changes an agreement; revise it with "
+        "reviseAgreement (a new version, approved by another approver)"
+    ]
+
+
 # ---- shape problems ------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ Ticket objectives read the incidents of the components their SLA covers (written
 way a sync writes them) and settle each ticket on the configured calendar: an office
 in Berlin, 09:00-17:00 Monday to Friday (08:00-16:00 UTC in March 2026, before the
 clocks change on the 29th), with Wednesday 11 March off, a "Pending customer" pause
-and a maintenance window. March 2026 starts on a Sunday. Every expected outcome below
+and an approved maintenance exception. March 2026 starts on a Sunday. Every expected outcome below
 is worked out by hand from those rules.
 
 Telemetry objectives read the buckets stored under their sources: the primary wins
@@ -104,10 +104,11 @@ def tickets(source: str) -> list[SourceIncident]:
 
 
 async def ticket_objectives(
-    graph: Graph, builder: GraphBuilder, source: str
+    graph: Graph, builder: GraphBuilder, source: str, maintenance: bool = True
 ) -> dict[str, Objective]:
-    """An ACTIVE SLA covering `svc` with the two ticket objectives, and the tickets."""
-    sla = await ticket_sla(builder, [RESOLUTION, RESPONSE], tickets(source))
+    """An ACTIVE SLA covering `svc` with the two ticket objectives, and the tickets (and,
+    with `maintenance`, the approved maintenance exception of `svc`)."""
+    sla = await ticket_sla(builder, [RESOLUTION, RESPONSE], tickets(source), maintenance)
     return {o.name or "": o for o in await objectives_of(graph, sla)}
 
 
@@ -153,14 +154,13 @@ async def test_each_ticket_settles_on_the_business_clock(
 async def test_without_the_holiday_pause_and_maintenance_those_tickets_settle_late(
     graph: Graph, builder: GraphBuilder, source: str
 ) -> None:
-    """The same office hours with no holiday, no pause state and no maintenance window:
-    T5, T6 and T4 turn late; the rest settle as before."""
-    objectives = await ticket_objectives(graph, builder, source)
+    """The same office hours with no holiday, no pause state and no maintenance
+    exception: T5, T6 and T4 turn late; the rest settle as before."""
+    objectives = await ticket_objectives(graph, builder, source, maintenance=False)
     plain = OFFICE.model_copy(
         update={
             "business_hours": OFFICE.business_hours.model_copy(update={"holidays": []}),
             "pause_states": [],
-            "maintenance_windows": [],
         }
     )
     resolution = objectives["resolve-p1"]

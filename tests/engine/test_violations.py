@@ -8,17 +8,23 @@ policy pays 10% below 99.9, 25% below 99 and 50% below 95, capped at 30%; exactl
 a boundary earns the next better tier's credit.
 
 Each month's data is one 5-minute bucket of 10,000 events, so compliance is exact.
+
+Violations are kept in record time: a reassessment that finds other figures closes the
+revision it held (`supersededAt`) and records a new one, one that finds the period met
+closes it, and one that finds the same figures changes nothing; `as_recorded(T)`
+answers with the revisions current at T.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from slo_support import CREDIT_POLICY, GOLD, bound, objective_spec, objectives_of, store, utc
-from support import Author, GraphBuilder, load
+from support import Author, GraphBuilder, listening, load
 
 from hub.domain.breaches import Severity, SeverityRules, classify
 from hub.domain.models import AgreementKind, AgreementStatus, ObjectiveSpec, Tier, WindowKind
@@ -26,6 +32,7 @@ from hub.engine.service import ServiceLevels
 from hub.engine.violations import Violation, severity_rules
 from hub.graph.client import Graph
 from hub.graph.ids import kind_of
+from hub.graph.repositories import AuditRepository
 from hub.settings import SloSettings
 
 JAN, FEB, MAR, APR = (utc(2026, m, 1) for m in (1, 2, 3, 4))
@@ -106,6 +113,18 @@ async def listed(setup: Setup) -> dict[tuple[str, datetime], Violation]:
     return found
 
 
+async def as_recorded(setup: Setup, known_at: datetime) -> dict[tuple[str, datetime], Violation]:
+    """What `listed` would have answered at `known_at`."""
+    found: dict[tuple[str, datetime], Violation] = {}
+    for name in AGREEMENTS:
+        for v in await setup.service.violations_as_recorded(
+            known_at, agreement_id=setup.ids[name], limit=100
+        ):
+            assert key(v) not in found, "two revisions of one period current at once"
+            found[key(v)] = v
+    return found
+
+
 def expected(setup: Setup) -> dict[tuple[str, datetime], tuple[object, ...]]:
     """(agreement, period end, measured, target, severity, credit) by (objective, start)."""
     o, a = setup.objectives, setup.ids
@@ -160,22 +179,33 @@ async def test_one_violation_per_breached_objective_and_ended_month(setup: Setup
     assert all(kind_of(v.id) == "Violation" for v in found.values())
 
 
-async def test_assessing_again_keeps_the_same_violations_and_ids(setup: Setup) -> None:
+async def test_assessing_again_with_the_same_data_records_nothing(setup: Setup) -> None:
     service = setup.service
     ids = [setup.ids[name] for name in AGREEMENTS]
     await service.assess(AT, ids)
     first = await listed(setup)
 
-    await service.assess(AT, ids)
+    with listening(setup.graph) as log:
+        await service.assess(AT, ids)
 
     again = await listed(setup)
-    assert again == first
+    assert again == first  # same revisions: ids, figures and record times
+    # Nothing written at all: no revision closed or recorded, no audit record.
+    assert [n for n in log.names if n.startswith("service_levels.")] == [
+        "service_levels.ACTIVE_SLA_OBJECTIVES",
+        "service_levels.CURRENT_VIOLATIONS",
+    ]
+    assert "audit.APPEND_AUDIT_RECORDS" not in log.names
+    assert all(v.agreement_version == 1 for v in again.values())
 
 
-async def test_late_data_updates_a_violation_in_place_or_removes_it(setup: Setup) -> None:
+async def test_late_data_revises_a_violation_or_clears_it_and_what_was_recorded_stays(
+    setup: Setup,
+) -> None:
     service = setup.service
     await service.assess(AT, [setup.ids["gold"]])
     before = await listed(setup)
+    t1 = datetime.now(UTC)  # after the first assessment committed
     avail, errors = setup.objectives["gold/avail"], setup.objectives["gold/errors"]
     assert (avail, FEB) in before
 
@@ -184,17 +214,39 @@ async def test_late_data_updates_a_violation_in_place_or_removes_it(setup: Setup
     # A late, bad one sinks February's errors to 18,400 of 20,000 = 92.0.
     await setup.good("gold/errors", utc(2026, 2, 20), 9000)
     await service.assess(AT, [setup.ids["gold"]])
+    t2 = datetime.now(UTC)
 
     after = await listed(setup)
     assert (avail, FEB) not in after
     assert set(after) == set(before) - {(avail, FEB)}
-    updated = after[(errors, FEB)]
-    assert updated.id == before[(errors, FEB)].id
-    assert updated.measured == pytest.approx(92.0)
-    assert (updated.severity, updated.credit_percent) == (Severity.CRITICAL, 30.0)
-    # The others are untouched.
+    old, revised = before[(errors, FEB)], after[(errors, FEB)]
+    # A new revision with its own id; the old one is closed when the new one is recorded.
+    assert revised.id != old.id
+    assert kind_of(revised.id) == "Violation"
+    assert revised.measured == pytest.approx(92.0)
+    assert (revised.severity, revised.credit_percent) == (Severity.CRITICAL, 30.0)
+    assert t1 < revised.recorded_at < t2
+    assert revised.superseded_at is None
+    # The other periods keep their revisions untouched.
     for k in set(after) - {(errors, FEB)}:
         assert after[k] == before[k]
+    # Nothing was overwritten or deleted: both closed revisions still answer by id, as
+    # they were, closed at the second assessment's record time.
+    cleared = before[(avail, FEB)]
+    closed = await service.violations_by_ids([old.id, cleared.id])
+    assert closed == {
+        old.id: replace(old, superseded_at=revised.recorded_at),
+        cleared.id: replace(cleared, superseded_at=revised.recorded_at),
+    }
+    # As recorded at T1: exactly what the hub said at T1 (the credit paid then).
+    then = await as_recorded(setup, t1)
+    assert {k: replace(v, superseded_at=None) for k, v in then.items()} == before
+    assert then[(avail, FEB)] == closed[cleared.id]
+    # As recorded at T2 (or now): what `violations` answers now.
+    assert await as_recorded(setup, t2) == after
+    # Before the first assessment nothing was recorded.
+    earliest = min(v.recorded_at for v in before.values())
+    assert await as_recorded(setup, earliest - timedelta(microseconds=1)) == {}
 
 
 async def test_draft_slas_are_not_assessed(setup: Setup) -> None:
@@ -235,6 +287,116 @@ async def test_violations_are_listed_by_severity_and_period_and_paged(setup: Set
         after = page[-1].id
     assert pages == [[v.id for v in every[i : i + 2]] for i in range(0, 6, 2)]
     assert await service.violations_by_ids([every[0].id, "vio_nothing"]) == {every[0].id: every[0]}
+
+
+async def test_violations_as_recorded_are_filtered_and_paged_by_id(setup: Setup) -> None:
+    service = setup.service
+    gold = setup.ids["gold"]
+    o = setup.objectives
+    await service.assess(AT, [gold])
+    t1 = datetime.now(UTC)
+    # Late data revises February's errors and strict (both still breached).
+    await setup.good("gold/errors", utc(2026, 2, 20), 9000)
+    await setup.good("gold/strict", utc(2026, 2, 20), 9980)
+    await service.assess(AT, [gold])
+
+    every = await service.violations_as_recorded(t1, agreement_id=gold, limit=100)
+    assert [v.id for v in every] == sorted(v.id for v in every)
+    assert {key(v) for v in every} == {
+        (o["gold/avail"], FEB),
+        (o["gold/errors"], JAN),
+        (o["gold/errors"], FEB),
+        (o["gold/strict"], JAN),
+        (o["gold/strict"], FEB),
+    }
+    # Two of them are closed revisions now.
+    assert sum(v.superseded_at is not None for v in every) == 2
+    critical = await service.violations_as_recorded(
+        t1, agreement_id=gold, severities=[Severity.CRITICAL], start=FEB, end=MAR
+    )
+    assert [(key(v), v.measured) for v in critical] == [
+        ((o["gold/errors"], FEB), pytest.approx(94.0))
+    ]
+    pages = []
+    after: str | None = None
+    while True:
+        page = await service.violations_as_recorded(t1, agreement_id=gold, after=after, limit=2)
+        pages.append([v.id for v in page])
+        if len(page) < 2:
+            break
+        after = page[-1].id
+    assert pages == [[v.id for v in every[i : i + 2]] for i in range(0, 6, 2)]
+
+
+async def test_each_new_revision_and_clearing_is_audited_in_one_batch(setup: Setup) -> None:
+    service = setup.service
+    gold = setup.ids["gold"]
+    audit = AuditRepository(setup.graph)
+    await service.assess(AT, [gold])
+    before = await listed(setup)
+    avail, errors = setup.objectives["gold/avail"], setup.objectives["gold/errors"]
+    for violation in before.values():
+        (record,) = await audit.for_target(violation.id)
+        assert (record.actor, record.action, record.before) == (
+            "system:assessment",
+            "violation.record",
+            None,
+        )
+        assert record.after is not None
+        assert json.loads(record.after)["measured"] == pytest.approx(violation.measured)
+
+    await setup.good("gold/avail", utc(2026, 2, 20), 10_000)  # lifts February's avail
+    await setup.good("gold/errors", utc(2026, 2, 20), 9000)  # sinks February's errors
+    with listening(setup.graph) as log:
+        await service.assess(AT, [gold])
+
+    # One write of each kind for the whole run, the audit records in the same
+    # transaction (after the revisions they describe).
+    writes = [
+        n
+        for n in log.names
+        if n
+        in (
+            "service_levels.SUPERSEDE_VIOLATIONS",
+            "service_levels.RECORD_VIOLATIONS",
+            "audit.APPEND_AUDIT_RECORDS",
+        )
+    ]
+    assert writes == [
+        "service_levels.SUPERSEDE_VIOLATIONS",
+        "service_levels.RECORD_VIOLATIONS",
+        "audit.APPEND_AUDIT_RECORDS",
+    ]
+    cleared = before[(avail, FEB)]
+    old = before[(errors, FEB)]
+    revised = (await listed(setup))[(errors, FEB)]
+    [_, clearing] = await audit.for_target(cleared.id)
+    assert (clearing.action, clearing.after) == ("violation.clear", None)
+    assert clearing.before is not None
+    assert json.loads(clearing.before) == {
+        "agreementId": gold,
+        "agreementVersion": 1,
+        "creditPercent": 10.0,
+        "id": cleared.id,
+        "measured": pytest.approx(99.8),
+        "objectiveId": avail,
+        "periodEnd": "2026-03-01T00:00:00.000000Z",
+        "periodStart": "2026-02-01T00:00:00.000000Z",
+        "recordedAt": json.loads(clearing.before)["recordedAt"],
+        "severity": "MAJOR",
+        "target": 99.9,
+    }
+    [revision] = await audit.for_target(revised.id)
+    assert revision.action == "violation.revise"
+    assert revision.before is not None
+    assert revision.after is not None
+    was, now = json.loads(revision.before), json.loads(revision.after)
+    assert (was["id"], was["measured"]) == (old.id, pytest.approx(94.0))
+    assert (now["id"], now["measured"], now["creditPercent"]) == (
+        revised.id,
+        pytest.approx(92.0),
+        30.0,
+    )
 
 
 def test_severity_rules_come_from_the_settings() -> None:

@@ -38,6 +38,7 @@ def serve_app(
     date_header: bool = False,
     graceful_shutdown_seconds: int = 5,
     lifespan: bool = False,
+    port: int = 0,
 ) -> Iterator[str]:
     """Serve `app` on ``127.0.0.1`` at a free port; yield ``http://127.0.0.1:<port>``.
 
@@ -48,13 +49,14 @@ def serve_app(
     still running at exit get `graceful_shutdown_seconds` to finish, then are
     cancelled: a test never hangs on a stuck handler. With `lifespan`, the app's
     lifespan runs on the server's event loop (the hub's app opens its graph there).
+    A `port` other than 0 serves there, e.g. a receiver that comes back where it was.
     """
     # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only for sockets that say
     # so, and small keep-alive answers would otherwise wait ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, 0))
+        sock.bind((HOST, port))
         port = sock.getsockname()[1]
         config = uvicorn.Config(
             app,

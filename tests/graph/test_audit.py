@@ -80,8 +80,8 @@ async def test_each_change_appends_one_linked_record(graph: Graph, builder: Grap
         "ready for review",
     )
     assert (submit.before, submit.after) == (
-        '{"approvals":[],"status":"DRAFT"}',
-        '{"approvals":[],"status":"PENDING_APPROVAL"}',
+        '{"approvals":[],"state":"DRAFT"}',
+        '{"approvals":[],"state":"PENDING_APPROVAL"}',
     )
     assert submit.sequence > create.sequence
     for record in trail:

@@ -284,7 +284,11 @@ async def test_backup_while_writing_restores_the_graph_as_it_was_at_the_copy(
         backup, settings_for(source_dir), file, progress=progress.append
     )
     ended = time.monotonic()
-    await asyncio.sleep(0.2)
+    # Let the writer begin one more write after the copy ended (on a busy machine one
+    # write can take longer than any fixed pause), so the writes surround the copy.
+    deadline = ended + 60
+    while writes.create_started[-1] <= ended and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     stop.set()
     await writer
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from access_support import World, build_world
 
 from hub.app import create_app
 from hub.domain.models import AgreementStatus
-from hub.domain.workflow import Role
+from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.repositories import TokenRepository
 from hub.schema import build_schema
@@ -48,6 +49,7 @@ SCOPES = ("unlimited", "in", "out")
 TARGET_UNIT = {"unlimited": "corp", "in": "retail", "out": "corp"}
 
 Variables = Callable[[World, Graph, str], Awaitable[dict[str, Any]]]
+ActorVariables = Callable[[World, Graph, str, Actor], Awaitable[dict[str, Any]]]
 Present = Callable[[dict[str, Any], World, str], bool]
 Outcomes = tuple[str, str, str]
 
@@ -63,6 +65,9 @@ class Case:
     # The same variables naming nothing that exists; None where the case names no
     # scoped record (a hidden answer then has nothing to be compared with).
     unknown: Callable[[World], dict[str, Any]] | None = None
+    # For a case whose target depends on who asks (a version only its submitter may
+    # withdraw): the variables for that actor, in place of `variables`.
+    for_actor: ActorVariables | None = None
 
 
 def everyone(staff: Outcomes, customer: Outcomes) -> dict[Role, Outcomes]:
@@ -89,6 +94,7 @@ UNKNOWN_IDS = {
     "Agreement": "agr_00000000000000000000000000000000",
     "Violation": "vio_00000000000000000000000000000000",
     "Team": "team_00000000000000000000000000000000",
+    "ServiceException": "exc_00000000000000000000000000000000",
 }
 
 
@@ -211,6 +217,32 @@ def fresh(status: AgreementStatus) -> Variables:
     return variables
 
 
+async def submitted_by_the_asker(
+    world: World, graph: Graph, unit: str, actor: Actor
+) -> dict[str, Any]:
+    """A new SLA PENDING_APPROVAL, submitted by the user asking (as an editor)."""
+    submitter = Actor(actor.user, Role.EDITOR)
+    agreement_id = await world.agreement_in(
+        graph, unit, AgreementStatus.PENDING_APPROVAL, submitter
+    )
+    return {"id": agreement_id, "reason": "matrix"}
+
+
+def with_reason(variables: Variables) -> Variables:
+    async def more(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+        return {**await variables(world, graph, unit), "reason": "matrix"}
+
+    return more
+
+
+async def lineage_now(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    return {"lineage": world.ids[f"sla:{unit}"], "at": datetime.now(UTC).isoformat()}
+
+
+async def customer_now(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    return {"id": world.ids[f"cust:{unit}"], "asOf": datetime.now(UTC).isoformat()}
+
+
 async def no_variables(world: World, graph: Graph, unit: str) -> dict[str, Any]:
     return {}
 
@@ -223,8 +255,50 @@ def exposed(impact: dict[str, Any], world: World, unit: str) -> bool:
     return sla
 
 
+# A time after every assessment of the world: the revisions current then are today's.
+KNOWN_AT = "2999-01-01T00:00:00Z"
+
+
+async def recorded_of(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    return {"id": world.ids[f"sla:{unit}"], "knownAt": KNOWN_AT}
+
+
 def answered(field: str) -> Present:
     return lambda data, world, unit: data[field] is not None
+
+
+# ---- exceptions: scoped through the components they name (docs/security.md) ------------
+
+
+async def service_of(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    return {"id": world.ids[f"svc:{unit}"]}
+
+
+def fresh_exception(approved: bool = False) -> Variables:
+    async def variables(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+        return {"id": await world.exception_in(graph, unit, approved)}
+
+    return variables
+
+
+def exception_input(component: str) -> dict[str, Any]:
+    return {
+        "input": {
+            "kind": "PLANNED_MAINTENANCE",
+            "components": [component],
+            "start": "2031-02-01T00:00:00Z",
+            "end": "2031-02-01T02:00:00Z",
+            "reason": "matrix maintenance",
+        }
+    }
+
+
+async def new_exception_input(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    return exception_input(world.ids[f"svc:{unit}"])
+
+
+def moved_to(field: str, status: str) -> Present:
+    return lambda data, world, unit: data[field]["status"] == status
 
 
 CASES: list[Case] = [
@@ -241,6 +315,7 @@ CASES: list[Case] = [
     ),
     node_case("violation", "violation:{unit}", "Violation", SCOPED),
     node_case("ci", "ci", "Component", SHARED_INTERNAL),
+    node_case("exception", "exception:{unit}", "ServiceException", SCOPED_INTERNAL),
     node_case("team", "team", "Team", SHARED_INTERNAL),
     Case(
         "Query.lookup",
@@ -353,6 +428,26 @@ CASES: list[Case] = [
         SCOPED_INTERNAL,
     ),
     Case(
+        "Query.agreements",
+        "slas-in-force-as-of-now",
+        "query A($id: ID, $asOf: DateTime) { agreements(customerId: $id, asOf: $asOf)"
+        " { edges { node { id } } } }",
+        customer_now,
+        connection_has("agreements", "sla:{unit}"),
+        SCOPED,
+        lambda world: {"id": UNKNOWN_IDS["Customer"], "asOf": "2026-06-01T00:00:00Z"},
+    ),
+    Case(
+        "Query.agreementAsOf",
+        "an-sla-now",
+        "query A($lineage: ID!, $at: DateTime!) { agreementAsOf(lineage: $lineage, at: $at)"
+        " { id } }",
+        lineage_now,
+        answered("agreementAsOf"),
+        SCOPED,
+        lambda world: {"lineage": UNKNOWN_IDS["Agreement"], "at": "2026-06-01T00:00:00Z"},
+    ),
+    Case(
         "Query.syncRuns",
         "any",
         "query R { syncRuns(first: 1) { edges { node { id } } } }",
@@ -376,6 +471,16 @@ CASES: list[Case] = [
         lambda data, world, unit: bool(data["violations"]["edges"]),
         SCOPED,
         unknown_id("Agreement"),
+    ),
+    Case(
+        "Query.violationsAsRecorded",
+        "of-an-sla",
+        "query V($id: ID, $knownAt: DateTime!) { violationsAsRecorded(knownAt: $knownAt,"
+        " agreementId: $id) { edges { node { id } } } }",
+        recorded_of,
+        connection_has("violationsAsRecorded", "violation:{unit}"),
+        SCOPED,
+        lambda world: {"id": UNKNOWN_IDS["Agreement"], "knownAt": KNOWN_AT},
     ),
     Case(
         "Query.rootCause",
@@ -426,6 +531,84 @@ CASES: list[Case] = [
         lambda data, world, unit: data["approveAgreement"]["status"] == "ACTIVE",
         from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
         unknown_id("Agreement"),
+    ),
+    Case(
+        "Mutation.reviseAgreement",
+        "an-active-sla",
+        "mutation R($id: ID!, $reason: String!) { reviseAgreement(id: $id, reason: $reason,"
+        ' input: {name: "Revised"}) { id version status } }',
+        with_reason(fresh(AgreementStatus.ACTIVE)),
+        lambda data, world, unit: data["reviseAgreement"]["version"] == 2,
+        from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
+        lambda world: {"id": UNKNOWN_IDS["Agreement"], "reason": "matrix"},
+    ),
+    Case(
+        "Mutation.rejectAgreement",
+        "a-pending-sla",
+        "mutation J($id: ID!, $reason: String!) { rejectAgreement(id: $id, reason: $reason)"
+        " { id status } }",
+        with_reason(fresh(AgreementStatus.PENDING_APPROVAL)),
+        lambda data, world, unit: data["rejectAgreement"]["status"] == "REJECTED",
+        from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
+        lambda world: {"id": UNKNOWN_IDS["Agreement"], "reason": "matrix"},
+    ),
+    Case(
+        "Mutation.withdrawAgreement",
+        "a-pending-sla-of-its-submitter",
+        "mutation W($id: ID!, $reason: String!) { withdrawAgreement(id: $id, reason: $reason)"
+        " { id status } }",
+        with_reason(fresh(AgreementStatus.PENDING_APPROVAL)),
+        lambda data, world, unit: data["withdrawAgreement"]["status"] == "WITHDRAWN",
+        from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
+        lambda world: {"id": UNKNOWN_IDS["Agreement"], "reason": "matrix"},
+        for_actor=submitted_by_the_asker,
+    ),
+    Case(
+        "Query.exceptions",
+        "of-a-service",
+        "query E($id: ID) { exceptions(componentId: $id) { id } }",
+        service_of,
+        lambda data, world, unit: (
+            world.ids[f"exception:{unit}"] in {e["id"] for e in data["exceptions"]}
+        ),
+        everyone((SEES, SEES, BLIND), (FORBIDDEN, FORBIDDEN, FORBIDDEN)),
+        unknown_id("Component"),
+    ),
+    Case(
+        "Mutation.requestException",
+        "on-a-service",
+        "mutation R($input: ExceptionInput!) { requestException(input: $input) { id status } }",
+        new_exception_input,
+        moved_to("requestException", "PENDING_APPROVAL"),
+        from_role(Role.EDITOR, (SEES, SEES, BAD_INPUT)),
+        lambda world: exception_input(UNKNOWN_IDS["Component"]),
+    ),
+    Case(
+        "Mutation.approveException",
+        "a-pending-exception",
+        "mutation A($id: ID!) { approveException(id: $id) { id status } }",
+        fresh_exception(),
+        moved_to("approveException", "APPROVED"),
+        from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
+        unknown_id("ServiceException"),
+    ),
+    Case(
+        "Mutation.rejectException",
+        "a-pending-exception",
+        'mutation J($id: ID!) { rejectException(id: $id, reason: "no") { id status } }',
+        fresh_exception(),
+        moved_to("rejectException", "REJECTED"),
+        from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
+        unknown_id("ServiceException"),
+    ),
+    Case(
+        "Mutation.cancelException",
+        "an-approved-exception-before-its-start",
+        'mutation C($id: ID!) { cancelException(id: $id, reason: "moved") { id status } }',
+        fresh_exception(approved=True),
+        moved_to("cancelException", "CANCELLED"),
+        from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
+        unknown_id("ServiceException"),
     ),
     Case(
         "Mutation.runSync",
@@ -500,7 +683,10 @@ async def test_access(
     expected = case.expected[role][SCOPES.index(scope)]
     unit = TARGET_UNIT[scope]
     scoped = scope != "unlimited"
-    variables = await case.variables(world, graph, unit)
+    if case.for_actor is None:
+        variables = await case.variables(world, graph, unit)
+    else:
+        variables = await case.for_actor(world, graph, unit, world.actor(role, scoped))
 
     data, codes, messages = await _answer(schema, graph, case, world, role, scoped, variables)
 

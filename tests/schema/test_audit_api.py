@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 import strawberry
-from support import GraphBuilder, load
+from support import AUTHORED_AT, GraphBuilder, load
 
 from hub.domain.audit import record_hash
 from hub.domain.models import AgreementKind, AgreementStatus, Indicator, ObjectiveSpec, WindowKind
 from hub.domain.tokens import TokenSpec
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
+from hub.graph.ids import to_iso
 from hub.graph.repositories import TokenRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
@@ -104,8 +105,14 @@ async def test_admins_read_every_record_oldest_first(
         ("agreement.approve", "checked"),
     ]
     assert [r["sequence"] for r in retail] == sorted(r["sequence"] for r in retail)
-    assert retail[2]["before"] == '{"approvals":[],"status":"PENDING_APPROVAL"}'
-    assert retail[2]["after"] == '{"approvals":["abe"],"status":"ACTIVE"}'
+    # The approval records the workflow state and the start it set (the authoring
+    # instant of `support.Author`: no start was given).
+    assert retail[2]["before"] == (
+        '{"approvals":[],"effectiveFrom":null,"state":"PENDING_APPROVAL"}'
+    )
+    assert retail[2]["after"] == (
+        f'{{"approvals":["abe"],"effectiveFrom":"{to_iso(AUTHORED_AT)}","state":"APPROVED"}}'
+    )
     assert [(r["__typename"], r["action"], r["actor"]) for r in token] == [
         ("AuditRecord", "token.create", "cli")
     ]

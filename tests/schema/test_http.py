@@ -19,7 +19,8 @@ from support import GraphBuilder
 from hub.app import create_app
 from hub.domain.workflow import Role
 from hub.graph.client import Graph, GraphConnection
-from hub.graph.repositories import AuditRepository, TokenRepository
+from hub.graph.ids import to_iso
+from hub.graph.repositories import AgreementRepository, AuditRepository, TokenRepository
 from hub.settings import Settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -164,7 +165,7 @@ def sla_input(world: dict[str, str], **changes: Any) -> dict[str, Any]:
         "objectives": [
             {"indicator": "AVAILABILITY", "target": 99.9, "windowKind": "CALENDAR_MONTH"}
         ],
-        "effectiveFrom": "2026-01-01T00:00:00Z",
+        # No start: in force from its approval (a start in the past would be refused).
         **changes,
     }
 
@@ -317,7 +318,7 @@ async def test_an_editor_creates_and_submits_and_another_approver_activates(
         "name": "Checkout SLA",
         "version": 1,
         "status": "DRAFT",
-        "effectiveFrom": "2026-01-01T00:00:00Z",
+        "effectiveFrom": None,
         "objectives": [
             {"indicator": "AVAILABILITY", "target": 99.9, "windowKind": "CALENDAR_MONTH"}
         ],
@@ -352,7 +353,10 @@ async def test_an_editor_creates_and_submits_and_another_approver_activates(
     }
     assert await listed(client, tokens, world["cust"]) == [{"id": agreement_id, "status": "ACTIVE"}]
 
-    # Every state change, and only those, is in the audit trail.
+    # Every state change, and only those, is in the audit trail; the approval set the
+    # start, which was left to it.
+    start = (await AgreementRepository(graph).get(agreement_id)).effective_from
+    assert start is not None
     trail = await AuditRepository(graph).for_target(agreement_id)
     assert [(e.action, e.actor, e.reason, e.before, e.after) for e in trail] == [
         (
@@ -360,21 +364,22 @@ async def test_an_editor_creates_and_submits_and_another_approver_activates(
             tokens.users[Role.EDITOR],
             None,
             None,
-            '{"kind":"SLA","name":"Checkout SLA","status":"DRAFT","version":1}',
+            '{"kind":"SLA","name":"Checkout SLA","state":"DRAFT","version":1}',
         ),
         (
             "agreement.submit",
             tokens.users[Role.EDITOR],
             "ready for review",
-            '{"approvals":[],"status":"DRAFT"}',
-            '{"approvals":[],"status":"PENDING_APPROVAL"}',
+            '{"approvals":[],"state":"DRAFT"}',
+            '{"approvals":[],"state":"PENDING_APPROVAL"}',
         ),
         (
             "agreement.approve",
             tokens.users[Role.APPROVER],
             "targets checked",
-            '{"approvals":[],"status":"PENDING_APPROVAL"}',
-            f'{{"approvals":["{tokens.users[Role.APPROVER]}"],"status":"ACTIVE"}}',
+            '{"approvals":[],"effectiveFrom":null,"state":"PENDING_APPROVAL"}',
+            f'{{"approvals":["{tokens.users[Role.APPROVER]}"],'
+            f'"effectiveFrom":"{to_iso(start)}","state":"APPROVED"}}',
         ),
     ]
     assert [e.at for e in trail] == sorted(e.at for e in trail)

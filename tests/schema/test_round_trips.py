@@ -27,6 +27,7 @@ from support import APPROVER, EDITOR, VIEWER, GraphBuilder, StatementLog, listen
 
 from hub.domain.models import (
     AgreementKind,
+    AgreementRevisionSpec,
     AgreementSpec,
     AgreementStatus,
     Indicator,
@@ -275,3 +276,61 @@ async def test_coverage_gaps_of_a_page_of_slas_are_batched_too(
         gaps = sorted((g["kind"], g["component"]["id"]) for g in node["coverageGaps"])
         assert gaps == (sorted(("UNCOVERED", c["id"]) for c in node["covers"]) if active else [])
         assert {g["sla"]["id"] for g in node["coverageGaps"]} <= {node["id"]}
+
+
+VERSIONS_QUERY = """
+query Versions($customerId: ID!) {
+  agreements(first: 50, customerId: $customerId, status: [ACTIVE, DRAFT]) {
+    edges {
+      node {
+        id
+        version
+        previousVersion { id version }
+        versions { id version status }
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("count", [2, 8])
+@READERS
+async def test_versions_and_previous_versions_of_a_page_are_batched(
+    count: int,
+    reader: Actor,
+    schema: strawberry.Schema,
+    graph: Graph,
+    builder: GraphBuilder,
+    statements: StatementLog,
+) -> None:
+    """`previousVersion` and `versions` cost one statement each per page, whatever the
+    number of agreements and versions on it."""
+    customer_id, expected = await build_agreements(builder, 3 * count)
+    repository = AgreementRepository(builder.graph)
+    lineages = {}
+    for agreement_id, shown in expected.items():
+        if shown["status"] == "ACTIVE":
+            revision = await repository.revise(
+                agreement_id, AgreementRevisionSpec(name="v2"), EDITOR, "round trips"
+            )
+            lineages[agreement_id] = [agreement_id, revision]
+    context = Context.create(graph, reader, ApiSettings())
+    statements.names.clear()
+
+    result = await schema.execute(
+        VERSIONS_QUERY, variable_values={"customerId": customer_id}, context_value=context
+    )
+
+    assert result.errors is None
+    assert result.data is not None
+    sent = Counter(statements.names)
+    assert sent.pop("agreements.AGREEMENTS_BY_IDS", 0) <= 1
+    assert sent == Counter({"agreements.LIST_AGREEMENTS": 1, "agreements.VERSIONS_BY_LINEAGES": 1})
+    nodes = {edge["node"]["id"]: edge["node"] for edge in result.data["agreements"]["edges"]}
+    for first, (v1, v2) in lineages.items():
+        assert [v["id"] for v in nodes[v1]["versions"]] == [v1, v2]
+        assert nodes[v2]["previousVersion"] == {"id": first, "version": 1}
+        assert nodes[v2]["versions"] == nodes[v1]["versions"]
+        assert [v["status"] for v in nodes[v1]["versions"]] == ["ACTIVE", "DRAFT"]
+    assert len(lineages) == count

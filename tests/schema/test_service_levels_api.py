@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -528,6 +528,8 @@ EXPECTED_STATEMENTS = Counter(
         "agreements.OBJECTIVES_BY_AGREEMENT_IDS": 1,
         "telemetry.TELEMETRY_DAYS": 1,
         "service_levels.OBJECTIVE_TICKETS": 1,
+        # Approved exceptions of every objective on the page, in one statement.
+        "exceptions.EXCUSED_WINDOWS": 1,
     }
 )
 
@@ -763,6 +765,117 @@ async def test_a_violation_is_a_node_with_its_agreement_and_objective(
     }
     gone = await ask(schema, graph, VIOLATION_NODE, id="vio_0000")
     assert gone == {"node": None}
+
+
+# ---- violations in record time ---------------------------------------------------------
+
+REVISION = """
+  id periodStart periodEnd measured target severity creditPercent
+  agreementVersion recordedAt supersededAt objective { name }
+"""
+VIOLATIONS_NOW = f"""
+query Now($agreementId: ID) {{
+  violations(agreementId: $agreementId) {{
+    edges {{ cursor node {{ {REVISION} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+VIOLATIONS_AS_RECORDED = f"""
+query AsRecorded($knownAt: DateTime!, $agreementId: ID, $first: Int, $after: String) {{
+  violationsAsRecorded(knownAt: $knownAt, agreementId: $agreementId, first: $first,
+                       after: $after) {{
+    edges {{ cursor node {{ {REVISION} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+REVISION_NODE = (
+    f"query Revision($id: ID!) {{ node(id: $id) {{ ... on Violation {{ {REVISION} }} }} }}"
+)
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+async def test_a_credit_paid_before_late_data_lifted_the_period_is_reproduced(
+    schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
+) -> None:
+    """The issue's acceptance test: assess, note a violation and its credit at T1, push
+    late data that lifts the period, reassess at T2; the violation is gone from
+    `violations` and identical to T1's in `violationsAsRecorded(knownAt: T1)`."""
+    sla, objectives = await assessed_sla(graph, builder)
+    then = (await ask(schema, graph, VIOLATIONS_NOW, agreementId=sla))["violations"]
+    t1 = datetime.now(UTC)
+    [paid] = [e["node"] for e in then["edges"] if e["node"]["objective"]["name"] == "avail"]
+    # February's avail: 99.8 against 99.9, a MAJOR breach that earned a 10 % credit.
+    assert (paid["measured"], paid["severity"], paid["creditPercent"]) == (
+        approx(99.8),
+        "MAJOR",
+        10.0,
+    )
+    assert paid["agreementVersion"] == 1
+    assert paid["supersededAt"] is None
+    assert parse_time(paid["recordedAt"]) < t1
+
+    # Late data: a perfect bucket lifts February to 19,980 of 20,000 = 99.9, the target.
+    await store(graph, objectives["avail"], utc(2026, 2, 21), [10_000], [10_000])
+    settings = bound(*objectives.values(), assess_days=59)
+    await ServiceLevels(graph, settings).assess(utc(2026, 3, 1), [sla])
+    t2 = datetime.now(UTC)
+
+    now = (await ask(schema, graph, VIOLATIONS_NOW, agreementId=sla))["violations"]
+    assert paid["id"] not in {e["node"]["id"] for e in now["edges"]}
+    assert len(now["edges"]) == len(then["edges"]) - 1
+
+    recorded = (await ask(schema, graph, VIOLATIONS_AS_RECORDED, knownAt=iso(t1), agreementId=sla))[
+        "violationsAsRecorded"
+    ]
+    # Identical to what T1 answered, save that the cleared one now says when it was.
+    [cleared] = [e["node"] for e in recorded["edges"] if e["node"]["id"] == paid["id"]]
+    assert t1 < parse_time(cleared["supersededAt"]) < t2
+    assert {**cleared, "supersededAt": None} == paid
+    assert [{**e, "node": {**e["node"], "supersededAt": None}} for e in recorded["edges"]] == then[
+        "edges"
+    ]
+    # As recorded at T2, and the closed revision itself, by id.
+    at_t2 = await ask(schema, graph, VIOLATIONS_AS_RECORDED, knownAt=iso(t2), agreementId=sla)
+    assert at_t2["violationsAsRecorded"] == now
+    assert (await ask(schema, graph, REVISION_NODE, id=paid["id"]))["node"] == cleared
+
+    # Paged by id, two at a time, as `violations` is.
+    pages: list[list[str]] = []
+    after = None
+    while True:
+        page = (
+            await ask(
+                schema,
+                graph,
+                VIOLATIONS_AS_RECORDED,
+                knownAt=iso(t1),
+                agreementId=sla,
+                first=2,
+                after=after,
+            )
+        )["violationsAsRecorded"]
+        pages.append([e["node"]["id"] for e in page["edges"]])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    ids = [e["node"]["id"] for e in then["edges"]]
+    assert pages == [ids[0:2], ids[2:4], ids[4:5]]
+
+
+async def test_violations_as_recorded_needs_a_time_in_range(
+    schema: strawberry.Schema, graph: Graph
+) -> None:
+    result = await execute(schema, graph, VIOLATIONS_AS_RECORDED, knownAt="2026-03-01T00:00:00")
+
+    assert result.errors is not None
+    [error] = result.errors
+    assert (error.extensions or {}).get("code") == "BAD_USER_INPUT"
+    assert [p["field"] for p in (error.extensions or {})["problems"]] == ["knownAt"]
 
 
 # ---- rootCause -------------------------------------------------------------------------

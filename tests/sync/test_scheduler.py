@@ -1,5 +1,5 @@
 """The scheduler inside `hub serve`: one job per enabled connector, never overlapping,
-and the periodic breach assessment."""
+the periodic breach assessment and the scheduled backup (tests/sync/test_scheduled_backup.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def test_each_enabled_connector_gets_one_non_overlapping_job(graph: Graph) -> No
     jobs = {job.id: job for job in build_scheduler(settings, graph).get_jobs()}
 
     assert sorted(jobs) == [
+        "backup:scheduled",
         "slo:assess",
         "sync:pagerduty",
         "sync:pagerduty-services",
@@ -44,15 +45,19 @@ def test_a_prometheus_url_schedules_its_sync_beside_the_breach_assessment(
     jobs = {job.id: job for job in build_scheduler(settings, graph).get_jobs()}
 
     assert enabled(settings) == ["prometheus"]
-    assert sorted(jobs) == ["slo:assess", "sync:prometheus"]
+    assert sorted(jobs) == ["backup:scheduled", "slo:assess", "sync:prometheus"]
     assert jobs["sync:prometheus"].trigger.interval == timedelta(seconds=120)
     assert jobs["slo:assess"].trigger.interval == timedelta(seconds=600)
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
 
 
-def test_no_configured_source_means_only_the_breach_assessment(graph: Graph) -> None:
+def test_no_configured_source_means_only_the_breach_assessment_and_the_backup(
+    graph: Graph,
+) -> None:
     settings = Settings()
     assert enabled(settings) == []
-    [job] = build_scheduler(settings, graph).get_jobs()
+    job, backup = build_scheduler(settings, graph).get_jobs()
     assert job.id == "slo:assess"
     assert job.trigger.interval == timedelta(seconds=settings.slo.assess_interval_seconds)
+    assert backup.id == "backup:scheduled"
+    assert backup.trigger.interval == timedelta(hours=24)

@@ -148,6 +148,7 @@ def backup(settings: Settings, path: Path, *, progress: Progress = _quiet) -> He
             graph = Graph.connect(
                 connection,
                 connection_timeout=settings.neo4j.connection_timeout_seconds,
+                max_transaction_retry_time=settings.neo4j.max_transaction_retry_seconds,
                 transaction_timeout=settings.neo4j.transaction_timeout_seconds,
             )
             try:

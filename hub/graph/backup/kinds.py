@@ -84,6 +84,9 @@ KEY_LABELS: Sequence[KeyLabel] = (
     KeyLabel("SyncLease", "connector", q.NODES_SYNC_LEASE),
     KeyLabel("SyncRun", "id", q.NODES_SYNC_RUN),
     KeyLabel("QuarantinedRecord", "key", q.NODES_QUARANTINED_RECORD),
+    KeyLabel("ServiceException", "id", q.NODES_SERVICE_EXCEPTION, q.OUT_OF_SERVICE_EXCEPTION),
+    KeyLabel("Notification", "id", q.NODES_NOTIFICATION),
+    KeyLabel("NotificationAttachment", "key", q.NODES_NOTIFICATION_ATTACHMENT),
 )
 KEY_LABEL_BY_NAME = {k.label: k for k in KEY_LABELS}
 
@@ -108,6 +111,13 @@ NODE_KINDS: Sequence[NodeKind] = (
     NodeKind(("SyncRun",), "SyncRun", q.RESTORE_SYNC_RUNS),
     NodeKind(("QuarantinedRecord",), "QuarantinedRecord", q.RESTORE_QUARANTINED_RECORDS),
     NodeKind(("Migration",), "Migration", q.RESTORE_MIGRATIONS),
+    NodeKind(("ServiceException",), "ServiceException", q.RESTORE_SERVICE_EXCEPTIONS),
+    NodeKind(("Notification",), "Notification", q.RESTORE_NOTIFICATIONS),
+    NodeKind(
+        ("NotificationAttachment",),
+        "NotificationAttachment",
+        q.RESTORE_NOTIFICATION_ATTACHMENTS,
+    ),
 )
 NODE_KIND_BY_LABELS = {k.labels: k for k in NODE_KINDS}
 
@@ -126,9 +136,11 @@ RELATIONSHIP_KINDS: Sequence[RelationshipKind] = (
     RelationshipKind("PROVIDED_BY", "Agreement", "Team", q.RESTORE_PROVIDED_BY),
     RelationshipKind("WITH_VENDOR", "Agreement", "Vendor", q.RESTORE_WITH_VENDOR),
     RelationshipKind("UNDERPINS", "Agreement", "Agreement", q.RESTORE_UNDERPINS),
+    RelationshipKind("PREVIOUS_VERSION", "Agreement", "Agreement", q.RESTORE_PREVIOUS_VERSION),
     RelationshipKind("HAS_VIOLATION", "Agreement", "Violation", q.RESTORE_HAS_VIOLATION),
     RelationshipKind("OF_OBJECTIVE", "Violation", "Objective", q.RESTORE_OF_OBJECTIVE),
     RelationshipKind("AFFECTS", "Incident", "Component", q.RESTORE_AFFECTS),
+    RelationshipKind("EXCUSES", "ServiceException", "Component", q.RESTORE_EXCUSES),
 )
 RELATIONSHIP_KIND_BY_NAME = {(k.type, k.from_label, k.to_label): k for k in RELATIONSHIP_KINDS}
 

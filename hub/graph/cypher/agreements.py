@@ -1,15 +1,25 @@
-"""Agreements, their objectives, what they cover and who they are with."""
+"""Agreements, their versions, their objectives, what they cover and who they are with.
+
+Every version is a node of its own; versions of one agreement share `lineage` (the id
+of version 1) and each names its predecessor: `(v2)-[:PREVIOUS_VERSION]->(v1)`. A
+version stores its workflow `state` and valid time; its status is derived when asked
+(`hub.graph.cypher.validity`). `versionKey` (lineage#version) is unique, so two
+revisions racing for the same version number cannot both commit.
+"""
 
 from hub.graph.cypher import Cypher, scope
+from hub.graph.cypher.validity import in_force, latest, status_at
 
-# MERGE on a pre-generated id: the managed transaction may run twice.
+# A version 1 or a revision. MERGE on a pre-generated id: the managed transaction may
+# run twice. `$objectives` are complete property maps (new nodes, new ids).
 CREATE_AGREEMENT = Cypher(
     """
     MERGE (a:Agreement {id: $id})
-    ON CREATE SET a.kind = $kind, a.name = $name, a.version = 1, a.status = 'DRAFT',
+    ON CREATE SET a.kind = $kind, a.name = $name, a.lineage = $lineage,
+                  a.version = $version, a.versionKey = $versionKey, a.state = 'DRAFT',
                   a.effectiveFrom = $effectiveFrom, a.effectiveTo = $effectiveTo,
-                  a.createdAt = $now, a.createdBy = $actor, a.approvals = [],
-                  a.creditPolicy = $creditPolicy
+                  a.createdAt = $now, a.recordedAt = $now, a.createdBy = $actor,
+                  a.approvals = [], a.creditPolicy = $creditPolicy
     WITH a
     UNWIND $objectives AS o
     MERGE (obj:Objective {id: o.id})
@@ -41,6 +51,13 @@ LINK_VENDOR = Cypher(
     """
     MATCH (a:Agreement {id: $id}), (p:Vendor {id: $counterpartId})
     MERGE (a)-[:WITH_VENDOR]->(p)
+    """
+)
+
+LINK_PREVIOUS_VERSION = Cypher(
+    """
+    MATCH (a:Agreement {id: $id}), (previous:Agreement {id: $previousId})
+    MERGE (a)-[:PREVIOUS_VERSION]->(previous)
     """
 )
 
@@ -84,7 +101,59 @@ AGREEMENTS_BY_IDS = Cypher(
     + scope.agreement_visible("a")
     + """
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
-    RETURN properties(a) AS props, p.id AS counterpartId
+    OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
+    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
+    """
+)
+
+# Every version of each lineage that the reader may see (through the lineage index).
+VERSIONS_BY_LINEAGES = Cypher(
+    """
+    UNWIND $lineages AS lineage
+    MATCH (a:Agreement {lineage: lineage})
+    WHERE """
+    + scope.agreement_visible("a")
+    + """
+    OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
+    OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
+    RETURN lineage, properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
+    ORDER BY lineage, a.version
+    """
+)
+
+# Every version of one lineage, for the writes that decide by the whole lineage (which
+# version is the latest, which ones a newly approved version ends). Unscoped: they run
+# only after the version named passed the scope check.
+LINEAGE_VERSIONS = Cypher(
+    """
+    MATCH (a:Agreement {lineage: $lineage})
+    OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
+    OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
+    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
+    ORDER BY a.version
+    """
+)
+
+# The version of a lineage in force at $at (the latest one, should two overlap). Shaped
+# for ArcadeDB's planner, which seeks the lineage index for a first WHERE on its own,
+# and plans nothing at all for a statement with an OPTIONAL MATCH (hence the pattern
+# comprehensions); `tests/graph/test_versions.py` checks the plans.
+AGREEMENT_AS_OF = Cypher(
+    """
+    MATCH (a:Agreement)
+    WHERE a.lineage = $lineage
+    WITH a
+    WHERE """
+    + in_force("a", "$at")
+    + " AND "
+    + scope.agreement_visible("a")
+    + """
+    WITH a
+    ORDER BY a.version DESC
+    LIMIT 1
+    RETURN properties(a) AS props,
+           head([(a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p) | p.id]) AS counterpartId,
+           head([(a)-[:PREVIOUS_VERSION]->(previous:Agreement) | previous.id]) AS previousId
     """
 )
 
@@ -106,31 +175,60 @@ COVERED_IDS_BY_AGREEMENT_IDS = Cypher(
     """
 )
 
+# What underpins an SLA underpins its lineage: the latest version of each OLA or UC
+# that underpins any version of it (an OLA keeps naming the SLA version it was written
+# against; a revision of the SLA does not change the OLA's terms).
 UNDERPINNING_IDS_BY_SLA_IDS = Cypher(
     """
     UNWIND $ids AS id
-    MATCH (:Agreement {id: id})<-[:UNDERPINS]-(a:Agreement)
-    RETURN id AS slaId, a.id AS agreementId
-    ORDER BY a.id
+    MATCH (sla:Agreement {id: id})
+    MATCH (version:Agreement {lineage: sla.lineage})<-[:UNDERPINS]-(a:Agreement)
+    WHERE """
+    + latest("a")
+    + """
+    RETURN DISTINCT id AS slaId, a.id AS agreementId
+    ORDER BY agreementId
     """
 )
 
+# The SLAs each agreement underpins (what a revision copies).
+UNDERPINNED_IDS_BY_AGREEMENT_IDS = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (:Agreement {id: id})-[:UNDERPINS]->(sla:Agreement)
+    RETURN id AS agreementId, sla.id AS slaId
+    ORDER BY sla.id
+    """
+)
+
+# With what the status is derived from (`hub.domain.validity`), and whether the
+# version is its lineage's latest.
 SLA_IDS_BY_SERVICE_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (:Component {id: id})<-[:COVERS]-(a:Agreement)
     WHERE a.kind = 'SLA'
-    RETURN id AS serviceId, a.id AS agreementId, a.status AS status
+    OPTIONAL MATCH (a)<-[:PREVIOUS_VERSION]-(next:Agreement)
+    RETURN id AS serviceId, a.id AS agreementId, a.state AS state,
+           a.effectiveFrom AS effectiveFrom, a.effectiveTo AS effectiveTo,
+           a.supersededAt AS supersededAt, a.sunsetAt AS sunsetAt, next IS NULL AS latest
     ORDER BY a.id
     """
 )
 
+# A page by id. With statuses, the versions whose status at $now is one of them; with
+# neither statuses nor a time, the latest version of each lineage.
 LIST_AGREEMENTS = Cypher(
     """
     MATCH (a:Agreement)
     WHERE ($after IS NULL OR a.id > $after)
       AND ($kinds IS NULL OR a.kind IN $kinds)
-      AND ($statuses IS NULL OR a.status IN $statuses)
+      AND ($statuses IS NULL OR """
+    + status_at("a")
+    + """ IN $statuses)
+      AND ($statuses IS NOT NULL OR """
+    + latest("a")
+    + """)
       AND ($customerId IS NULL
            OR EXISTS { MATCH (a)-[:FOR_CUSTOMER]->(:Customer {id: $customerId}) })
       AND ($serviceId IS NULL
@@ -139,22 +237,119 @@ LIST_AGREEMENTS = Cypher(
     + scope.agreement_visible("a")
     + """
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
-    RETURN properties(a) AS props, p.id AS counterpartId
+    OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
+    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
     ORDER BY a.id
     LIMIT $limit
     """
 )
 
-# Optimistic: the change applies only if nobody moved the agreement meanwhile.
-TRANSITION_AGREEMENT = Cypher(
+# The versions in force at $asOf, by id; a start on or before $asOf is the range the
+# effectiveFrom index answers (planned alone, as above). Statuses (at $now) may narrow
+# them further.
+LIST_AGREEMENTS_AS_OF = Cypher(
     """
-    MATCH (a:Agreement {id: $id})
-    WHERE a.status = $expectedStatus AND a.approvals = $expectedApprovals
+    MATCH (a:Agreement)
+    WHERE a.effectiveFrom <= $asOf
+    WITH a
+    WHERE ($after IS NULL OR a.id > $after)
+      AND """
+    + in_force("a", "$asOf")
+    + """
+      AND ($kinds IS NULL OR a.kind IN $kinds)
+      AND ($statuses IS NULL OR """
+    + status_at("a")
+    + """ IN $statuses)
+      AND ($customerId IS NULL
+           OR EXISTS { MATCH (a)-[:FOR_CUSTOMER]->(:Customer {id: $customerId}) })
+      AND ($serviceId IS NULL
+           OR EXISTS { MATCH (a)-[:COVERS]->(:Component {id: $serviceId}) })
       AND """
     + scope.agreement_visible("a")
     + """
-    SET a.status = $status, a.submittedBy = coalesce($submittedBy, a.submittedBy),
-        a.approvals = $approvals, a.updatedAt = $now
+    WITH a
+    ORDER BY a.id
+    LIMIT $limit
+    RETURN properties(a) AS props,
+           head([(a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p) | p.id]) AS counterpartId,
+           head([(a)-[:PREVIOUS_VERSION]->(previous:Agreement) | previous.id]) AS previousId
+    """
+)
+
+# Optimistic: the change applies only if nobody moved the version meanwhile. Only the
+# workflow moves here: the start is set once, by the approval that completes it
+# (`$effectiveFrom` null otherwise), never the other terms.
+TRANSITION_AGREEMENT = Cypher(
+    """
+    MATCH (a:Agreement {id: $id})
+    WHERE a.state = $expectedState AND a.approvals = $expectedApprovals
+      AND """
+    + scope.agreement_visible("a")
+    + """
+    SET a.state = $state, a.submittedBy = coalesce($submittedBy, a.submittedBy),
+        a.submittedAt = coalesce($submittedAt, a.submittedAt),
+        a.approvals = $approvals, a.approvalLog = $approvalLog,
+        a.effectiveFrom = coalesce($effectiveFrom, a.effectiveFrom),
+        a.approvedAt = coalesce($approvedAt, a.approvedAt),
+        a.endedAt = coalesce($endedAt, a.endedAt), a.updatedAt = $now
     RETURN a.id AS id
+    """
+)
+
+# A newly approved version takes over from earlier ones still in force (or scheduled)
+# at `row.at`: their end becomes that instant. Nothing else of theirs changes.
+SUPERSEDE_VERSIONS = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Agreement {id: row.id})
+    WHERE a.state = 'APPROVED'
+    SET a.effectiveTo = row.at, a.supersededAt = row.at, a.supersededBy = $by,
+        a.updatedAt = $now
+    RETURN count(a) AS ended
+    """
+)
+
+# ---- migration 8: versions ---------------------------------------------------------
+
+AGREEMENT_LINEAGE_INDEX = Cypher(
+    "CREATE INDEX agreement_lineage IF NOT EXISTS FOR (n:Agreement) ON (n.lineage)"
+)
+
+
+AGREEMENT_EFFECTIVE_FROM_INDEX = Cypher(
+    "CREATE INDEX agreement_effective_from IF NOT EXISTS FOR (n:Agreement) ON (n.effectiveFrom)"
+)
+
+
+AGREEMENT_STATE_INDEX = Cypher(
+    "CREATE INDEX agreement_state IF NOT EXISTS FOR (n:Agreement) ON (n.state)"
+)
+
+
+AGREEMENT_VERSION_KEY_UNIQUE = Cypher(
+    "CREATE CONSTRAINT agreement_version_key IF NOT EXISTS "
+    "FOR (n:Agreement) REQUIRE n.versionKey IS UNIQUE"
+)
+
+# Agreements written before versions: one page at a time, by id.
+UNVERSIONED_AGREEMENTS = Cypher(
+    """
+    MATCH (a:Agreement)
+    WHERE a.lineage IS NULL
+    RETURN properties(a) AS props
+    ORDER BY a.id
+    LIMIT $limit
+    """
+)
+
+# Each row: id and the version fields (`status` gives way to `state`).
+VERSION_AGREEMENTS = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Agreement {id: row.id})
+    WHERE a.lineage IS NULL
+    SET a += row.props
+    REMOVE a.status
+    RETURN count(a) AS versioned
     """
 )

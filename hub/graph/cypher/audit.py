@@ -52,7 +52,8 @@ AUDIT_RECORDS_BY_IDS = Cypher(
 )
 
 # Whether an audit record's target is a scoped record the token may read: an
-# agreement, service, customer, objective or violation (`hub.graph.cypher.scope`).
+# agreement, service, customer, objective, violation or exception (one that names a
+# component the token may read: `hub.graph.cypher.exceptions`).
 _TARGET_VISIBLE = (
     "(EXISTS { MATCH (ta:Agreement {id: r.targetId}) WHERE "
     + scope.agreement_visible("ta")
@@ -65,7 +66,10 @@ _TARGET_VISIBLE = (
     + " } OR EXISTS { MATCH (:Violation {id: r.targetId})-[:OF_OBJECTIVE]->(tvo:Objective)"
     + " WHERE "
     + scope.objective_visible("tvo")
-    + " })"
+    + " } OR ($scopeCustomer IS NULL AND EXISTS { MATCH (:ServiceException {id: r.targetId})"
+    + "-[:EXCUSES]->(tec:Component) WHERE "
+    + scope.component_visible("tec")
+    + " }))"
 )
 
 AUDIT_TRAIL = Cypher(

@@ -358,6 +358,17 @@ RESTORE_UNDERPINS = Cypher(
     RETURN count(*) AS written
     """
 )
+RESTORE_PREVIOUS_VERSION = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Agreement {id: row.from})
+    MATCH (b:Agreement {id: row.to})
+    MERGE (a)-[r:PREVIOUS_VERSION]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+
 RESTORE_HAS_VIOLATION = Cypher(
     """
     UNWIND $rows AS row
@@ -400,4 +411,48 @@ FORGET_MIGRATIONS = Cypher(
     DELETE m
     RETURN count(*) AS forgotten
     """
+)
+
+# ---- service exceptions (hub.graph.cypher.exceptions) ------------------------------------
+
+NODES_SERVICE_EXCEPTION = Cypher(
+    "MATCH (n:ServiceException) RETURN labels(n) AS labels, properties(n) AS props"
+)
+OUT_OF_SERVICE_EXCEPTION = Cypher(
+    """
+    MATCH (a:ServiceException)-[r]->(b)
+    RETURN a.id AS from, type(r) AS type, labels(b) AS toLabels, b.id AS toId, b.key AS toKey,
+           properties(r) AS props
+    """
+)
+RESTORE_SERVICE_EXCEPTIONS = Cypher(
+    "UNWIND $rows AS row MERGE (n:ServiceException {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_EXCUSES = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:ServiceException {id: row.from})
+    MATCH (b:Component {id: row.to})
+    MERGE (a)-[r:EXCUSES]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+
+# ---- the notification outbox (hub.graph.cypher.notifications) ---------------------------
+
+NODES_NOTIFICATION = Cypher(
+    "MATCH (n:Notification) RETURN labels(n) AS labels, properties(n) AS props"
+)
+NODES_NOTIFICATION_ATTACHMENT = Cypher(
+    "MATCH (n:NotificationAttachment) RETURN labels(n) AS labels, properties(n) AS props"
+)
+RESTORE_NOTIFICATIONS = Cypher(
+    "UNWIND $rows AS row MERGE (n:Notification {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_NOTIFICATION_ATTACHMENTS = Cypher(
+    "UNWIND $rows AS row MERGE (n:NotificationAttachment {key: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
 )

@@ -1,15 +1,19 @@
-"""What the coverage-gap rules need: each ACTIVE SLA's chain and its cover."""
+"""What the coverage-gap rules need: the chain of each SLA in force and its cover."""
 
 from hub.graph.cypher import Cypher, scope
+from hub.graph.cypher.validity import in_force
 
-# The chain of an SLA: the ACTIVE components it covers and everything they depend on
-# through ACTIVE components, each with the ACTIVE OLAs/UCs that cover it. The depth
+# The chain of an SLA in force at $now: the ACTIVE components it covers and everything
+# they depend on through ACTIVE components, each with the OLAs/UCs in force that cover
+# it. The depth
 # bound keeps path enumeration finite in dense graphs; chains deeper than 25 hops are
 # not a shape estates have.
 SLA_CHAIN_COVER = Cypher(
     """
     MATCH (sla:Agreement)
-    WHERE sla.kind = 'SLA' AND sla.status = 'ACTIVE'
+    WHERE sla.kind = 'SLA' AND """
+    + in_force("sla")
+    + """
       AND ($slaIds IS NULL OR sla.id IN $slaIds)
       AND $scopeCustomer IS NULL AND """
     + scope.agreement_visible("sla")
@@ -20,7 +24,9 @@ SLA_CHAIN_COVER = Cypher(
     WHERE all(n IN nodes(p) WHERE n.status = 'ACTIVE')
     WITH DISTINCT sla, c
     OPTIONAL MATCH (cover:Agreement)-[:COVERS]->(c)
-    WHERE cover.status = 'ACTIVE' AND cover.kind IN ['OLA', 'UC']
+    WHERE cover.kind IN ['OLA', 'UC'] AND """
+    + in_force("cover")
+    + """
     WITH sla, c, cover
     OPTIONAL MATCH (cover)-[:HAS_OBJECTIVE]->(o:Objective)
     WITH sla, c, cover, collect(properties(o)) AS objectives

@@ -9,7 +9,9 @@ or changes scoped records:
 
 - `$scopeUnits`: business units, or null for "not limited";
 - `$scopeRegions`: regions, or null for "not limited";
-- `$scopeCustomer`: the customer a customer token is bound to, or null.
+- `$scopeCustomer`: the customer a customer token is bound to, or null;
+- `$scopeNow`: the instant at which a customer token's SLAs must be in force
+  (`hub.graph.cypher.validity.in_force`), bound once per request.
 
 A null unit or region is never IN a list, so a record without one is visible only
 where units (or regions) are not limited, as the contract says.
@@ -18,6 +20,8 @@ where units (or regions) are not limited, as the contract says.
 from __future__ import annotations
 
 from typing import LiteralString
+
+from hub.graph.cypher.validity import in_force
 
 # Spelt out once: the parameter names the repositories pass (`Scope.params()`).
 UNLIMITED: LiteralString = (
@@ -41,13 +45,13 @@ def customer_visible(node: LiteralString) -> LiteralString:
 
 def service_visible(node: LiteralString) -> LiteralString:
     """A Service: in the token's units and regions; for a customer token, covered by
-    one of its customer's ACTIVE SLAs."""
+    one of its customer's SLAs in force."""
     sla, customer = f"{node}_sla", f"{node}_customer"
     return (
         f"({_units_and_regions(node)} AND ($scopeCustomer IS NULL OR EXISTS {{"
         f" MATCH ({node})<-[:COVERS]-({sla}:Agreement)-[:FOR_CUSTOMER]->"
         f"({customer}:Customer {{id: $scopeCustomer}})"
-        f" WHERE {sla}.kind = 'SLA' AND {sla}.status = 'ACTIVE' }}))"
+        f" WHERE {sla}.kind = 'SLA' AND {in_force(sla, '$scopeNow')} }}))"
     )
 
 
@@ -66,12 +70,13 @@ def internal_visible() -> LiteralString:
 
 def agreement_visible(node: LiteralString) -> LiteralString:
     """An SLA belongs to its customer's unit and region (a customer token reads its
-    own ACTIVE ones); an OLA or UC is readable where one SLA it underpins is, and,
+    own, while in force); an OLA or UC is readable where one SLA it underpins is, and,
     underpinning none, only by tokens that are not limited at all."""
     customer, sla, via = f"{node}_customer", f"{node}_sla", f"{node}_via"
     return (
         f"({UNLIMITED}"
-        f" OR ({node}.kind = 'SLA' AND ($scopeCustomer IS NULL OR {node}.status = 'ACTIVE')"
+        f" OR ({node}.kind = 'SLA'"
+        f" AND ($scopeCustomer IS NULL OR {in_force(node, '$scopeNow')})"
         f" AND EXISTS {{ MATCH ({node})-[:FOR_CUSTOMER]->({customer}:Customer)"
         f" WHERE {customer_visible(customer)} }})"
         f" OR ({node}.kind <> 'SLA' AND $scopeCustomer IS NULL"

@@ -3,7 +3,7 @@ objective owners, tickets, violations and incidents for root cause."""
 
 from __future__ import annotations
 
-from hub.graph.cypher import Cypher, scope
+from hub.graph.cypher import Cypher, scope, validity
 
 # The agreement or service that holds each objective, with its tier (a service's own,
 # or the highest tier among what an agreement covers).
@@ -31,47 +31,79 @@ OBJECTIVE_TICKETS = Cypher(
     """
 )
 
-# ACTIVE SLAs with their objectives (optionally only some agreements).
+# SLAs in force at $now with their objectives (optionally only some agreements).
 ACTIVE_SLA_OBJECTIVES = Cypher(
     """
-    MATCH (a:Agreement {kind: 'SLA', status: 'ACTIVE'})
-    WHERE $ids IS NULL OR a.id IN $ids
+    MATCH (a:Agreement {kind: 'SLA'})
+    WHERE ($ids IS NULL OR a.id IN $ids) AND """
+    + validity.in_force("a")
+    + """
     OPTIONAL MATCH (a)-[:COVERS]->(c:Component)
     WITH a, collect(c.tier) AS tiers
     MATCH (a)-[:HAS_OBJECTIVE]->(o:Objective)
     RETURN a.id AS agreementId, a.creditPolicy AS creditPolicy,
-           a.effectiveFrom AS effectiveFrom, tiers, o {.*} AS objective
+           a.effectiveFrom AS effectiveFrom, a.version AS version, tiers, o {.*} AS objective
     ORDER BY a.id, o.id
     """
 )
 
-# Each row: key (objectiveId|periodStart), id (for a new node), agreementId,
-# objectiveId, props.
-UPSERT_VIOLATIONS = Cypher(
+# ---- violations: revisions in record time (hub/graph/repositories/violations.py) -------
+#
+# A Violation node is one revision of the verdict on one period of one objective: it is
+# written once and only ever closed (`supersededAt`), never changed or deleted.
+# `recordKey` is `<recordEnd>|<agreementId>|<objectiveId>|<periodStart>`, where
+# recordEnd is `supersededAt`, or OPEN_RECORD (9999-12-31...) while the revision is
+# current. It is unique, so a period has at most one current revision, and it is the
+# index every read below starts from: the current revisions (of one agreement) are a
+# prefix of it, and the revisions current at an instant T are among the keys after
+# `T~`, so neither list reads the revisions closed before the instant it asks about.
+
+# The current revisions of the periods an assessment judged, by their open record keys.
+CURRENT_VIOLATIONS = Cypher(
+    """
+    UNWIND $recordKeys AS recordKey
+    MATCH (v:Violation {recordKey: recordKey})
+    RETURN v {.*} AS violation
+    """
+)
+
+# Close current revisions: each row names one by its open record key and gives the key
+# it has once closed. Returns how many it closed: fewer than asked means another
+# assessment closed some after this one read them.
+SUPERSEDE_VIOLATIONS = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (v:Violation {recordKey: row.recordKey})
+    WHERE v.supersededAt IS NULL
+    SET v.supersededAt = $now, v.recordKey = row.closedKey
+    RETURN count(v) AS superseded
+    """
+)
+
+# New current revisions. Each row: agreementId, objectiveId, props (every property,
+# id, key and recordKey included). CREATE, not MERGE: a revision is new by definition;
+# a retried transaction reads the current revisions again before deciding, and the
+# unique recordKey refuses a second current revision of one period.
+RECORD_VIOLATIONS = Cypher(
     """
     UNWIND $rows AS row
     MATCH (a:Agreement {id: row.agreementId})
     MATCH (o:Objective {id: row.objectiveId})
-    MERGE (v:Violation {key: row.key})
-    ON CREATE SET v.id = row.id, v.createdAt = $now
-    SET v += row.props, v.updatedAt = $now
-    MERGE (a)-[:HAS_VIOLATION]->(v)
-    MERGE (v)-[:OF_OBJECTIVE]->(o)
+    CREATE (v:Violation)
+    SET v += row.props
+    CREATE (a)-[:HAS_VIOLATION]->(v)
+    CREATE (v)-[:OF_OBJECTIVE]->(o)
     """
 )
 
-# Periods that were assessed again and are no longer breached lose their violation.
-CLEAR_VIOLATIONS = Cypher(
-    """
-    UNWIND $keys AS key
-    MATCH (v:Violation {key: key})
-    DETACH DELETE v
-    """
-)
-
+# `violations`: the current revisions, of one agreement when $recordKeyPrefix names it
+# (`OPEN_RECORD|agreementId|`), else of all (`OPEN_RECORD|`). The index range comes
+# first, alone: ArcadeDB plans one index per MATCH and would pick `id` for `v.id > $after`.
 VIOLATIONS = Cypher(
     """
     MATCH (v:Violation)
+    WHERE v.recordKey STARTS WITH $recordKeyPrefix
+    WITH v
     WHERE ($agreementId IS NULL OR v.agreementId = $agreementId)
       AND ($severities IS NULL OR v.severity IN $severities)
       AND ($from IS NULL OR v.periodEnd > $from)
@@ -83,12 +115,43 @@ VIOLATIONS = Cypher(
     + scope.agreement_visible("a")
     + """
       }
-    RETURN v {.*} AS violation
+    WITH v
     ORDER BY v.id
     LIMIT $limit
+    RETURN v {.*} AS violation
     """
 )
 
+# `violationsAsRecorded`: the revisions current at $knownAt, recordedAt <= $knownAt <
+# coalesce(supersededAt, +inf). $recordKeyAfter is `<knownAt>~`: '~' sorts after '|' and
+# every character of an id, so the range holds exactly the revisions whose record ends
+# after knownAt (the current ones included), and none closed earlier.
+VIOLATIONS_AS_RECORDED = Cypher(
+    """
+    MATCH (v:Violation)
+    WHERE v.recordKey > $recordKeyAfter
+    WITH v
+    WHERE v.recordedAt <= $knownAt
+      AND ($agreementId IS NULL OR v.agreementId = $agreementId)
+      AND ($severities IS NULL OR v.severity IN $severities)
+      AND ($from IS NULL OR v.periodEnd > $from)
+      AND ($to IS NULL OR v.periodStart < $to)
+      AND ($after IS NULL OR v.id > $after)
+      AND EXISTS {
+        MATCH (a:Agreement)-[:HAS_VIOLATION]->(v)
+        WHERE """
+    + scope.agreement_visible("a")
+    + """
+      }
+    WITH v
+    ORDER BY v.id
+    LIMIT $limit
+    RETURN v {.*} AS violation
+    """
+)
+
+# Any revision by id, current or not: `node(id)` of a revision that was later revised
+# or cleared still answers.
 VIOLATIONS_BY_IDS = Cypher(
     """
     UNWIND $ids AS id
@@ -100,6 +163,22 @@ VIOLATIONS_BY_IDS = Cypher(
     + """
       }
     RETURN v {.*} AS violation
+    """
+)
+
+# Migration: violations written before record time (one node per period, updated in
+# place) each become the current revision of their period, recorded when last written.
+VIOLATIONS_TO_REVISIONS = Cypher(
+    """
+    MATCH (v:Violation)
+    WHERE v.recordedAt IS NULL
+    OPTIONAL MATCH (a:Agreement {id: v.agreementId})
+    WITH v, a, coalesce(v.updatedAt, v.createdAt, $now) AS recordedAt
+    SET v.recordedAt = recordedAt,
+        v.agreementVersion = coalesce(a.version, 1),
+        v.key = v.objectiveId + '|' + v.periodStart + '|' + recordedAt,
+        v.recordKey = $openRecord + '|' + v.agreementId + '|' + v.objectiveId + '|'
+                      + v.periodStart
     """
 )
 

@@ -40,6 +40,13 @@ VIOLATION_PERIOD_INDEX = Cypher(
     "CREATE INDEX violation_period IF NOT EXISTS FOR (n:Violation) ON (n.periodStart)"
 )
 
+# One current revision per period, and the index that violation lists start from
+# (`recordKey` in hub.graph.cypher.service_levels).
+VIOLATION_RECORD_KEY_UNIQUE = Cypher(
+    "CREATE CONSTRAINT violation_record_key IF NOT EXISTS "
+    "FOR (n:Violation) REQUIRE n.recordKey IS UNIQUE"
+)
+
 # Keys are `objectiveId|source|YYYY-MM-DD`; absent days are simply not returned.
 TELEMETRY_DAYS = Cypher(
     """

@@ -4,6 +4,7 @@ edges, while one variable-length match grows with the number of paths, which exp
 in diamond-rich graphs (measured in ``docs/benchmarks.md``)."""
 
 from hub.graph.cypher import Cypher
+from hub.graph.cypher.validity import in_force
 
 COMPONENT_STATUS = Cypher("MATCH (c:Component {id: $id}) RETURN c.status AS status")
 
@@ -40,13 +41,16 @@ DEPENDANT_IDS_OF = Cypher(
 
 # The components are matched first, through their id index: ArcadeDB plans the pattern
 # from the agreement end otherwise (6-7 s instead of 0.15 s for the 9,800 components a
-# core router's impact reaches; docs/benchmarks.md, "Access scope").
+# core router's impact reaches; docs/benchmarks.md, "Access scope"). Only the versions
+# in force at $now are exposed.
 ACTIVE_AGREEMENTS_COVERING = Cypher(
     """
     MATCH (c:Component)
     WHERE c.id IN $ids
     MATCH (a:Agreement)-[:COVERS]->(c)
-    WHERE a.status = 'ACTIVE'
+    WHERE """
+    + in_force("a")
+    + """
     WITH DISTINCT a
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER]->(customer:Customer)
     RETURN a.id AS id, a.kind AS kind, a.name AS name, customer.id AS customerId,

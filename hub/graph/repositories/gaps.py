@@ -9,18 +9,21 @@ from hub.domain.access import UNLIMITED, Scope
 from hub.domain.gaps import ChainMember, Cover, Gap, sla_gaps
 from hub.graph.client import Graph
 from hub.graph.cypher import gaps as q
+from hub.graph.ids import Clock, system_clock, to_iso
 from hub.graph.repositories.agreements import AgreementRepository, objective_from_props
 
 
 class CoverageGapRepository:
-    def __init__(self, graph: Graph, scope: Scope = UNLIMITED) -> None:
+    def __init__(self, graph: Graph, scope: Scope = UNLIMITED, clock: Clock = system_clock) -> None:
         # The access checkpoint: every read of scoped records below passes
-        # `self._scope` to its statement (see hub.graph.cypher.scope).
+        # `self._scope` to its statement (see hub.graph.cypher.scope). `clock` says
+        # when "in force" is judged: the SLAs and covers of that instant count.
         self._graph = graph
         self._scope = scope
+        self._clock = clock
 
     async def gaps(self, sla_id: str | None = None) -> list[Gap]:
-        """Gaps of one ACTIVE SLA, or of every ACTIVE SLA; an SLA not ACTIVE has none."""
+        """Gaps of one SLA in force, or of every SLA in force; any other has none."""
         by_sla = await self._gaps(None if sla_id is None else [sla_id])
         return [gap for _, found in sorted(by_sla.items()) for gap in found]
 
@@ -30,7 +33,12 @@ class CoverageGapRepository:
         return {sla_id: found.get(sla_id, []) for sla_id in sla_ids}
 
     async def _gaps(self, sla_ids: list[str] | None) -> dict[str, list[Gap]]:
-        rows = await self._graph.read(q.SLA_CHAIN_COVER, slaIds=sla_ids, **self._scope.params())
+        rows = await self._graph.read(
+            q.SLA_CHAIN_COVER,
+            slaIds=sla_ids,
+            now=to_iso(self._clock()),
+            **self._scope.params(),
+        )
         chains: dict[str, list[ChainMember]] = defaultdict(list)
         for row in rows:
             covers = tuple(

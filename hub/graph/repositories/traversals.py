@@ -8,20 +8,23 @@ from hub.domain.models import ChainComponent, Walk
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import Cypher
 from hub.graph.cypher import traversals as q
+from hub.graph.ids import Clock, system_clock, to_iso
 
 
 @dataclass(frozen=True, slots=True)
 class Exposure:
-    """What a walk up from a component reaches: ACTIVE agreements (by kind and name) and
-    the customers of the SLAs among them (by name)."""
+    """What a walk up from a component reaches: the agreement versions in force (by kind
+    and name) and the customers of the SLAs among them (by name)."""
 
     agreement_ids: tuple[str, ...]
     customer_ids: tuple[str, ...]
 
 
 class TraversalRepository:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, clock: Clock = system_clock) -> None:
+        # `clock` says when "in force" is judged (one instant per request).
         self._graph = graph
+        self._clock = clock
 
     async def dependency_chain(self, root_id: str, max_depth: int) -> Walk:
         """Everything `root_id` depends on, transitively, up to `max_depth` hops."""
@@ -36,7 +39,10 @@ class TraversalRepository:
         return await self._walk(step, root_id, max_depth, with_edges=with_edges)
 
     async def exposure(self, component_ids: list[str]) -> Exposure:
-        rows = await self._graph.read(q.ACTIVE_AGREEMENTS_COVERING, ids=component_ids)
+        """The agreement versions in force now that cover these components."""
+        rows = await self._graph.read(
+            q.ACTIVE_AGREEMENTS_COVERING, ids=component_ids, now=to_iso(self._clock())
+        )
         agreements = tuple(dict.fromkeys(r["id"] for r in rows))
         with_customer = sorted(
             (r["customerName"], r["customerId"]) for r in rows if r["customerId"]

@@ -1,7 +1,9 @@
-"""Authoring agreements: create (DRAFT), submit, approve. Every change is audited."""
+"""Authoring agreements: create (DRAFT version 1), revise (DRAFT version n+1), submit,
+approve, reject, withdraw. Every change is audited."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import strawberry
@@ -56,6 +58,56 @@ class AgreementInput:
     credit_policy: CreditPolicyInput | None = None
 
 
+@strawberry.input(
+    description="What a revision changes. A field left out keeps the previous version's "
+    "value, except effectiveFrom: left out, the revision is in force from its approval. "
+    "Lists given replace the previous ones whole."
+)
+class AgreementRevisionInput:
+    name: str | None = None
+    covers: list[strawberry.ID] | None = None
+    objectives: list[ObjectiveInput] | None = None
+    underpins: list[strawberry.ID] | None = None
+    effective_from: DateTime | None = None
+    effective_to: DateTime | None = None
+
+
+def _objective(o: ObjectiveInput) -> dict[str, object]:
+    return {
+        "indicator": o.indicator,
+        "target": o.target,
+        "threshold": o.threshold,
+        "window_kind": o.window_kind,
+        "window_days": o.window_days,
+        "priority": o.priority,
+        "name": o.name,
+    }
+
+
+def _revision(data: AgreementRevisionInput) -> models.AgreementRevisionSpec:
+    """Validate a revision with the domain's rules; errors name the input field."""
+    given: dict[str, object] = {
+        "name": data.name,
+        "covers": None if data.covers is None else tuple(str(c) for c in data.covers),
+        "objectives": None
+        if data.objectives is None
+        else tuple(_objective(o) for o in data.objectives),
+        "underpins": None if data.underpins is None else tuple(str(u) for u in data.underpins),
+        "effective_from": data.effective_from,
+        "effective_to": data.effective_to,
+    }
+    try:
+        # Only the fields given: the spec knows which ones the revision changes.
+        return models.AgreementRevisionSpec.model_validate(
+            {key: value for key, value in given.items() if value is not None}
+        )
+    except ValidationError as exc:
+        problems = InvalidInputError.from_validation(exc, prefix="input.").problems
+        if any(p.field.startswith("input.objectives.") for p in problems):
+            problems = [p for p in problems if p.field != "input.objectives"]
+        raise InvalidInputError(problems) from exc
+
+
 def _spec(data: AgreementInput) -> models.AgreementSpec:
     """Validate the input with the domain's rules; errors name the input field."""
     effective_from: datetime | None = data.effective_from
@@ -68,18 +120,7 @@ def _spec(data: AgreementInput) -> models.AgreementSpec:
                 "kind": data.kind,
                 "name": data.name,
                 "covers": tuple(str(c) for c in data.covers),
-                "objectives": tuple(
-                    {
-                        "indicator": o.indicator,
-                        "target": o.target,
-                        "threshold": o.threshold,
-                        "window_kind": o.window_kind,
-                        "window_days": o.window_days,
-                        "priority": o.priority,
-                        "name": o.name,
-                    }
-                    for o in data.objectives
-                ),
+                "objectives": tuple(_objective(o) for o in data.objectives),
                 "customer_id": None if data.customer_id is None else str(data.customer_id),
                 "provider_team_id": None
                 if data.provider_team_id is None
@@ -132,8 +173,9 @@ class AgreementMutations:
 
     @strawberry.mutation(
         permission_classes=[IsApprover],
-        description="Records an approval; enough approvals by others than the submitter "
-        "make the agreement ACTIVE.",
+        description="Records an approval; enough approvals by others than the author and "
+        "the submitter approve the version, in force from its effectiveFrom (or now). "
+        "Fails with FORBIDDEN_TRANSITION when effectiveFrom lies more than 60 s in the past.",
     )
     async def approve_agreement(
         self, info: Info, id: strawberry.ID, note: str | None = None
@@ -141,4 +183,44 @@ class AgreementMutations:
         agreement = await info.context.agreements.approve(
             str(id), info.context.actor, note, info.context.approvals_required
         )
+        return agreement_type(agreement)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Makes DRAFT version n+1 from the latest version n of the agreement, "
+        "with the changes given and the rest copied. Only the latest version can be revised, "
+        "and only while no version of the agreement is DRAFT or PENDING_APPROVAL.",
+    )
+    async def revise_agreement(
+        self, info: Info, id: strawberry.ID, input: AgreementRevisionInput, reason: str
+    ) -> Agreement:
+        agreements, revision = info.context.agreements, _revision(input)
+        try:
+            revision_id = await agreements.revise(str(id), revision, info.context.actor, reason)
+        except InvalidInputError as exc:
+            # The reason is an argument of its own; the rest are fields of `input`.
+            raise InvalidInputError(
+                [
+                    p if p.field == "reason" else replace(p, field=f"input.{p.field}")
+                    for p in exc.problems
+                ]
+            ) from exc
+        return agreement_type(await agreements.get(revision_id))
+
+    @strawberry.mutation(
+        permission_classes=[IsApprover],
+        description="PENDING_APPROVAL -> REJECTED, by an approver who neither wrote nor "
+        "submitted the version. The reason is required.",
+    )
+    async def reject_agreement(self, info: Info, id: strawberry.ID, reason: str) -> Agreement:
+        agreement = await info.context.agreements.reject(str(id), info.context.actor, reason)
+        return agreement_type(agreement)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="PENDING_APPROVAL -> WITHDRAWN, by its submitter (a DRAFT, by its "
+        "author). The reason is required.",
+    )
+    async def withdraw_agreement(self, info: Info, id: strawberry.ID, reason: str) -> Agreement:
+        agreement = await info.context.agreements.withdraw(str(id), info.context.actor, reason)
         return agreement_type(agreement)

@@ -1,4 +1,4 @@
-"""Listing agreements by customer, service, status and kind."""
+"""Listing agreement versions by customer, service, status, kind and time."""
 
 from __future__ import annotations
 
@@ -6,13 +6,25 @@ import strawberry
 
 from hub.graph.repositories.agreements import AgreementFilter
 from hub.schema.agreements.types import Agreement, agreement_type
-from hub.schema.base import AgreementKind, AgreementStatus, Connection, connection, decode_cursor
+from hub.schema.base import (
+    AgreementKind,
+    AgreementStatus,
+    Connection,
+    DateTime,
+    connection,
+    decode_cursor,
+    utc_argument,
+)
 from hub.schema.context import Info
 
 
 @strawberry.type
 class AgreementQueries:
-    @strawberry.field(description="Agreements, by id order.")
+    @strawberry.field(
+        description="Agreement versions, by id order: with asOf, those in force then; "
+        "with status, those whose status now is one of them (ACTIVE: in force now); with "
+        "neither, the latest version of each agreement."
+    )
     async def agreements(
         self,
         info: Info,
@@ -22,6 +34,7 @@ class AgreementQueries:
         status: list[AgreementStatus] | None = None,
         customer_id: strawberry.ID | None = None,
         service_id: strawberry.ID | None = None,
+        as_of: DateTime | None = None,
     ) -> Connection[Agreement]:
         size = info.context.page_size(first)
         found = await info.context.agreements.find(
@@ -30,6 +43,7 @@ class AgreementQueries:
                 statuses=status,
                 customer_id=None if customer_id is None else str(customer_id),
                 service_id=None if service_id is None else str(service_id),
+                as_of=None if as_of is None else utc_argument(as_of, "asOf"),
             ),
             limit=size + 1,
             after=decode_cursor(after),
@@ -38,3 +52,12 @@ class AgreementQueries:
         for agreement in found:
             info.context.loaders.agreement.prime(agreement.id, agreement)
         return connection([agreement_type(a) for a in found], [a.id for a in found], size)
+
+    @strawberry.field(
+        description="The version of the agreement `lineage` in force at `at` (null if none was)."
+    )
+    async def agreement_as_of(
+        self, info: Info, lineage: strawberry.ID, at: DateTime
+    ) -> Agreement | None:
+        found = await info.context.agreements.as_of(str(lineage), utc_argument(at, "at"))
+        return None if found is None else agreement_type(found)

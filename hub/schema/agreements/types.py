@@ -10,8 +10,10 @@ import strawberry
 
 from hub.domain import models
 from hub.schema.base import (
+    EARLIEST,
     AgreementKind,
     AgreementStatus,
+    Approval,
     DateTime,
     Indicator,
     Node,
@@ -97,19 +99,56 @@ class Objective:
         )
 
 
-@strawberry.interface
+@strawberry.interface(
+    description="One version of an agreement. Versions of one agreement share `lineage`; "
+    "a submitted version's terms never change, a revision is a new version."
+)
 class Agreement(Node):
     kind: AgreementKind
     name: str
     version: int
-    status: AgreementStatus
-    effective_from: DateTime | None
-    effective_to: DateTime | None
+    lineage: strawberry.ID = strawberry.field(
+        description="The id of version 1, shared by every version of this agreement."
+    )
+    status: AgreementStatus = strawberry.field(
+        description="At the time of the request: SCHEDULED before effectiveFrom, ACTIVE "
+        "while in force, SUPERSEDED once a later version took over, EXPIRED after "
+        "effectiveTo; DRAFT, PENDING_APPROVAL, REJECTED or WITHDRAWN before approval."
+    )
+    effective_from: DateTime | None = strawberry.field(
+        description="When the version is in force from (inclusive); null before approval "
+        "means from its approval."
+    )
+    effective_to: DateTime | None = strawberry.field(
+        description="When the version stops being in force (exclusive): its own end, or "
+        "when a later version took over."
+    )
+    recorded_at: DateTime = strawberry.field(description="When this version was written.")
     created_by: str
     submitted_by: str | None
     approved_by: list[str]
     counterpart_id: strawberry.Private[str]
     credit_policy_spec: strawberry.Private[models.CreditPolicySpec | None]
+    previous_id: strawberry.Private[str | None]
+    approval_log: strawberry.Private[tuple[models.Approval, ...]]
+
+    @strawberry.field(description="Who approved this version, when, with what note.")
+    def approvals(self) -> list[Approval]:
+        return [Approval.from_domain(a) for a in self.approval_log]
+
+    @strawberry.field(description="The version this one revised (null for version 1).")
+    async def previous_version(self, info: Info) -> Agreement | None:
+        if self.previous_id is None:
+            return None
+        found = await load_agreements(info, [self.previous_id])
+        return found[0] if found else None
+
+    @strawberry.field(description="Every version of this agreement, version 1 first.")
+    async def versions(self, info: Info) -> list[Agreement]:
+        found = await info.context.loaders.versions.load(str(self.lineage))
+        for version in found:
+            info.context.loaders.agreement.prime(version.id, version)
+        return [agreement_type(a) for a in found]
 
     @strawberry.field
     async def objectives(self, info: Info) -> list[Objective]:
@@ -159,7 +198,7 @@ class ServiceLevelAgreement(Agreement):
         assert customer is not None, f"SLA {self.id} has no customer"
         return Customer.from_domain(customer)
 
-    @strawberry.field(description="This SLA's coverage gaps (none unless it is ACTIVE).")
+    @strawberry.field(description="This SLA's coverage gaps (none unless it is in force).")
     async def coverage_gaps(
         self, info: Info
     ) -> list[Annotated[CoverageGap, strawberry.lazy("hub.schema.traversals.types")]]:
@@ -205,14 +244,18 @@ def agreement_type(agreement: models.Agreement) -> Agreement:
         kind=agreement.kind,
         name=agreement.name,
         version=agreement.version,
+        lineage=strawberry.ID(agreement.lineage),
         status=agreement.status,
         effective_from=agreement.effective_from,
         effective_to=agreement.effective_to,
+        recorded_at=agreement.recorded_at or EARLIEST,
         created_by=agreement.created_by,
         submitted_by=agreement.submitted_by,
         approved_by=list(agreement.approvals),
         counterpart_id=agreement.counterpart_id,
         credit_policy_spec=agreement.credit_policy,
+        previous_id=agreement.previous_id,
+        approval_log=agreement.approval_log,
     )
 
 

@@ -41,15 +41,24 @@ class Service(Component):
         team = await info.context.loaders.team.load(self.owner_id)
         return None if team is None else Team.from_domain(team)
 
-    @strawberry.field
+    @strawberry.field(
+        description="SLAs covering the service: the latest version of each, or with "
+        "`status`, every version whose status now is one of them (ACTIVE: in force now)."
+    )
     async def slas(
         self, info: Info, status: list[AgreementStatus] | None = None
     ) -> list[Annotated[ServiceLevelAgreement, strawberry.lazy("hub.schema.agreements.types")]]:
         from hub.schema.agreements.types import ServiceLevelAgreement, load_agreements
 
+        # As `agreements` lists them: the latest version of each, or with `status`,
+        # every version whose status now is one of those.
         wanted = None if status is None else set(status)
-        pairs = await info.context.loaders.sla_ids_of_service.load(str(self.id))
-        ids = [i for i, state in pairs if wanted is None or state in wanted]
+        slas = await info.context.loaders.sla_ids_of_service.load(str(self.id))
+        ids = [
+            sla.agreement_id
+            for sla in slas
+            if (sla.latest if wanted is None else sla.status in wanted)
+        ]
         return [a for a in await load_agreements(info, ids) if isinstance(a, ServiceLevelAgreement)]
 
     @strawberry.field(

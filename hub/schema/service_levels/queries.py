@@ -1,4 +1,4 @@
-"""`violations` and `rootCause`."""
+"""`violations`, `violationsAsRecorded` and `rootCause`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
 
 @strawberry.type
 class ServiceLevelQueries:
-    @strawberry.field(description="Breached objectives of SLAs, one per objective and period.")
+    @strawberry.field(
+        description="Breached objectives of SLAs, one per objective and period, as of now: "
+        "the current revision of each."
+    )
     async def violations(
         self,
         info: Info,
@@ -37,6 +40,34 @@ class ServiceLevelQueries:
     ) -> Connection[Violation]:
         size = info.context.page_size(first)
         found = await info.context.service_levels.violations(
+            agreement_id=None if agreement_id is None else str(agreement_id),
+            severities=severity,
+            start=_utc(from_, "from"),
+            end=_utc(to, "to"),
+            after=decode_cursor(after),
+            limit=size + 1,
+        )
+        return connection(violation_types(found), [v.id for v in found], size)
+
+    @strawberry.field(
+        description="`violations` as the hub had recorded them at `knownAt`: the revisions "
+        "current then (recordedAt <= knownAt < supersededAt), including violations later "
+        "revised or cleared."
+    )
+    async def violations_as_recorded(
+        self,
+        info: Info,
+        known_at: DateTime,
+        agreement_id: strawberry.ID | None = None,
+        severity: list[Severity] | None = None,
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Violation]:
+        size = info.context.page_size(first)
+        found = await info.context.service_levels.violations_as_recorded(
+            utc_argument(known_at, "knownAt"),
             agreement_id=None if agreement_id is None else str(agreement_id),
             severities=severity,
             start=_utc(from_, "from"),

@@ -84,7 +84,12 @@ class TelemetryDiscrepancy:
     secondary: float | None = strawberry.field(description="Compliance by the secondary.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One revision of the verdict on a breached period of an SLA objective. Its "
+    "figures never change: a later assessment that finds other figures, or finds the "
+    "period met, closes it (`supersededAt`) and records a new revision, with an id of its "
+    "own, if the period is still breached."
+)
 class Violation(Node):
     id: strawberry.ID
     period_start: DateTime
@@ -94,6 +99,16 @@ class Violation(Node):
     severity: Severity
     credit_percent: float | None = strawberry.field(
         description="Service credit owed, percent of the period's fee; null without a policy."
+    )
+    agreement_version: int = strawberry.field(
+        description="The version of the agreement whose terms judged this period."
+    )
+    recorded_at: DateTime = strawberry.field(
+        description="When the assessment that found these figures recorded them."
+    )
+    superseded_at: DateTime | None = strawberry.field(
+        description="When a later assessment revised or cleared this revision; null while "
+        "it is current."
     )
     agreement_id: strawberry.Private[str]
     objective_id: strawberry.Private[str]
@@ -122,6 +137,9 @@ class Violation(Node):
             target=record.target,
             severity=record.severity,
             credit_percent=record.credit_percent,
+            agreement_version=record.agreement_version,
+            recorded_at=record.recorded_at,
+            superseded_at=record.superseded_at,
             agreement_id=record.agreement_id,
             objective_id=record.objective_id,
         )

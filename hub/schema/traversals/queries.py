@@ -90,7 +90,8 @@ class TraversalQueries:
         )
 
     @strawberry.field(
-        description="Gaps for one ACTIVE SLA, or for every ACTIVE SLA when slaId is omitted."
+        description="Gaps for one SLA in force, or for every SLA in force when slaId is "
+        "omitted (judged with the OLAs and UCs in force)."
     )
     async def coverage_gaps(
         self, info: Info, sla_id: strawberry.ID | None = None

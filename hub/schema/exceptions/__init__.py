@@ -1,0 +1,1 @@
+"""Service exceptions: windows in which named components are excused."""
