@@ -186,6 +186,13 @@ def token_create(
     if problems := spec.problems():
         raise _fail(_problems(problems), code=2)
     settings = _settings()
+    known = settings.policy.groups
+    if known and (unknown := sorted(set(group or ()) - set(known))):
+        # A group no board can name would never sign anything: a typo, most likely.
+        raise _fail(
+            f"unknown approval group {unknown[0]!r}; policy.groups names {', '.join(known)}",
+            code=2,
+        )
     try:
         issued = _with_graph(settings, lambda g: TokenRepository(g).issue(spec))
     except InvalidInputError as exc:

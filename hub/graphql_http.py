@@ -321,6 +321,7 @@ class HubGraphQL(GraphQL[Context, None]):
             self.settings.policy.approvals_required,
             run_sync=self._run_sync,
             slo=self.settings.slo,
+            boards=self.settings.policy.approval_boards(),
         )
 
     async def _run_sync(self, name: str) -> SyncRun:

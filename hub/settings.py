@@ -32,8 +32,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.domain.boards import Board
 from hub.domain.identification import DEFAULT_ATTRIBUTES, DEFAULT_PRECEDENCE, Identification
-from hub.domain.models import Tier
+from hub.domain.models import AgreementKind, Tier
 from hub.domain.notifications import is_email_address
 
 DEFAULT_CONFIG_FILE = Path("config/hub.toml")
@@ -110,12 +111,74 @@ class ApiSettings(BaseModel):
     )
 
 
+class BoardSettings(BaseModel):
+    """An approval board: the groups that sign versions of `kind` whose highest covered
+    tier is `tier` (unset: every version of `kind` no board with a tier matches, CI-only
+    agreements included). docs/governance.md, "Approval boards"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AgreementKind
+    tier: Tier | None = None
+    groups: list[str] = Field(min_length=1, description="one approval per group")
+
+    @field_validator("groups")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        twice = sorted({g for g in value if value.count(g) > 1})
+        if twice:
+            raise ValueError(f"{twice[0]!r} is named twice")
+        return value
+
+
 class PolicySettings(BaseModel):
-    """Governance rules."""
+    """Governance rules: how many approvals, or which approval boards, activate a version."""
+
+    model_config = ConfigDict(extra="forbid")
 
     approvals_required: int = Field(
-        default=1, ge=1, description="Distinct approvals (not the submitter's) to activate."
+        default=1,
+        ge=1,
+        description="Distinct approvals (not the submitter's) to activate a version no "
+        "approval board applies to.",
     )
+    groups: list[str] = Field(
+        default_factory=list,
+        description="approval groups tokens may carry (--group) and boards may name",
+    )
+    boards: list[BoardSettings] = Field(default_factory=list)
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, value: list[str]) -> list[str]:
+        for group in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", group):
+                raise ValueError(f"{group!r}: use letters, digits, '_', '.' or '-'")
+        if len(set(value)) != len(value):
+            raise ValueError("a group is named twice")
+        return value
+
+    @model_validator(mode="after")
+    def _boards_name_known_groups(self) -> PolicySettings:
+        seen: set[tuple[AgreementKind, Tier | None]] = set()
+        for index, board in enumerate(self.boards):
+            unknown = [g for g in board.groups if g not in self.groups]
+            if unknown:
+                known = ", ".join(self.groups) or "none are"
+                raise ValueError(
+                    f"boards.{index}: unknown group {unknown[0]!r}; name it in "
+                    f"policy.groups (known: {known})"
+                )
+            key = (board.kind, board.tier)
+            if key in seen:
+                tier = board.tier or "any tier"
+                raise ValueError(f"boards.{index}: a second board for {board.kind} and {tier}")
+            seen.add(key)
+        return self
+
+    def approval_boards(self) -> tuple[Board, ...]:
+        """The boards as the workflow reads them."""
+        return tuple(Board(b.kind, b.tier, tuple(b.groups)) for b in self.boards)
 
 
 class IdentificationSettings(BaseModel):

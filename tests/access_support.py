@@ -10,6 +10,7 @@ source, so that no other test's records share them.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,6 +88,20 @@ class World:
         if approved:
             await repository.approve(exception.id, APPROVER)
         return exception.id
+
+    async def service_in(self, graph: Graph, unit: str) -> str:
+        """A new service of `unit` (for mutations that retire one)."""
+        key = f"svc-{unit}-{uuid.uuid4().hex[:8]}"
+        service = {
+            "externalId": key,
+            "name": f"Fresh service {unit} {self.source}",
+            "businessUnit": self.unit(unit),
+            "region": self.region(unit),
+        }
+        await BundleImporter(graph).load({"source": self.source, "services": [service]})
+        found = await ComponentRepository(graph).lookup(self.source, key)
+        assert found is not None
+        return found
 
     def sla_spec(self, unit: str, name: str) -> AgreementSpec:
         return AgreementSpec(

@@ -149,6 +149,24 @@ def test_bad_usage_exits_2_saying_what_to_fix(
     assert result.stdout == ""
 
 
+async def test_groups_are_the_configured_approval_groups(data_dir: Path, graph: Graph) -> None:
+    """With `policy.groups` set, a token carries only those (a typo would never sign)."""
+    env = {"HUB_POLICY__GROUPS": '["it", "legal"]'}
+    user = f"lena-{uuid.uuid4().hex[:8]}"
+    options = ["token", "create", "--user", user, "--role", "approver"]
+
+    refused = run_hub(*options, "--group", "legal", "--group", "lgeal", data_dir=data_dir, env=env)
+    accepted = run_hub(*options, "--group", "legal", data_dir=data_dir, env=env)
+
+    assert refused.returncode == 2
+    assert "unknown approval group 'lgeal'; policy.groups names it, legal" in refused.stderr
+    assert refused.stdout == ""
+    assert accepted.returncode == 0, accepted.stderr
+    actor = await TokenRepository(graph).authenticate(created(accepted.stdout)[1])
+    assert actor is not None
+    assert actor.groups == frozenset({"legal"})
+
+
 async def test_customer_and_pusher_tokens_bind_what_exists(
     data_dir: Path, graph: Graph, builder: GraphBuilder
 ) -> None:

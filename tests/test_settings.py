@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.settings import Settings, SettingsError, load_settings
+from hub.settings import PolicySettings, Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +96,72 @@ def test_scheduled_backups_are_daily_into_the_data_dir_by_default(
     monkeypatch.setenv("HUB_BACKUP__KEEP", "0")
     with pytest.raises(SettingsError, match="HUB_BACKUP__KEEP"):
         load_settings()
+
+
+# ---- approval boards ------------------------------------------------------------------
+
+
+def test_approval_boards_are_read_from_the_toml_file(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "hub.toml").write_text(
+        "[policy]\n"
+        'groups = ["it", "legal", "business"]\n'
+        "[[policy.boards]]\n"
+        'kind = "SLA"\ntier = "TIER_1"\ngroups = ["it", "legal", "business"]\n'
+        "[[policy.boards]]\n"
+        'kind = "UC"\ngroups = ["legal"]\n'
+    )
+    from hub.domain.boards import Board
+    from hub.domain.models import AgreementKind, Tier
+
+    settings = load_settings()
+    assert settings.policy.approvals_required == 1
+    assert settings.policy.approval_boards() == (
+        Board(AgreementKind.SLA, Tier.TIER_1, ("it", "legal", "business")),
+        Board(AgreementKind.UC, None, ("legal",)),
+    )
+    assert PolicySettings().approval_boards() == ()  # the default: none
+
+
+@pytest.mark.parametrize(
+    ("policy", "problem"),
+    [
+        (
+            {"groups": ["it"], "boards": [{"kind": "SLA", "tier": "TIER_1", "groups": ["legal"]}]},
+            "unknown group 'legal'; name it in policy.groups (known: it)",
+        ),
+        (
+            {"boards": [{"kind": "SLA", "groups": ["it"]}]},
+            "unknown group 'it'; name it in policy.groups (known: none are)",
+        ),
+        (
+            {"groups": ["it"], "boards": [{"kind": "SLA", "tier": "TIER_1", "groups": []}]},
+            "HUB_POLICY__BOARDS__0__GROUPS",
+        ),
+        (
+            {"groups": ["it"], "boards": [{"kind": "SLA", "groups": ["it", "it"]}]},
+            "'it' is named twice",
+        ),
+        (
+            {
+                "groups": ["it", "legal"],
+                "boards": [
+                    {"kind": "OLA", "tier": "TIER_2", "groups": ["it"]},
+                    {"kind": "OLA", "tier": "TIER_2", "groups": ["legal"]},
+                ],
+            },
+            "boards.1: a second board for OLA and TIER_2",
+        ),
+        ({"groups": ["it"], "boards": [{"kind": "XLA", "groups": ["it"]}]}, "HUB_POLICY__BOARDS"),
+        (
+            {"groups": ["it"], "boards": [{"kind": "SLA", "tier": "GOLD", "groups": ["it"]}]},
+            "BOARDS__0__TIER",
+        ),
+        ({"groups": ["it legal"]}, "'it legal': use letters, digits"),
+        ({"group": ["it"]}, "HUB_POLICY__GROUP"),
+    ],
+)
+def test_approval_boards_are_validated_at_start_up(policy: dict[str, object], problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(policy=policy)
+    assert problem in str(caught.value)

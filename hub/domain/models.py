@@ -14,6 +14,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from hub.domain import terms
+from hub.domain.terms import ClauseSpec, GovernanceTerms, SupportHoursSpec
+
 
 class Tier(enum.StrEnum):
     TIER_1 = "TIER_1"
@@ -316,6 +319,30 @@ class AgreementSpec(BaseModel):
     effective_from: datetime | None = None
     effective_to: datetime | None = None
     credit_policy: CreditPolicySpec | None = None
+    # Regulatory terms (hub.domain.terms): null support hours are around the clock.
+    support_hours: SupportHoursSpec | None = None
+    clauses: tuple[ClauseSpec, ...] = ()
+    regulations: tuple[str, ...] = ()
+    jurisdiction: str | None = None
+    data_residency: tuple[str, ...] = ()
+
+    _regulations = field_validator("regulations")(classmethod(lambda cls, v: terms.regulations(v)))
+    _residency = field_validator("data_residency")(
+        classmethod(lambda cls, v: terms.data_residency(v))
+    )
+    _jurisdiction = field_validator("jurisdiction")(
+        classmethod(lambda cls, v: None if v is None else terms.jurisdiction(v))
+    )
+
+    @property
+    def governance(self) -> GovernanceTerms:
+        return GovernanceTerms(
+            support_hours=self.support_hours,
+            clauses=self.clauses,
+            regulations=self.regulations,
+            jurisdiction=self.jurisdiction,
+            data_residency=self.data_residency,
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> AgreementSpec:
@@ -365,6 +392,35 @@ class AgreementRevisionSpec(BaseModel):
     underpins: tuple[str, ...] | None = None
     effective_from: datetime | None = None
     effective_to: datetime | None = None
+    support_hours: SupportHoursSpec | None = None
+    clauses: tuple[ClauseSpec, ...] | None = None
+    regulations: tuple[str, ...] | None = None
+    jurisdiction: str | None = None
+    data_residency: tuple[str, ...] | None = None
+
+    _regulations = field_validator("regulations")(
+        classmethod(lambda cls, v: None if v is None else terms.regulations(v))
+    )
+    _residency = field_validator("data_residency")(
+        classmethod(lambda cls, v: None if v is None else terms.data_residency(v))
+    )
+    _jurisdiction = field_validator("jurisdiction")(
+        classmethod(lambda cls, v: None if v is None else terms.jurisdiction(v))
+    )
+
+    def governance(self, previous: GovernanceTerms) -> GovernanceTerms:
+        """The revision's regulatory terms: those given, the rest `previous`."""
+        return GovernanceTerms(
+            support_hours=previous.support_hours
+            if self.support_hours is None
+            else self.support_hours,
+            clauses=previous.clauses if self.clauses is None else self.clauses,
+            regulations=previous.regulations if self.regulations is None else self.regulations,
+            jurisdiction=previous.jurisdiction if self.jurisdiction is None else self.jurisdiction,
+            data_residency=previous.data_residency
+            if self.data_residency is None
+            else self.data_residency,
+        )
 
     @model_validator(mode="after")
     def _zoned(self) -> AgreementRevisionSpec:
@@ -487,6 +543,14 @@ class Agreement:
     approval_log: tuple[Approval, ...] = ()
     superseded_at: datetime | None = None
     sunset_at: datetime | None = None
+    required_groups: tuple[str, ...] = ()
+    """Board groups that must sign this version, fixed at submission (none: the
+    count rule; `hub.domain.boards`)."""
+    governance: GovernanceTerms = field(default_factory=GovernanceTerms)
+    # Derived when read (docs/security.md): an SLA's from its customer, an OLA's or
+    # UC's from the SLAs it underpins when they agree.
+    business_unit: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

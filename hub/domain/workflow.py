@@ -4,7 +4,9 @@ DRAFT -> PENDING_APPROVAL -> APPROVED (then SCHEDULED, ACTIVE, SUPERSEDED or EXP
 as time passes: `hub.domain.validity`), or -> REJECTED by an approver, or ->
 WITHDRAWN by its submitter. An editor creates, revises and submits; an approver who
 neither wrote nor submitted a version approves or rejects it (four eyes). The number
-of distinct approvals required is a policy setting; the default is one. A revision
+of distinct approvals required is a policy setting; the default is one, unless an
+approval board names the groups that must sign (`hub.domain.boards`): then one
+approval per group, each by a different such approver holding that group. A revision
 is a new version of the lineage, made from its latest version.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hub.domain.access import Scope
+from hub.domain.boards import BoardError, group_to_sign
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.models import (
     Agreement,
@@ -104,6 +107,7 @@ class ApprovalOutcome:
     approvals: tuple[str, ...]
     state: AgreementState
     effective_from: datetime | None = None
+    group: str | None = None
 
 
 def _four_eyes(agreement: Agreement, actor: Actor, verb: str) -> None:
@@ -120,9 +124,19 @@ def _four_eyes(agreement: Agreement, actor: Actor, verb: str) -> None:
 
 
 def approve(
-    agreement: Agreement, actor: Actor, approvals_required: int = 1, *, at: datetime
+    agreement: Agreement,
+    actor: Actor,
+    approvals_required: int = 1,
+    *,
+    at: datetime,
+    group: str | None = None,
 ) -> ApprovalOutcome:
     """Record `actor`'s approval at `at`; the version is APPROVED once enough are in.
+
+    With an approval board (`agreement.required_groups`, fixed at submission) enough
+    means one approval per required group, each signing for a group its approver's
+    token carries (`group`, or the one such group still unsigned); one person signs
+    for one group of a version. Without one, `approvals_required` distinct approvals.
 
     No backdating: the approval that completes it fails when the version's
     effectiveFrom lies more than `BACKDATING_TOLERANCE` before `at` (a start within it
@@ -137,10 +151,37 @@ def approve(
         )
     _four_eyes(agreement, actor, "approve")
     if actor.user in agreement.approvals:
-        raise WorkflowError(f"{actor.user} has already approved {agreement.name!r}")
+        signed = next((a.group for a in agreement.approval_log if a.by == actor.user), None)
+        raise WorkflowError(
+            f"{actor.user} has already approved {agreement.name!r}"
+            + (
+                f" (for {signed!r}); one person signs for one group of a version, another "
+                "approver must sign for the others"
+                if signed is not None
+                else ""
+            )
+        )
+    try:
+        signs_for = group_to_sign(
+            agreement.required_groups,
+            agreement.approval_log,
+            actor.groups,
+            group,
+            user=actor.user,
+            name=agreement.name,
+        )
+    except BoardError as exc:
+        raise WorkflowError(str(exc)) from exc
     approvals = (*agreement.approvals, actor.user)
-    if len(approvals) < approvals_required:
-        return ApprovalOutcome(approvals=approvals, state=AgreementState.PENDING_APPROVAL)
+    if agreement.required_groups:
+        signed_now = {a.group for a in agreement.approval_log} | {signs_for}
+        complete = set(agreement.required_groups) <= signed_now
+    else:
+        complete = len(approvals) >= approvals_required
+    if not complete:
+        return ApprovalOutcome(
+            approvals=approvals, state=AgreementState.PENDING_APPROVAL, group=signs_for
+        )
     if backdated(agreement.effective_from, at):
         raise WorkflowError(
             f"{agreement.name!r} would take effect at {_shown(agreement.effective_from)}, "
@@ -156,6 +197,7 @@ def approve(
         approvals=approvals,
         state=AgreementState.APPROVED,
         effective_from=start_at_approval(agreement.effective_from, at),
+        group=signs_for,
     )
 
 

@@ -4,7 +4,8 @@ Telemetry objectives read their buckets (the primary source overlaid on the
 secondary: the primary wins wherever it has data). Ticket objectives (response,
 resolution, handoff time) read the tickets of what their agreement covers (or of the
 service holding them) and turn each into a settled outcome on the configured
-business-hours calendar, paused in the configured states.
+business-hours calendar (or the supported hours of their agreement, which replace
+it), paused in the configured states.
 
 Approved exceptions (`hub.graph.repositories.exceptions`) of the components an
 objective answers for are left out of it: telemetry buckets inside one are excused
@@ -36,6 +37,7 @@ from hub.engine.sources import telemetry_sources
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
 from hub.graph.ids import from_iso, to_iso
+from hub.graph.repositories.agreements import support_hours_from_json
 from hub.graph.repositories.exceptions import ExceptionRepository
 from hub.graph.repositories.telemetry import TelemetryRepository
 from hub.settings import SloSettings
@@ -85,6 +87,15 @@ class TicketRules:
     @classmethod
     def of(cls, settings: SloSettings) -> TicketRules:
         return cls(calendar=calendar_of(settings), pause_states=frozenset(settings.pause_states))
+
+    def for_support_hours(self, stored: str | None) -> TicketRules:
+        """The rules for an agreement's objectives: its supported hours (stored JSON,
+        `hub.domain.terms.SupportHoursSpec`) replace the configured business hours
+        whole, holidays included; without them the configured ones apply."""
+        hours = support_hours_from_json(stored)
+        if hours is None:
+            return self
+        return TicketRules(calendar=hours.calendar(), pause_states=self.pause_states)
 
 
 def ticket_outcomes(
@@ -216,9 +227,16 @@ class StatusEngine:
             **{"from": to_iso(span.start), "to": to_iso(at)},
         )
         tickets = {row["id"]: row["tickets"] for row in rows}
+        rules = {row["id"]: self._rules.for_support_hours(row["supportHours"]) for row in rows}
         return {
             o.id: ticket_buckets(
-                ticket_outcomes(o, tickets.get(o.id, []), self._rules, at, excused.get(o.id, ())),
+                ticket_outcomes(
+                    o,
+                    tickets.get(o.id, []),
+                    rules.get(o.id, self._rules),
+                    at,
+                    excused.get(o.id, ()),
+                ),
                 span.start,
                 span.end,
             )

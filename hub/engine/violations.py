@@ -1,8 +1,14 @@
-"""Breach detection: a Violation per breached objective of an ACTIVE SLA and period.
+"""Breach detection: a Violation per breached objective of an SLA, period and version
+part.
 
 Periods are calendar months (calendar quarters for quarterly objectives; a rolling
 objective is assessed per calendar month, the period its credits refer to). Only
-periods that have ended are assessed, over `assess_days` back. Violations are kept in
+periods that have ended are assessed, over `assess_days` back. Each period is judged
+by the terms in force during it (`hub.domain.terms_in_force`): every approved version
+of the SLA judges the part of the period it was in force in, with its own objectives,
+targets and credit policy, over that part's buckets; a credit is pro rata to the
+part's share of the period. So a later revision never changes how an earlier period
+is judged, and all versions are read and assessed in one batch. Violations are kept in
 record time (`hub.graph.repositories.violations`): a period whose figures changed (late
 data arrived) gets a new revision, one that now meets its target has its revision
 closed, and assessing again with the same data changes nothing.
@@ -10,11 +16,14 @@ closed, and assessing again with the same data changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from hub.domain.breaches import Breach, CreditPolicy, CreditTier, SeverityRules, assess
 from hub.domain.models import CreditPolicySpec, Tier
+from hub.domain.terms_in_force import part_in_force, prorated, version_end
 from hub.domain.windows import Window, calendar_periods, snap
 from hub.engine.status import StatusEngine
 from hub.graph.client import Graph
@@ -53,6 +62,13 @@ def highest_tier(tiers: Sequence[str | None]) -> Tier | None:
     return known[0] if known else None
 
 
+def sunset_by(row: Mapping[str, Any], at: datetime) -> bool:
+    """Whether the SLA version of an assessed row was sunset by `at`: its objectives
+    are no longer assessed (hub.domain.sunset)."""
+    sunset_at = from_iso(row.get("sunsetAt"))
+    return sunset_at is not None and sunset_at <= at
+
+
 async def assess_violations(
     graph: Graph,
     settings: SloSettings,
@@ -60,41 +76,53 @@ async def assess_violations(
     agreement_ids: Sequence[str] | None = None,
     rules: SeverityRules | None = None,
 ) -> list[Breach]:
-    """Assess every ended period of the last `settings.assess_days` and store the
-    violations found; returns the breaches."""
-    rows = await graph.read(
-        q.ACTIVE_SLA_OBJECTIVES,
-        ids=None if agreement_ids is None else list(agreement_ids),
-        now=to_iso(at),
-    )
-    engine = StatusEngine(graph, settings)
+    """Assess every ended period of the last `settings.assess_days`, each part by the
+    SLA version in force in it, and store the violations found; returns the breaches
+    (of a part, under its whole period). `agreement_ids` name lineages: any version
+    stands for all."""
     lookback = Window(snap(at) - timedelta(days=settings.assess_days), snap(at))
+    rows = await graph.read(
+        q.SLA_OBJECTIVES_IN_FORCE_DURING,
+        ids=None if agreement_ids is None else list(agreement_ids),
+        **{"from": to_iso(lookback.start), "to": to_iso(at)},
+    )
+    # Sunset versions leave assessment (hub.domain.sunset); their violations stay.
+    rows = [row for row in rows if not sunset_by(row, at)]
+    engine = StatusEngine(graph, settings)
     objectives = [objective_from_props(row["objective"]) for row in rows]
     series = await engine.series_between(objectives, lookback, at) if objectives else {}
     breaches: list[Breach] = []
     verdicts: list[PeriodVerdict] = []
     for row, objective in zip(rows, objectives, strict=True):
         effective_from = from_iso(row["effectiveFrom"])
+        end = version_end(from_iso(row["effectiveTo"]), from_iso(row.get("sunsetAt")))
         policy = credit_policy(credit_policy_from_json(row["creditPolicy"]))
         tier = highest_tier(row["tiers"])
+        # The terms that judged the part: the agreement's version number.
+        version = int(row["version"])
         for period in calendar_periods(objective.window_kind, lookback.start, lookback.end):
             if period.end > at or period.start < lookback.start:
                 continue
-            if effective_from is not None and period.end <= effective_from:
-                continue
+            part = part_in_force(period, effective_from, end)
+            if part is None:
+                continue  # this version was not in force during the period
+            # The part's own buckets (those starting in it, boundaries snapped: the
+            # bucket a version starts in is the new version's).
             breach = assess(
                 objective.id,
                 period,
-                series[objective.id].tally(period),
+                series[objective.id].tally(part),
                 objective.target,
                 tier,
                 policy,
                 rules or severity_rules(settings),
             )
-            # The terms that judged the period: the agreement's version number.
-            version = int(row["version"])
+            if breach is not None and part != period:
+                breach = replace(
+                    breach, credit_percent=prorated(breach.credit_percent, period, part)
+                )
             verdicts.append(
-                PeriodVerdict(row["agreementId"], objective.id, period, version, breach)
+                PeriodVerdict(row["agreementId"], objective.id, period, version, breach, part)
             )
             if breach is not None:
                 breaches.append(breach)

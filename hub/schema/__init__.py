@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from hub.schema.agreements.mutations import AgreementMutations
 from hub.schema.agreements.queries import AgreementQueries
+from hub.schema.agreements.templates import TemplateQueries
 from hub.schema.agreements.types import (
     OperationalLevelAgreement,
     ServiceLevelAgreement,
@@ -22,6 +23,7 @@ from hub.schema.agreements.types import (
 from hub.schema.audit.queries import AuditQueries
 from hub.schema.audit.types import AuditRecord
 from hub.schema.base import DATETIME_SCALAR, DateTime
+from hub.schema.components.mutations import ComponentMutations
 from hub.schema.components.queries import ComponentQueries
 from hub.schema.components.types import ConfigurationItem, Service
 from hub.schema.errors import ErrorPolicy, HubSchema
@@ -49,12 +51,13 @@ class Query(
     ServiceLevelQueries,
     AuditQueries,
     ExceptionQueries,
+    TemplateQueries,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(AgreementMutations, SyncMutations, ExceptionMutations):
+class Mutation(AgreementMutations, SyncMutations, ExceptionMutations, ComponentMutations):
     pass
 
 

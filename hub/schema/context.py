@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import strawberry
 
+from hub.domain.boards import Board
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.workflow import Actor
 from hub.engine.service import ServiceLevels
@@ -22,6 +23,7 @@ from hub.graph.repositories import (
     TraversalRepository,
 )
 from hub.graph.repositories.exceptions import ExceptionRepository
+from hub.graph.repositories.sunset import SunsetRepository
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.schema.loaders import Loaders
 from hub.settings import ApiSettings, SloSettings
@@ -41,7 +43,10 @@ class Context:
     service_levels: ServiceLevels
     audit: AuditRepository
     exceptions: ExceptionRepository
+    sunset: SunsetRepository
     approvals_required: int = 1
+    # Approval boards (policy.boards): which groups sign a version, fixed at submission.
+    boards: tuple[Board, ...] = ()
     # Given by the app when it runs connectors; the schema does not know them.
     run_sync: Callable[[str], Awaitable[SyncRun]] | None = None
 
@@ -54,6 +59,7 @@ class Context:
         approvals_required: int = 1,
         run_sync: Callable[[str], Awaitable[SyncRun]] | None = None,
         slo: SloSettings | None = None,
+        boards: Sequence[Board] = (),
     ) -> Context:
         # The one place where a request's scope is bound: every repository that reads
         # or changes scoped records gets the token's scope here, and applies it to each
@@ -91,7 +97,9 @@ class Context:
             service_levels=service_levels,
             audit=AuditRepository.for_actor(graph, actor),
             exceptions=ExceptionRepository(graph, scope),
+            sunset=SunsetRepository(graph, scope, clock),
             approvals_required=approvals_required,
+            boards=tuple(boards),
             run_sync=run_sync,
         )
 

@@ -226,4 +226,6 @@ async def _detect_deletions(
         log.warning("%s: %s", connector.name, note)
         run.notes.append(note)
         return
-    run.deleted = await repository.mark_deleted(connector.source, sorted(gone.values()))
+    run.deleted = await repository.mark_deleted(
+        connector.source, sorted(gone.values()), connector.name
+    )

@@ -31,6 +31,7 @@ from hub.engine.sources import PRIMARY, source_key, telemetry_sources
 from hub.graph.client import Graph
 from hub.graph.ids import from_iso, to_iso
 from hub.graph.repositories.objectives import ObjectiveRepository
+from hub.graph.repositories.sunset import SunsetRepository
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
 from hub.settings import SloSettings, TelemetryBinding
@@ -322,6 +323,9 @@ async def run_telemetry_sync(
             sloth_query,
         )
         failures.extend(problems)
+        # The objectives of sunset agreements are no longer measured (hub.domain.sunset).
+        sunset = await SunsetRepository(graph).sunset_objective_ids(now)
+        plans = [plan for plan in plans if plan.objective.id not in sunset]
         watermarks = await sync.watermarks(connector)
         overlap = timedelta(seconds=settings.overlap_seconds)
         spans: dict[str, Window] = {}

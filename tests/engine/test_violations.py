@@ -192,7 +192,7 @@ async def test_assessing_again_with_the_same_data_records_nothing(setup: Setup) 
     assert again == first  # same revisions: ids, figures and record times
     # Nothing written at all: no revision closed or recorded, no audit record.
     assert [n for n in log.names if n.startswith("service_levels.")] == [
-        "service_levels.ACTIVE_SLA_OBJECTIVES",
+        "service_levels.SLA_OBJECTIVES_IN_FORCE_DURING",
         "service_levels.CURRENT_VIOLATIONS",
     ]
     assert "audit.APPEND_AUDIT_RECORDS" not in log.names

@@ -287,7 +287,7 @@ async def test_backup_while_writing_restores_the_graph_as_it_was_at_the_copy(
     # Let the writer begin one more write after the copy ended (on a busy machine one
     # write can take longer than any fixed pause), so the writes surround the copy.
     deadline = ended + 60
-    while writes.create_started[-1] <= ended and time.monotonic() < deadline:
+    while writes.create_started[-1] <= ended and time.monotonic() < deadline:  # noqa: ASYNC110 - the writer is a loop of its own; polling its log is simplest
         await asyncio.sleep(0.05)
     stop.set()
     await writer

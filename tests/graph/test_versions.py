@@ -419,8 +419,12 @@ async def test_walks_gaps_and_service_levels_use_the_version_in_force(
         found = await gaps.gaps_by_sla_ids([v1, v2])
         assert {sla for sla, listed in found.items() if listed} == {in_force}
         assert {g.component_id for g in found[in_force]} == {ids[exposed], ids["db"]}
-        # The service-level engine assesses the SLA version in force.
-        rows = await graph.read(slq.ACTIVE_SLA_OBJECTIVES, ids=[v1, v2], now=to_iso(moment))
+        # The service-level engine judges by the SLA version in force (during a second).
+        rows = await graph.read(
+            slq.SLA_OBJECTIVES_IN_FORCE_DURING,
+            ids=[v1, v2],
+            **{"from": to_iso(moment), "to": to_iso(moment + SECOND)},
+        )
         assert {row["agreementId"] for row in rows} == {in_force}
         # A customer token reads the SLA version in force, and the service it covers.
         customer = Scope(customer_id=ids["cust-1"]).at(moment)

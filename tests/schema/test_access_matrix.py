@@ -297,6 +297,10 @@ async def new_exception_input(world: World, graph: Graph, unit: str) -> dict[str
     return exception_input(world.ids[f"svc:{unit}"])
 
 
+async def fresh_service(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    return {"id": await world.service_in(graph, unit)}
+
+
 def moved_to(field: str, status: str) -> Present:
     return lambda data, world, unit: data[field]["status"] == status
 
@@ -506,6 +510,24 @@ CASES: list[Case] = [
         unknown_id("Agreement"),
     ),
     Case(
+        "Query.agreementTemplates",
+        "shipped",
+        "query T { agreementTemplates { name kind } }",
+        no_variables,
+        lambda data, world, unit: bool(data["agreementTemplates"]),
+        everyone((SEES, SEES, SEES), (FORBIDDEN, FORBIDDEN, FORBIDDEN)),
+    ),
+    Case(
+        "Mutation.createAgreementFromTemplate",
+        "an-sla",
+        "mutation C($input: AgreementInput!) {"
+        ' createAgreementFromTemplate(template: "tier-1-web-service", input: $input) { id } }',
+        new_agreement_input,
+        answered("createAgreementFromTemplate"),
+        from_role(Role.EDITOR, (SEES, SEES, BAD_INPUT)),
+        unknown_agreement_input,
+    ),
+    Case(
         "Mutation.createAgreement",
         "an-sla",
         "mutation C($input: AgreementInput!) { createAgreement(input: $input) { id } }",
@@ -609,6 +631,16 @@ CASES: list[Case] = [
         moved_to("cancelException", "CANCELLED"),
         from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
         unknown_id("ServiceException"),
+    ),
+    Case(
+        "Mutation.sunsetService",
+        "a-fresh-service",
+        'mutation S($id: ID!) { sunsetService(id: $id, reason: "matrix") { id status } }',
+        fresh_service,
+        moved_to("sunsetService", "SUNSET"),
+        # It ends agreements: approvers and admins, as for approving them.
+        from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
+        unknown_id("Component"),
     ),
     Case(
         "Mutation.runSync",

@@ -334,8 +334,25 @@ TERMS: dict[str, Any] = {
     "effectiveTo": "2031-01-01T00:00:00Z",
     "customerId": "<cust-2>",
     "creditPolicy": {"tiers": [{"belowPercent": 50, "creditPercent": 1}]},
+    "supportHours": {"timeZone": "Europe/Berlin", "days": [1, 2], "start": "08:00", "end": "18:00"},
+    "clauses": [{"kind": "EXCLUSION", "text": "Third-party outages."}],
+    "regulations": ["GDPR"],
+    "jurisdiction": "DE",
+    "dataResidency": ["EU"],
 }
-REVISABLE = {"name", "objectives", "covers", "underpins", "effectiveFrom", "effectiveTo"}
+REVISABLE = {
+    "name",
+    "objectives",
+    "covers",
+    "underpins",
+    "effectiveFrom",
+    "effectiveTo",
+    "supportHours",
+    "clauses",
+    "regulations",
+    "jurisdiction",
+    "dataResidency",
+}
 
 
 async def stored(graph: Graph, agreement_ids: list[str]) -> dict[str, Any]:

@@ -128,7 +128,12 @@ async def test_a_sync_never_changes_agreement_terms(
         await agreements.objectives_by_agreement_ids([ola]),
         await agreements.covered_ids_by_agreement_ids([ola]),
     )
-    assert after == before
-    assert after[0].status is AgreementStatus.ACTIVE
+    # The terms stay as approved; retiring the only component it covers sunsets the
+    # version (governance.graphql, "Sunset"): it ends, it is not rewritten.
+    assert after[1:] == before[1:]
+    terms = ("name", "kind", "version", "counterpart_id", "credit_policy", "effective_from")
+    assert [getattr(after[0], t) for t in terms] == [getattr(before[0], t) for t in terms]
+    assert before[0].status is AgreementStatus.ACTIVE
+    assert after[0].status is AgreementStatus.SUNSET
     synced = (await components.by_ids([server_id]))[server_id]
     assert (synced.name, synced.status.value) == ("lnx-01-new", "SUNSET")

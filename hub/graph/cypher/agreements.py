@@ -7,8 +7,48 @@ version stores its workflow `state` and valid time; its status is derived when a
 revisions racing for the same version number cannot both commit.
 """
 
+from typing import LiteralString
+
 from hub.graph.cypher import Cypher, scope
 from hub.graph.cypher.validity import in_force, latest, status_at
+
+# What a version's business unit and region are derived from (docs/security.md): an
+# SLA's customer, or the customers of the SLAs an OLA or UC underpins (an agreement
+# has one or the other). Missing values read as '' so that every engine keeps them;
+# `hub.domain.terms.common_value` decides. Appended to the RETURN of every statement
+# that reads agreements: no round trip of its own.
+_DERIVED_SCOPE: LiteralString = """,
+           [(a)-[:FOR_CUSTOMER]->(unit_c:Customer) | coalesce(unit_c.businessUnit, '')]
+           + [(a)-[:UNDERPINS]->(:Agreement)-[:FOR_CUSTOMER]->(unit_u:Customer)
+              | coalesce(unit_u.businessUnit, '')] AS units,
+           [(a)-[:FOR_CUSTOMER]->(region_c:Customer) | coalesce(region_c.region, '')]
+           + [(a)-[:UNDERPINS]->(:Agreement)-[:FOR_CUSTOMER]->(region_u:Customer)
+              | coalesce(region_u.region, '')] AS regions"""
+
+
+def _derived_is(prop: LiteralString, param: LiteralString) -> LiteralString:
+    """Whether the derived unit (or region) of `a` is `param`: its customer's for an
+    SLA; for an OLA or UC, that of every SLA it underpins (and it underpins one)."""
+    return (
+        f"(({param} IS NULL)"
+        f" OR (a.kind = 'SLA' AND EXISTS {{ MATCH (a)-[:FOR_CUSTOMER]->(a_{prop}_c:Customer)"
+        f" WHERE a_{prop}_c.{prop} = {param} }})"
+        f" OR (a.kind <> 'SLA' AND EXISTS {{ MATCH (a)-[:UNDERPINS]->(:Agreement)"
+        f"-[:FOR_CUSTOMER]->(a_{prop}_u:Customer) WHERE a_{prop}_u.{prop} = {param} }}"
+        f" AND NOT EXISTS {{ MATCH (a)-[:UNDERPINS]->(:Agreement)"
+        f"-[:FOR_CUSTOMER]->(a_{prop}_x:Customer)"
+        f" WHERE a_{prop}_x.{prop} IS NULL OR a_{prop}_x.{prop} <> {param} }}))"
+    )
+
+
+# The regulatory filters of a list (`agreements(regulation:, businessUnit:, region:)`).
+_TERMS_FILTER: LiteralString = (
+    "($regulation IS NULL OR $regulation IN coalesce(a.regulations, []))"
+    " AND "
+    + _derived_is("businessUnit", "$businessUnit")
+    + " AND "
+    + _derived_is("region", "$region")
+)
 
 # A version 1 or a revision. MERGE on a pre-generated id: the managed transaction may
 # run twice. `$objectives` are complete property maps (new nodes, new ids).
@@ -19,7 +59,10 @@ CREATE_AGREEMENT = Cypher(
                   a.version = $version, a.versionKey = $versionKey, a.state = 'DRAFT',
                   a.effectiveFrom = $effectiveFrom, a.effectiveTo = $effectiveTo,
                   a.createdAt = $now, a.recordedAt = $now, a.createdBy = $actor,
-                  a.approvals = [], a.creditPolicy = $creditPolicy
+                  a.approvals = [], a.creditPolicy = $creditPolicy,
+                  a.supportHours = $supportHours, a.clauses = $clauses,
+                  a.regulations = $regulations, a.jurisdiction = $jurisdiction,
+                  a.dataResidency = $dataResidency
     WITH a
     UNWIND $objectives AS o
     MERGE (obj:Objective {id: o.id})
@@ -102,7 +145,9 @@ AGREEMENTS_BY_IDS = Cypher(
     + """
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
     OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
-    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
+    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId"""
+    + _DERIVED_SCOPE
+    + """
     """
 )
 
@@ -116,7 +161,9 @@ VERSIONS_BY_LINEAGES = Cypher(
     + """
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
     OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
-    RETURN lineage, properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
+    RETURN lineage, properties(a) AS props, p.id AS counterpartId, previous.id AS previousId"""
+    + _DERIVED_SCOPE
+    + """
     ORDER BY lineage, a.version
     """
 )
@@ -129,7 +176,9 @@ LINEAGE_VERSIONS = Cypher(
     MATCH (a:Agreement {lineage: $lineage})
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
     OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
-    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
+    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId"""
+    + _DERIVED_SCOPE
+    + """
     ORDER BY a.version
     """
 )
@@ -153,7 +202,9 @@ AGREEMENT_AS_OF = Cypher(
     LIMIT 1
     RETURN properties(a) AS props,
            head([(a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p) | p.id]) AS counterpartId,
-           head([(a)-[:PREVIOUS_VERSION]->(previous:Agreement) | previous.id]) AS previousId
+           head([(a)-[:PREVIOUS_VERSION]->(previous:Agreement) | previous.id]) AS previousId"""
+    + _DERIVED_SCOPE
+    + """
     """
 )
 
@@ -234,11 +285,16 @@ LIST_AGREEMENTS = Cypher(
       AND ($serviceId IS NULL
            OR EXISTS { MATCH (a)-[:COVERS]->(:Component {id: $serviceId}) })
       AND """
+    + _TERMS_FILTER
+    + """
+      AND """
     + scope.agreement_visible("a")
     + """
     OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
     OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
-    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId
+    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId"""
+    + _DERIVED_SCOPE
+    + """
     ORDER BY a.id
     LIMIT $limit
     """
@@ -265,6 +321,9 @@ LIST_AGREEMENTS_AS_OF = Cypher(
       AND ($serviceId IS NULL
            OR EXISTS { MATCH (a)-[:COVERS]->(:Component {id: $serviceId}) })
       AND """
+    + _TERMS_FILTER
+    + """
+      AND """
     + scope.agreement_visible("a")
     + """
     WITH a
@@ -272,13 +331,16 @@ LIST_AGREEMENTS_AS_OF = Cypher(
     LIMIT $limit
     RETURN properties(a) AS props,
            head([(a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p) | p.id]) AS counterpartId,
-           head([(a)-[:PREVIOUS_VERSION]->(previous:Agreement) | previous.id]) AS previousId
+           head([(a)-[:PREVIOUS_VERSION]->(previous:Agreement) | previous.id]) AS previousId"""
+    + _DERIVED_SCOPE
+    + """
     """
 )
 
 # Optimistic: the change applies only if nobody moved the version meanwhile. Only the
 # workflow moves here: the start is set once, by the approval that completes it
-# (`$effectiveFrom` null otherwise), never the other terms.
+# (`$effectiveFrom` null otherwise), and the board groups once, at submission
+# (`$requiredGroups` null otherwise), never the other terms.
 TRANSITION_AGREEMENT = Cypher(
     """
     MATCH (a:Agreement {id: $id})
@@ -289,10 +351,19 @@ TRANSITION_AGREEMENT = Cypher(
     SET a.state = $state, a.submittedBy = coalesce($submittedBy, a.submittedBy),
         a.submittedAt = coalesce($submittedAt, a.submittedAt),
         a.approvals = $approvals, a.approvalLog = $approvalLog,
+        a.requiredGroups = coalesce($requiredGroups, a.requiredGroups),
         a.effectiveFrom = coalesce($effectiveFrom, a.effectiveFrom),
         a.approvedAt = coalesce($approvedAt, a.approvedAt),
         a.endedAt = coalesce($endedAt, a.endedAt), a.updatedAt = $now
     RETURN a.id AS id
+    """
+)
+
+# The tiers of the services a version covers (CIs have none), for its approval board.
+COVERED_TIERS = Cypher(
+    """
+    MATCH (a:Agreement {id: $id})-[:COVERS]->(s:Service)
+    RETURN collect(s.tier) AS tiers
     """
 )
 

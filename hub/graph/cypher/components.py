@@ -43,7 +43,8 @@ CREATE_MISSING_CONFIGURATION_ITEMS = Cypher(
 
 # Each row also has a rank: the source's place in the precedence order (lower wins).
 # A component takes the attributes of the strongest source that describes it; a weaker
-# source's record links its ref but changes nothing it says.
+# source's record links its ref but changes nothing it says. A service sunset through
+# the API (`sunsetPinned`) stays SUNSET.
 UPDATE_COMPONENTS = Cypher(
     """
     UNWIND $rows AS row
@@ -53,6 +54,7 @@ UPDATE_COMPONENTS = Cypher(
     SET c += CASE WHEN leads THEN row.props ELSE {} END,
         c.sourceRank = CASE WHEN leads THEN row.rank ELSE c.sourceRank END,
         c.updatedAt = $now
+    SET c.status = CASE WHEN c.sunsetPinned = true THEN 'SUNSET' ELSE c.status END
     MERGE (ref)-[:REFERS_TO]->(c)
     RETURN count(c) AS written
     """

@@ -17,7 +17,8 @@ OBJECTIVE_OWNERS = Cypher(
 )
 
 # Tickets of the components the objective's agreement covers (or of the service that
-# holds it) that were open at some point of [$from, $to).
+# holds it) that were open at some point of [$from, $to), with the agreement's
+# supported hours (JSON text; null for a service's objective or around the clock).
 OBJECTIVE_TICKETS = Cypher(
     """
     UNWIND $ids AS id
@@ -27,22 +28,29 @@ OBJECTIVE_TICKETS = Cypher(
     UNWIND CASE WHEN size(covered) = 0 THEN [owner] ELSE covered END AS c
     MATCH (c)<-[:AFFECTS]-(i:Incident)
     WHERE i.openedAt < $to AND (i.resolvedAt IS NULL OR i.resolvedAt >= $from)
-    RETURN id, collect(DISTINCT properties(i)) AS tickets
+    RETURN id, owner.supportHours AS supportHours, collect(DISTINCT properties(i)) AS tickets
     """
 )
 
-# SLAs in force at $now with their objectives (optionally only some agreements).
-ACTIVE_SLA_OBJECTIVES = Cypher(
+# The SLA versions in force at some instant of [$from, $to), with their objectives: each
+# judges the part of a period it was in force in (docs/service-levels.md, "Judged by
+# the terms in force"). $ids, when given, names agreements whose whole lineages are
+# assessed (any version of a lineage stands for all of them).
+SLA_OBJECTIVES_IN_FORCE_DURING = Cypher(
     """
+    OPTIONAL MATCH (given:Agreement)
+    WHERE $ids IS NOT NULL AND given.id IN $ids
+    WITH collect(DISTINCT coalesce(given.lineage, given.id)) AS lineages
     MATCH (a:Agreement {kind: 'SLA'})
-    WHERE ($ids IS NULL OR a.id IN $ids) AND """
-    + validity.in_force("a")
+    WHERE ($ids IS NULL OR coalesce(a.lineage, a.id) IN lineages) AND """
+    + validity.in_force_during("a", "$from", "$to")
     + """
     OPTIONAL MATCH (a)-[:COVERS]->(c:Component)
     WITH a, collect(c.tier) AS tiers
     MATCH (a)-[:HAS_OBJECTIVE]->(o:Objective)
     RETURN a.id AS agreementId, a.creditPolicy AS creditPolicy,
-           a.effectiveFrom AS effectiveFrom, a.version AS version, tiers, o {.*} AS objective
+           a.effectiveFrom AS effectiveFrom, a.effectiveTo AS effectiveTo,
+           a.sunsetAt AS sunsetAt, a.version AS version, tiers, o {.*} AS objective
     ORDER BY a.id, o.id
     """
 )

@@ -17,7 +17,8 @@ from hub.graph.cypher import Cypher
 # both labels, its properties and the REFERS_TO link when it is missing. An existing
 # target takes the properties only if this source's rank leads (lower wins): a weaker
 # source links its ref and changes nothing a stronger one says. FOREACH over a list of
-# zero or one element is Cypher's conditional write.
+# zero or one element is Cypher's conditional write. A service sunset through the API
+# (`sunsetPinned`, hub.graph.cypher.sunset) stays SUNSET whatever the source says.
 #
 # Rows must have distinct refKeys: each row's OPTIONAL MATCH sees the graph as it was
 # before the statement's writes (Neo4j applies clause by clause and ArcadeDB batches
@@ -45,6 +46,7 @@ UPSERT_SOURCE_COMPONENTS = Cypher(
       SET c += CASE WHEN leads THEN row[4] ELSE {} END,
           c.sourceRank = CASE WHEN leads THEN $rank ELSE c.sourceRank END,
           c.updatedAt = $now
+      SET c.status = CASE WHEN c.sunsetPinned = true THEN 'SUNSET' ELSE c.status END
       MERGE (ref)-[:REFERS_TO]->(c)
     )
     RETURN sum(CASE WHEN found IS NULL THEN 1 ELSE 0 END) AS created

@@ -28,6 +28,17 @@ def in_force(node: LiteralString, at: LiteralString = "$now") -> LiteralString:
     )
 
 
+def in_force_during(
+    node: LiteralString, start: LiteralString = "$from", end: LiteralString = "$to"
+) -> LiteralString:
+    """The version `node` is approved and in force at some instant of [start, end):
+    its valid time overlaps the span (the versions that judge a period's parts)."""
+    return (
+        f"({node}.state = 'APPROVED' AND {node}.effectiveFrom < {end}"
+        f" AND ({node}.effectiveTo IS NULL OR {start} < {node}.effectiveTo))"
+    )
+
+
 def status_at(node: LiteralString, at: LiteralString = "$now") -> LiteralString:
     """The status of the version `node` at `at`: `ValidTime.status_at` in Cypher."""
     return (

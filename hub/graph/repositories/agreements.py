@@ -13,6 +13,7 @@ from typing import Any
 
 from hub.domain.access import UNLIMITED, Scope
 from hub.domain.audit import AuditEntry
+from hub.domain.boards import Board, highest_tier, required_groups
 from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.models import (
     Agreement,
@@ -26,6 +27,7 @@ from hub.domain.models import (
     CreditTierSpec,
     Objective,
 )
+from hub.domain.terms import ClauseSpec, GovernanceTerms, SupportHoursSpec, common_value
 from hub.domain.validity import ValidTime, takeovers
 from hub.domain.workflow import (
     Actor,
@@ -86,6 +88,51 @@ def credit_policy_from_json(text: str | None) -> CreditPolicySpec | None:
     )
 
 
+def governance_props(terms: GovernanceTerms) -> dict[str, Any]:
+    """The stored form of a version's regulatory terms: clauses and support hours as
+    JSON text, the codes as lists."""
+    hours = terms.support_hours
+    return {
+        "supportHours": None
+        if hours is None
+        else json.dumps(
+            {
+                "timeZone": hours.time_zone,
+                "days": list(hours.days),
+                "start": hours.start,
+                "end": hours.end,
+            }
+        ),
+        "clauses": json.dumps([{"kind": str(c.kind), "text": c.text} for c in terms.clauses]),
+        "regulations": list(terms.regulations),
+        "jurisdiction": terms.jurisdiction,
+        "dataResidency": list(terms.data_residency),
+    }
+
+
+def support_hours_from_json(text: str | None) -> SupportHoursSpec | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return SupportHoursSpec(
+        time_zone=data["timeZone"], days=tuple(data["days"]), start=data["start"], end=data["end"]
+    )
+
+
+def governance_from_props(props: dict[str, Any]) -> GovernanceTerms:
+    """A version's regulatory terms as stored (none on versions written before them)."""
+    return GovernanceTerms(
+        support_hours=support_hours_from_json(props.get("supportHours")),
+        clauses=tuple(
+            ClauseSpec(kind=c["kind"], text=c["text"])
+            for c in json.loads(props.get("clauses") or "[]")
+        ),
+        regulations=tuple(props.get("regulations") or ()),
+        jurisdiction=props.get("jurisdiction"),
+        data_residency=tuple(props.get("dataResidency") or ()),
+    )
+
+
 def _time(value: str | None) -> datetime | None:
     return from_iso(value)
 
@@ -137,8 +184,12 @@ def agreement_from_row(
     counterpart_id: str | None,
     now: datetime,
     previous_id: str | None = None,
+    units: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
 ) -> Agreement:
-    """A stored version, its status derived at `now`."""
+    """A stored version, its status derived at `now`; its business unit and region
+    from the `units` and `regions` of its customer or of the SLAs it underpins
+    (`hub.graph.cypher.agreements`, `_DERIVED_SCOPE`)."""
     valid = valid_time(props)
     return Agreement(
         id=props["id"],
@@ -160,6 +211,10 @@ def agreement_from_row(
         approval_log=_approval_log(props),
         superseded_at=valid.superseded_at,
         sunset_at=valid.sunset_at,
+        required_groups=tuple(props.get("requiredGroups") or ()),
+        governance=governance_from_props(props),
+        business_unit=common_value(units or ()),
+        region=common_value(regions or ()),
     )
 
 
@@ -178,6 +233,9 @@ class AgreementFilter:
     customer_id: str | None = None
     service_id: str | None = None
     as_of: datetime | None = None
+    regulation: str | None = None
+    business_unit: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +248,14 @@ class ServiceSla:
 
 
 def _row_agreement(row: Row, now: datetime) -> Agreement:
-    return agreement_from_row(row["props"], row["counterpartId"], now, row.get("previousId"))
+    return agreement_from_row(
+        row["props"],
+        row["counterpartId"],
+        now,
+        row.get("previousId"),
+        units=row.get("units"),
+        regions=row.get("regions"),
+    )
 
 
 # Objective properties a revision does not copy: the copy is a node of its own.
@@ -296,6 +361,9 @@ class AgreementRepository:
             "statuses": None if where.statuses is None else [str(s) for s in where.statuses],
             "customerId": where.customer_id,
             "serviceId": where.service_id,
+            "regulation": None if where.regulation is None else where.regulation.strip().upper(),
+            "businessUnit": where.business_unit,
+            "region": where.region,
             "now": to_iso(now),
         }
         if where.as_of is None:
@@ -350,6 +418,7 @@ class AgreementRepository:
                 underpins=list(spec.underpins),
                 actor=actor,
                 now=now,
+                governance=spec.governance,
             )
             await write_audit(tx, audit)
 
@@ -375,9 +444,11 @@ class AgreementRepository:
         actor: Actor,
         now: str,
         previous_id: str | None = None,
+        governance: GovernanceTerms | None = None,
     ) -> None:
         await tx.run(
             q.CREATE_AGREEMENT,
+            **governance_props(governance or GovernanceTerms()),
             id=agreement_id,
             kind=str(kind),
             name=name,
@@ -488,6 +559,7 @@ class AgreementRepository:
             this = next(v for v in versions if v.id == agreement_id)
             check_revise(this, latest, actor)
             previous = await _terms(tx, this)
+            governance = revision.governance(this.governance)
             objectives = (
                 [objective_props(o) for o in revision.objectives]
                 if revision.objectives is not None
@@ -524,6 +596,7 @@ class AgreementRepository:
                 actor=actor,
                 now=now,
                 previous_id=this.id,
+                governance=governance,
             )
             before = {
                 "id": this.id,
@@ -532,6 +605,7 @@ class AgreementRepository:
                     field: _audited(field, value)
                     for field, value in {
                         **previous,
+                        **governance_props(this.governance),
                         "name": this.name,
                         "effectiveFrom": this.effective_from,
                         "effectiveTo": this.effective_to,
@@ -544,7 +618,11 @@ class AgreementRepository:
                 "state": str(AgreementState.DRAFT),
                 **{
                     field: _audited(field, value)
-                    for field, value in {**terms, "objectives": objectives}.items()
+                    for field, value in {
+                        **terms,
+                        **governance_props(governance),
+                        "objectives": objectives,
+                    }.items()
                     if field in given
                 },
             }
@@ -570,11 +648,15 @@ class AgreementRepository:
         approval_log: tuple[Approval, ...] | None = None,
         submitted_by: str | None = None,
         effective_from: datetime | None = None,
+        required_groups: tuple[str, ...] | None = None,
+        group: str | None = None,
         at: datetime,
     ) -> None:
         """Move `agreement` on, if nobody else did meanwhile; audited in the same
         transaction. An approval that completes it also ends the earlier versions it
-        takes over from (`hub.domain.validity.takeovers`), audited too."""
+        takes over from (`hub.domain.validity.takeovers`), audited too. A submission
+        fixes the board groups (`required_groups`); an approval names the group it
+        signs for (`group`), both audited."""
         approvals = agreement.approvals if approvals is None else approvals
         approval_log = agreement.approval_log if approval_log is None else approval_log
         approved = state is AgreementState.APPROVED
@@ -584,6 +666,10 @@ class AgreementRepository:
             "approvals": list(agreement.approvals),
         }
         after: dict[str, Any] = {"state": str(state), "approvals": list(approvals)}
+        if required_groups:
+            after["requiredGroups"] = list(required_groups)
+        if group is not None:
+            after["group"] = group
         if approved:
             before["effectiveFrom"] = _audited("effectiveFrom", agreement.effective_from)
             after["effectiveFrom"] = _audited("effectiveFrom", effective_from)
@@ -599,6 +685,7 @@ class AgreementRepository:
                 state=str(state),
                 approvals=list(approvals),
                 approvalLog=approval_log_json(approval_log),
+                requiredGroups=None if required_groups is None else list(required_groups),
                 submittedBy=submitted_by,
                 submittedAt=moment if submitted_by is not None else None,
                 effectiveFrom=None if effective_from is None else to_iso(effective_from),
@@ -663,10 +750,23 @@ class AgreementRepository:
             for t in ended
         ]
 
-    async def submit(self, agreement_id: str, actor: Actor, note: str | None = None) -> Agreement:
-        """DRAFT -> PENDING_APPROVAL, by an editor."""
+    async def submit(
+        self,
+        agreement_id: str,
+        actor: Actor,
+        note: str | None = None,
+        boards: Sequence[Board] = (),
+    ) -> Agreement:
+        """DRAFT -> PENDING_APPROVAL, by an editor. The approval board that applies to
+        the version now (by its kind and the highest tier it covers) fixes the groups
+        that must sign it; none applying, the count rule will."""
         agreement = await self.get(agreement_id)
         check_submit(agreement, actor)
+        groups: tuple[str, ...] = ()
+        if boards:
+            rows = await self._graph.read(q.COVERED_TIERS, id=agreement_id)
+            tier = highest_tier(rows[0]["tiers"] if rows else ())
+            groups = required_groups(boards, agreement.kind, tier)
         await self._transition(
             agreement,
             state=AgreementState.PENDING_APPROVAL,
@@ -675,6 +775,7 @@ class AgreementRepository:
             action="agreement.submit",
             note=note,
             submitted_by=actor.user,
+            required_groups=groups,
             at=self._clock(),
         )
         return await self.get(agreement_id)
@@ -685,28 +786,34 @@ class AgreementRepository:
         actor: Actor,
         note: str | None = None,
         approvals_required: int = 1,
+        group: str | None = None,
     ) -> Agreement:
         """Record an approval (four eyes, no backdating); enough of them approve the
         version, which then takes over from the earlier version in force at its start.
+        Under an approval board the approval signs for `group` (or the one required
+        group the approver holds that is still unsigned; `hub.domain.boards`).
 
         The change is a compare-and-set on the state and the approvals so far, so two
         approvals racing on one agreement never lose one: the loser reads again and
-        adds its approval to the winner's (or fails with the rule that now forbids it).
+        adds its approval to the winner's (or fails with the rule that now forbids it),
+        also when the two sign for different groups.
         """
         for _ in range(_APPROVAL_ATTEMPTS):
             agreement = await self.get(agreement_id)
             at = self._clock()
-            outcome = approve(agreement, actor, approvals_required, at=at)
+            outcome = approve(agreement, actor, approvals_required, at=at, group=group)
+            signature = Approval(actor.user, at, group=outcome.group, note=note)
             try:
                 await self._transition(
                     agreement,
                     state=outcome.state,
                     approvals=outcome.approvals,
-                    approval_log=(*agreement.approval_log, Approval(actor.user, at, note=note)),
+                    approval_log=(*agreement.approval_log, signature),
                     actor=actor,
                     action="agreement.approve",
                     note=note,
                     effective_from=outcome.effective_from,
+                    group=outcome.group,
                     at=at,
                 )
             except ConflictError:
@@ -778,6 +885,11 @@ def _given(revision: AgreementRevisionSpec) -> set[str]:
         "underpins": "underpins",
         "effective_from": "effectiveFrom",
         "effective_to": "effectiveTo",
+        "support_hours": "supportHours",
+        "clauses": "clauses",
+        "regulations": "regulations",
+        "jurisdiction": "jurisdiction",
+        "data_residency": "dataResidency",
     }
     given = {names[field] for field in revision.model_fields_set if field in names}
     # effectiveFrom always changes: left out, the revision starts at its approval.
@@ -788,6 +900,8 @@ def _audited(field: str, value: Any) -> Any:
     """A term as the audit trail records it (JSON values; objectives without ids)."""
     if isinstance(value, datetime):
         return to_iso(value)
+    if field in ("clauses", "supportHours") and isinstance(value, str):
+        return json.loads(value)  # stored as JSON text, audited as JSON values
     if field == "objectives":
         return [
             {k: v for k, v in o.items() if v is not None and k not in _OBJECTIVE_BOOKKEEPING}

@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from hub.domain.identification import Identification
-from hub.domain.models import ComponentKind
+from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.domain.sources import Quarantined, SourceComponent, SourceIncident, SourceRelation
+from hub.domain.sunset import sync_actor
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import components as cq
 from hub.graph.cypher import sync as q
 from hub.graph.ids import ref_key, stable_id, to_iso, utc_now
+from hub.graph.repositories.sunset import retired_by_refs, sunset_covering
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,24 @@ async def _write_relations(tx: Transaction, relations: Sequence[SourceRelation])
     return written
 
 
+async def _sunset_retired(
+    tx: Transaction, connector: str, components: Sequence[SourceComponent], now: str
+) -> None:
+    """Sunset, in the batch's transaction, the agreements that the batch's retired
+    components leave covering only retired ones (hub.domain.sunset)."""
+    keys = [
+        ref_key(c.source, c.external_id)
+        for c in components
+        if c.status in (LifecycleStatus.SUNSET, LifecycleStatus.DELETED)
+    ]
+    retired = await retired_by_refs(tx, keys)
+    if retired:
+        reason = f"retired at the source ({connector}): {', '.join(sorted(retired))}"
+        await sunset_covering(
+            tx, retired, datetime.fromisoformat(now), sync_actor(connector), reason
+        )
+
+
 class SyncRepository:
     def __init__(self, graph: Graph, rules: Identification | None = None) -> None:
         self._graph = graph
@@ -258,6 +278,7 @@ class SyncRepository:
         async def work(tx: Transaction) -> tuple[BatchOutcome, list[str], set[str]]:
             now = utc_now()
             created = await _write_components(tx, components, self._rules, now)
+            await _sunset_retired(tx, connector, components, now)
             written = await _write_relations(tx, relations)
             # A relation that wrote nothing has an end the graph does not know.
             unwritten = [r for r in relations if r.external_id not in written]
@@ -370,14 +391,27 @@ class SyncRepository:
             return {}
         return dict(zip(rows[0]["externalIds"], rows[0]["ids"], strict=True))
 
-    async def mark_deleted(self, source: str, node_ids: Sequence[str]) -> int:
-        """Soft-delete components `source` no longer lists, unless another source does."""
+    async def mark_deleted(
+        self, source: str, node_ids: Sequence[str], connector: str | None = None
+    ) -> int:
+        """Soft-delete components `source` no longer lists, unless another source does,
+        and sunset the agreements that then cover only retired components (audited as
+        `sync:<connector>`)."""
         if not node_ids:
             return 0
-        rows = await self._graph.write(
-            q.MARK_COMPONENTS_DELETED, ids=list(node_ids), source=source, now=utc_now()
-        )
-        return int(rows[0]["deleted"]) if rows else 0
+        now = utc_now()
+
+        async def work(tx: Transaction) -> int:
+            rows = await tx.run(
+                q.MARK_COMPONENTS_DELETED, ids=list(node_ids), source=source, now=now
+            )
+            # The agreements left covering only retired components end with them.
+            reason = f"deleted at the source ({connector or source})"
+            actor = sync_actor(connector or source)
+            await sunset_covering(tx, node_ids, datetime.fromisoformat(now), actor, reason)
+            return int(rows[0]["deleted"]) if rows else 0
+
+        return await self._graph.write_transaction(work)
 
     # ---- runs, quarantine, leases --------------------------------------------
 

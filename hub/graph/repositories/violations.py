@@ -72,6 +72,10 @@ class Violation:
     agreement_version: int
     recorded_at: datetime
     superseded_at: datetime | None
+    # The part of the period its version judged (docs/service-levels.md, "Judged by
+    # the terms in force"): the whole period unless a new version took over during it.
+    part_start: datetime
+    part_end: datetime
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> Violation:
@@ -88,19 +92,23 @@ class Violation:
             agreement_version=int(props["agreementVersion"]),
             recorded_at=datetime.fromisoformat(props["recordedAt"]),
             superseded_at=from_iso(props.get("supersededAt")),
+            part_start=datetime.fromisoformat(props.get("partStart") or props["periodStart"]),
+            part_end=datetime.fromisoformat(props.get("partEnd") or props["periodEnd"]),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class PeriodVerdict:
     """What one assessment found for one period of one objective: a breach, or None
-    when the period met its target."""
+    when the period met its target. `part` is the part of the period that the
+    objective's agreement version judged, when it was not in force for all of it."""
 
     agreement_id: str
     objective_id: str
     period: Window
     agreement_version: int
     breach: Breach | None
+    part: Window | None = None
 
     @property
     def open_key(self) -> str:
@@ -127,6 +135,10 @@ class PeriodVerdict:
             "creditPercent": breach.credit_percent,
             "agreementVersion": self.agreement_version,
         }
+        # Stored only for a part: revisions of whole periods keep the figures they had.
+        if self.part is not None and self.part != self.period:
+            figures["partStart"] = to_iso(self.part.start)
+            figures["partEnd"] = to_iso(self.part.end)
         return {k: v for k, v in figures.items() if v is not None}
 
 
@@ -173,6 +185,8 @@ _FIGURE_KEYS = (
     "severity",
     "creditPercent",
     "agreementVersion",
+    "partStart",
+    "partEnd",
 )
 
 

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
 from pydantic import ValidationError
 
 from hub.domain import models
-from hub.domain.errors import InvalidInputError
+from hub.domain.errors import FieldProblem, InvalidInputError, quoted
+from hub.domain.templates import AgreementTemplate, fill
+from hub.schema.agreements.terms import (
+    ClauseInput,
+    SupportHoursInput,
+    clauses_value,
+    codes_value,
+    support_hours_value,
+)
 from hub.schema.agreements.types import Agreement, agreement_type
 from hub.schema.base import AgreementKind, DateTime, Indicator, WindowKind
 from hub.schema.context import Info
 from hub.schema.permissions import IsApprover, IsEditor
+from hub.templates import shipped_templates
 
 
 @strawberry.input
@@ -56,6 +66,11 @@ class AgreementInput:
     effective_from: DateTime | None = None
     effective_to: DateTime | None = None
     credit_policy: CreditPolicyInput | None = None
+    support_hours: SupportHoursInput | None = None
+    clauses: list[ClauseInput] | None = None
+    regulations: list[str] | None = None
+    jurisdiction: str | None = None
+    data_residency: list[str] | None = None
 
 
 @strawberry.input(
@@ -70,6 +85,22 @@ class AgreementRevisionInput:
     underpins: list[strawberry.ID] | None = None
     effective_from: DateTime | None = None
     effective_to: DateTime | None = None
+    support_hours: SupportHoursInput | None = None
+    clauses: list[ClauseInput] | None = None
+    regulations: list[str] | None = None
+    jurisdiction: str | None = None
+    data_residency: list[str] | None = None
+
+
+def _terms(data: AgreementInput | AgreementRevisionInput) -> dict[str, object]:
+    """The regulatory terms given (None where left out), as the domain validates them."""
+    return {
+        "support_hours": support_hours_value(data.support_hours),
+        "clauses": clauses_value(data.clauses),
+        "regulations": codes_value(data.regulations),
+        "jurisdiction": data.jurisdiction,
+        "data_residency": codes_value(data.data_residency),
+    }
 
 
 def _objective(o: ObjectiveInput) -> dict[str, object]:
@@ -95,6 +126,7 @@ def _revision(data: AgreementRevisionInput) -> models.AgreementRevisionSpec:
         "underpins": None if data.underpins is None else tuple(str(u) for u in data.underpins),
         "effective_from": data.effective_from,
         "effective_to": data.effective_to,
+        **_terms(data),
     }
     try:
         # Only the fields given: the spec knows which ones the revision changes.
@@ -108,39 +140,42 @@ def _revision(data: AgreementRevisionInput) -> models.AgreementRevisionSpec:
         raise InvalidInputError(problems) from exc
 
 
-def _spec(data: AgreementInput) -> models.AgreementSpec:
-    """Validate the input with the domain's rules; errors name the input field."""
+def _spec(data: AgreementInput, template: AgreementTemplate | None = None) -> models.AgreementSpec:
+    """Validate the input (filled from `template`, if any) with the domain's rules;
+    errors name the input field."""
     effective_from: datetime | None = data.effective_from
     effective_to: datetime | None = data.effective_to
     try:
         # One validation of the whole input, objectives as plain values: every problem
         # is reported at once, and an objective's carries its path (objectives.0.target).
-        return models.AgreementSpec.model_validate(
-            {
-                "kind": data.kind,
-                "name": data.name,
-                "covers": tuple(str(c) for c in data.covers),
-                "objectives": tuple(_objective(o) for o in data.objectives),
-                "customer_id": None if data.customer_id is None else str(data.customer_id),
-                "provider_team_id": None
-                if data.provider_team_id is None
-                else str(data.provider_team_id),
-                "vendor_id": None if data.vendor_id is None else str(data.vendor_id),
-                "underpins": tuple(str(u) for u in data.underpins or ()),
-                "effective_from": effective_from,
-                "effective_to": effective_to,
-                "credit_policy": None
-                if data.credit_policy is None
-                else {
-                    "tiers": tuple(
-                        {"below_percent": t.below_percent, "credit_percent": t.credit_percent}
-                        for t in data.credit_policy.tiers
-                    ),
-                    "cap_percent": data.credit_policy.cap_percent,
-                    "monthly_fee": data.credit_policy.monthly_fee,
-                },
-            }
-        )
+        values: dict[str, Any] = {
+            "kind": data.kind,
+            "name": data.name,
+            "covers": tuple(str(c) for c in data.covers),
+            "objectives": tuple(_objective(o) for o in data.objectives),
+            "customer_id": None if data.customer_id is None else str(data.customer_id),
+            "provider_team_id": None
+            if data.provider_team_id is None
+            else str(data.provider_team_id),
+            "vendor_id": None if data.vendor_id is None else str(data.vendor_id),
+            "underpins": tuple(str(u) for u in data.underpins or ()),
+            "effective_from": effective_from,
+            "effective_to": effective_to,
+            "credit_policy": None
+            if data.credit_policy is None
+            else {
+                "tiers": tuple(
+                    {"below_percent": t.below_percent, "credit_percent": t.credit_percent}
+                    for t in data.credit_policy.tiers
+                ),
+                "cap_percent": data.credit_policy.cap_percent,
+                "monthly_fee": data.credit_policy.monthly_fee,
+            },
+            **{key: value for key, value in _terms(data).items() if value is not None},
+        }
+        if template is not None:
+            values = fill(template, values)
+        return models.AgreementSpec.model_validate(values)
     except ValidationError as exc:
         problems = InvalidInputError.from_validation(exc, prefix="input.").problems
         # pydantic also reports a tuple whose items all failed as too short; the
@@ -150,38 +185,56 @@ def _spec(data: AgreementInput) -> models.AgreementSpec:
         raise InvalidInputError(problems) from exc
 
 
+async def _create(info: Info, spec: models.AgreementSpec) -> Agreement:
+    agreements = info.context.agreements
+    try:
+        agreement_id = await agreements.create(spec, info.context.actor)
+    except InvalidInputError as exc:
+        # The repository names fields of the agreement; clients sent them in `input`.
+        raise exc.prefixed("input.") from exc
+    return agreement_type(await agreements.get(agreement_id))
+
+
 @strawberry.type
 class AgreementMutations:
     @strawberry.mutation(
         permission_classes=[IsEditor], description="Creates a DRAFT agreement (version 1)."
     )
     async def create_agreement(self, info: Info, input: AgreementInput) -> Agreement:
-        agreements, spec = info.context.agreements, _spec(input)
-        try:
-            agreement_id = await agreements.create(spec, info.context.actor)
-        except InvalidInputError as exc:
-            # The repository names fields of the agreement; clients sent them in `input`.
-            raise exc.prefixed("input.") from exc
-        return agreement_type(await agreements.get(agreement_id))
+        return await _create(info, _spec(input))
 
     @strawberry.mutation(permission_classes=[IsEditor], description="DRAFT -> PENDING_APPROVAL.")
     async def submit_agreement(
         self, info: Info, id: strawberry.ID, note: str | None = None
     ) -> Agreement:
-        agreement = await info.context.agreements.submit(str(id), info.context.actor, note)
+        context = info.context
+        agreement = await context.agreements.submit(str(id), context.actor, note, context.boards)
         return agreement_type(agreement)
 
     @strawberry.mutation(
         permission_classes=[IsApprover],
         description="Records an approval; enough approvals by others than the author and "
-        "the submitter approve the version, in force from its effectiveFrom (or now). "
+        "the submitter approve the version, in force from its effectiveFrom (or now): one "
+        "per group in requiredGroups, each by a different approver whose token carries it, "
+        "or, with no groups required, the number the policy sets. "
         "Fails with FORBIDDEN_TRANSITION when effectiveFrom lies more than 60 s in the past.",
     )
     async def approve_agreement(
-        self, info: Info, id: strawberry.ID, note: str | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: str | None = None,
+        group: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The required group this approval signs for; left out, the "
+                "one still unsigned that the approver's token carries."
+            ),
+        ] = None,
     ) -> Agreement:
-        agreement = await info.context.agreements.approve(
-            str(id), info.context.actor, note, info.context.approvals_required
+        context = info.context
+        agreement = await context.agreements.approve(
+            str(id), context.actor, note, context.approvals_required, group
         )
         return agreement_type(agreement)
 
@@ -224,3 +277,21 @@ class AgreementMutations:
     async def withdraw_agreement(self, info: Info, id: strawberry.ID, reason: str) -> Agreement:
         agreement = await info.context.agreements.withdraw(str(id), info.context.actor, reason)
         return agreement_type(agreement)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="A DRAFT from a template: `input` fills or overrides its values (an "
+        "empty objectives list, or clauses, regulations and supportHours left out, take the "
+        "template's).",
+    )
+    async def create_agreement_from_template(
+        self, info: Info, template: str, input: AgreementInput
+    ) -> Agreement:
+        found = shipped_templates().get(template)
+        if found is None:
+            known = ", ".join(sorted(shipped_templates()))
+            problem = FieldProblem(
+                "template", f"no template {quoted(template)}; use one of {known}"
+            )
+            raise InvalidInputError([problem])
+        return await _create(info, _spec(input, found))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from hub.graph.repositories.agreements import AgreementFilter
@@ -35,6 +37,18 @@ class AgreementQueries:
         customer_id: strawberry.ID | None = None,
         service_id: strawberry.ID | None = None,
         as_of: DateTime | None = None,
+        regulation: Annotated[
+            str | None,
+            strawberry.argument(description="Only agreements naming this regulation (any case)."),
+        ] = None,
+        business_unit: Annotated[
+            str | None,
+            strawberry.argument(description="Only agreements whose derived businessUnit is this."),
+        ] = None,
+        region: Annotated[
+            str | None,
+            strawberry.argument(description="Only agreements whose derived region is this."),
+        ] = None,
     ) -> Connection[Agreement]:
         size = info.context.page_size(first)
         found = await info.context.agreements.find(
@@ -44,6 +58,9 @@ class AgreementQueries:
                 customer_id=None if customer_id is None else str(customer_id),
                 service_id=None if service_id is None else str(service_id),
                 as_of=None if as_of is None else utc_argument(as_of, "asOf"),
+                regulation=regulation,
+                business_unit=business_unit,
+                region=region,
             ),
             limit=size + 1,
             after=decode_cursor(after),

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from hub.domain import models
+from hub.domain import models, terms
+from hub.domain.sunset import silenced
+from hub.schema.agreements.terms import Clause, SupportHours
 from hub.schema.base import (
     EARLIEST,
     AgreementKind,
@@ -46,6 +48,8 @@ class Objective:
         description="Unique within its service or agreement, e.g. an OpenSLO metadata.name."
     )
     domain: strawberry.Private[models.Objective]
+    # When its agreement version was sunset: no alert fires from then on.
+    sunset_at: strawberry.Private[datetime | None] = None
 
     @strawberry.field(
         description="The objective's window ending at `at` (default now): the rolling window "
@@ -58,7 +62,7 @@ class Objective:
 
         moment = datetime.now(UTC) if at is None else utc_argument(at, "at")
         found = await info.context.loaders.objective_status.load((self.domain, moment))
-        return ObjectiveStatus.from_domain(found)
+        return ObjectiveStatus.from_domain(silenced(found, self.sunset_at, moment))
 
     @strawberry.field(
         description="Buckets in [from, to) where the objective's two telemetry sources disagree."
@@ -85,9 +89,12 @@ class Objective:
         ]
 
     @classmethod
-    def from_domain(cls, objective: models.Objective) -> Objective:
+    def from_domain(
+        cls, objective: models.Objective, sunset_at: datetime | None = None
+    ) -> Objective:
         return cls(
             domain=objective,
+            sunset_at=sunset_at,
             id=strawberry.ID(objective.id),
             indicator=objective.indicator,
             target=objective.target,
@@ -131,8 +138,48 @@ class Agreement(Node):
     credit_policy_spec: strawberry.Private[models.CreditPolicySpec | None]
     previous_id: strawberry.Private[str | None]
     approval_log: strawberry.Private[tuple[models.Approval, ...]]
+    sunset_at: strawberry.Private[datetime | None]
+    required_groups: list[str] = strawberry.field(
+        description="Approval-board groups that must sign this version, one approval "
+        "each; fixed when it was submitted (empty before, and when no board applies: then "
+        "the policy's number of approvals does)."
+    )
+    governance: strawberry.Private[terms.GovernanceTerms]
+    business_unit: str | None = strawberry.field(
+        description="Derived: an SLA's is its customer's; an OLA's or UC's that of the SLAs "
+        "it underpins when they all agree (null when they differ, lack one, or there are none)."
+    )
+    region: str | None = strawberry.field(
+        description="Derived as businessUnit is, from the customers' regions."
+    )
 
-    @strawberry.field(description="Who approved this version, when, with what note.")
+    @strawberry.field(
+        description="When the provider is on duty: the ticket clocks of this agreement's "
+        "objectives run only then. Null: around the clock (the configured business hours)."
+    )
+    def support_hours(self) -> SupportHours | None:
+        hours = self.governance.support_hours
+        return None if hours is None else SupportHours.from_domain(hours)
+
+    @strawberry.field(description="Inclusions, exclusions, responsibilities, penalties, ...")
+    def clauses(self) -> list[Clause]:
+        return [Clause.from_domain(c) for c in self.governance.clauses]
+
+    @strawberry.field(description="Regulations the agreement answers to, e.g. GDPR, HIPAA, SOX.")
+    def regulations(self) -> list[str]:
+        return list(self.governance.regulations)
+
+    @strawberry.field(description="Governing law: an ISO 3166 code (DE, EU, US-CA).")
+    def jurisdiction(self) -> str | None:
+        return self.governance.jurisdiction
+
+    @strawberry.field(description="Regions where the agreement's data may live.")
+    def data_residency(self) -> list[str]:
+        return list(self.governance.data_residency)
+
+    @strawberry.field(
+        description="Who approved this version, for which board group, when, with what note."
+    )
     def approvals(self) -> list[Approval]:
         return [Approval.from_domain(a) for a in self.approval_log]
 
@@ -153,7 +200,7 @@ class Agreement(Node):
     @strawberry.field
     async def objectives(self, info: Info) -> list[Objective]:
         found = await info.context.loaders.objectives.load(str(self.id))
-        return [Objective.from_domain(o) for o in found]
+        return [Objective.from_domain(o, self.sunset_at) for o in found]
 
     @strawberry.field(description="The services and CIs the agreement is about.")
     async def covers(self, info: Info) -> list[Component]:
@@ -256,6 +303,11 @@ def agreement_type(agreement: models.Agreement) -> Agreement:
         credit_policy_spec=agreement.credit_policy,
         previous_id=agreement.previous_id,
         approval_log=agreement.approval_log,
+        sunset_at=agreement.sunset_at,
+        required_groups=list(agreement.required_groups),
+        governance=agreement.governance,
+        business_unit=agreement.business_unit,
+        region=agreement.region,
     )
 
 

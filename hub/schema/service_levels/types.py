@@ -110,6 +110,13 @@ class Violation(Node):
         description="When a later assessment revised or cleared this revision; null while "
         "it is current."
     )
+    part_start: DateTime = strawberry.field(
+        description="Start of the part of the period this version judged: the period's "
+        "start unless a new version took over during it (each judges its own part)."
+    )
+    part_end: DateTime = strawberry.field(
+        description="End of the part of the period this version judged (see partStart)."
+    )
     agreement_id: strawberry.Private[str]
     objective_id: strawberry.Private[str]
 
@@ -140,6 +147,8 @@ class Violation(Node):
             agreement_version=record.agreement_version,
             recorded_at=record.recorded_at,
             superseded_at=record.superseded_at,
+            part_start=record.part_start,
+            part_end=record.part_end,
             agreement_id=record.agreement_id,
             objective_id=record.objective_id,
         )
