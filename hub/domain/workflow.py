@@ -253,6 +253,11 @@ def check_revise(agreement: Agreement, latest: Agreement, actor: Actor) -> None:
             f"only the latest version of {agreement.name!r} can be revised: this is version "
             f"{agreement.version}, the latest is version {latest.version} ({latest.id})"
         )
+    if agreement.sunset_at is not None:
+        raise WorkflowError(
+            f"{agreement.name!r} was sunset with the services it covered; it cannot be "
+            "revised: author a new agreement for services that replace them"
+        )
     if agreement.state.open:
         raise WorkflowError(
             f"version {agreement.version} of {agreement.name!r} is still {agreement.status}: "

@@ -392,6 +392,14 @@ def test_a_lineage_has_one_open_version_at_a_time(state: AgreementState) -> None
         check_revise(latest, latest, ALICE_EDITOR)
 
 
+def test_a_sunset_agreement_is_not_revised() -> None:
+    latest = replace(
+        version(2, AgreementState.APPROVED), sunset_at=datetime(2026, 3, 1, tzinfo=UTC)
+    )
+    with pytest.raises(WorkflowError, match="was sunset"):
+        check_revise(latest, latest, ALICE_EDITOR)
+
+
 def test_revising_needs_the_editor_role() -> None:
     latest = version(1, AgreementState.APPROVED)
     with pytest.raises(WorkflowError, match="needs the editor role"):
