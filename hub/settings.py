@@ -591,6 +591,21 @@ class NotificationSettings(BaseModel):
         return self
 
 
+class RenewalSettings(BaseModel):
+    """Renewal reminders (docs/settings.md, docs/governance.md "Reviews and renewals")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    list: str | None = Field(
+        default=None,
+        description="the notification list reminders go to ([notifications.lists.<name>]); "
+        "unset = no reminders",
+    )
+    interval_hours: int = Field(
+        default=24, ge=1, le=24 * 7, description="how often `hub serve` looks for what is due"
+    )
+
+
 class Settings(BaseSettings):
     """Everything the hub can be told. See ``docs/settings.md`` for each key."""
 
@@ -619,6 +634,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
     notifications: NotificationSettings = NotificationSettings()
+    renewals: RenewalSettings = RenewalSettings()
 
     @field_validator("notifications")
     @classmethod
@@ -632,6 +648,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"lists.{name}: no [webhooks.{unknown[0]}] is configured")
             if entry.emails and (smtp is None or not smtp.enabled):
                 raise ValueError(f"lists.{name}: has emails but smtp.host is not set")
+        return value
+
+    @field_validator("renewals")
+    @classmethod
+    def _renewals_name_a_list(cls, value: RenewalSettings, info: ValidationInfo) -> RenewalSettings:
+        notifications = info.data.get("notifications")
+        if value.list is not None and (
+            notifications is None or value.list not in notifications.lists
+        ):
+            raise ValueError(f"list: no [notifications.lists.{value.list}] is configured")
         return value
 
     @property

@@ -15,6 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from hub.domain import terms
+from hub.domain.reviews import ReviewCycle
 from hub.domain.terms import ClauseSpec, GovernanceTerms, SupportHoursSpec
 
 
@@ -325,6 +326,7 @@ class AgreementSpec(BaseModel):
     regulations: tuple[str, ...] = ()
     jurisdiction: str | None = None
     data_residency: tuple[str, ...] = ()
+    review_cycle: ReviewCycle | None = None
 
     _regulations = field_validator("regulations")(classmethod(lambda cls, v: terms.regulations(v)))
     _residency = field_validator("data_residency")(
@@ -342,6 +344,7 @@ class AgreementSpec(BaseModel):
             regulations=self.regulations,
             jurisdiction=self.jurisdiction,
             data_residency=self.data_residency,
+            review_cycle=self.review_cycle,
         )
 
     @model_validator(mode="after")
@@ -397,6 +400,7 @@ class AgreementRevisionSpec(BaseModel):
     regulations: tuple[str, ...] | None = None
     jurisdiction: str | None = None
     data_residency: tuple[str, ...] | None = None
+    review_cycle: ReviewCycle | None = None
 
     _regulations = field_validator("regulations")(
         classmethod(lambda cls, v: None if v is None else terms.regulations(v))
@@ -420,6 +424,7 @@ class AgreementRevisionSpec(BaseModel):
             data_residency=previous.data_residency
             if self.data_residency is None
             else self.data_residency,
+            review_cycle=previous.review_cycle if self.review_cycle is None else self.review_cycle,
         )
 
     @model_validator(mode="after")
@@ -551,6 +556,9 @@ class Agreement:
     # UC's from the SLAs it underpins when they agree.
     business_unit: str | None = None
     region: str | None = None
+    next_review_at: datetime | None = None
+    """Derived when read: the next review after the reader's clock, for a version in
+    force with a review cycle (`hub.domain.reviews.next_review_at`)."""
 
 
 @dataclass(frozen=True, slots=True)

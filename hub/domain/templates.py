@@ -7,7 +7,6 @@ file; nothing here names one.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,14 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.models import AgreementKind, ObjectiveSpec, Tier
+from hub.domain.reviews import ReviewCycle
 from hub.domain.terms import ClauseSpec, SupportHoursSpec
 
-
-class ReviewCycle(enum.StrEnum):
-    MONTHLY = "MONTHLY"
-    QUARTERLY = "QUARTERLY"
-    SEMI_ANNUAL = "SEMI_ANNUAL"
-    ANNUAL = "ANNUAL"
+__all__ = ["AgreementTemplate", "ReviewCycle", "TemplateError", "fill", "parse_templates"]
 
 
 class AgreementTemplate(BaseModel):
@@ -83,6 +78,7 @@ def fill(template: AgreementTemplate, values: Mapping[str, Any]) -> dict[str, An
     defaults = {
         "clauses": tuple(c.model_dump() for c in template.clauses),
         "regulations": template.regulations,
+        "review_cycle": template.review_cycle,
         "support_hours": None
         if template.support_hours is None
         else template.support_hours.model_dump(),

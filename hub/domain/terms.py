@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.domain.reviews import ReviewCycle
+
 if TYPE_CHECKING:
     from hub.domain.business_time import BusinessCalendar
 
@@ -206,6 +208,7 @@ class GovernanceTerms(BaseModel):
     regulations: tuple[str, ...] = ()
     jurisdiction: str | None = None
     data_residency: tuple[str, ...] = ()
+    review_cycle: ReviewCycle | None = None
 
 
 def common_value(values: Sequence[str | None]) -> str | None:

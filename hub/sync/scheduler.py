@@ -1,6 +1,7 @@
 """Scheduled jobs inside `hub serve`: each enabled connector's sync on its interval,
-the breach assessment, the scheduled backup (`hub.sync.backups`) and the
-notification dispatcher (`hub.notify`).
+the breach assessment, the scheduled backup (`hub.sync.backups`), the
+notification dispatcher (`hub.notify`) and the renewal reminders
+(`hub.sync.renewals`).
 
 APScheduler runs a job at most once at a time (`max_instances=1`) and folds missed
 runs into one (`coalesce`); the lease in the graph keeps two hub processes that share
@@ -23,6 +24,7 @@ from hub.settings import Settings
 from hub.sync.backups import first_run_time, run_scheduled_backup
 from hub.sync.lease import LeaseHeldError, lease_holder
 from hub.sync.registry import connector_settings, enabled
+from hub.sync.renewals import send_renewal_reminders
 from hub.sync.service import sync_now
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,25 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
             seconds=notifications.dispatch_interval_seconds,
             id="notifications:dispatch",
             name="notification dispatch",
+            max_instances=1,
+            coalesce=True,
+        )
+    if settings.renewals.list is not None:
+
+        async def remind() -> None:
+            try:
+                await send_renewal_reminders(settings, graph)
+            except GraphError as exc:  # the next run enqueues what this one did not
+                log.error("scheduled renewal reminders failed: %s", exc)
+
+        # Dedupe keys in the outbox keep restarts and replicas from sending one twice.
+        scheduler.add_job(
+            remind,
+            "interval",
+            hours=settings.renewals.interval_hours,
+            next_run_time=datetime.now(UTC),
+            id="renewals:remind",
+            name="renewal reminders",
             max_instances=1,
             coalesce=True,
         )

@@ -27,12 +27,14 @@ import httpx
 import pytest
 import strawberry
 from access_support import World, build_world
+from support import APPROVER, EDITOR
 
 from hub.app import create_app
 from hub.domain.models import AgreementStatus
+from hub.domain.reviews import ReviewCycle
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph, GraphConnection
-from hub.graph.repositories import TokenRepository
+from hub.graph.repositories import AgreementRepository, TokenRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.settings import ApiSettings, Settings
@@ -237,6 +239,26 @@ def with_reason(variables: Variables) -> Variables:
 
 async def lineage_now(world: World, graph: Graph, unit: str) -> dict[str, Any]:
     return {"lineage": world.ids[f"sla:{unit}"], "at": datetime.now(UTC).isoformat()}
+
+
+async def reviewed_sla(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    """An SLA of `unit` in force from now, reviewed monthly: due within 40 days. Made
+    once per unit, when a case first asks."""
+    key = f"reviewed:{unit}"
+    if key not in world.ids:
+        repository = AgreementRepository(graph)
+        spec = world.sla_spec(unit, "Reviewed SLA").model_copy(
+            update={"review_cycle": ReviewCycle.MONTHLY}
+        )
+        world.ids[key] = await repository.create(spec, EDITOR)
+        await repository.submit(world.ids[key], EDITOR)
+        await repository.approve(world.ids[key], APPROVER)
+    return {}
+
+
+def renewal_of(data: dict[str, Any], world: World, unit: str) -> bool:
+    due = {renewal["agreement"]["id"] for renewal in data["upcomingRenewals"]}
+    return world.ids[f"reviewed:{unit}"] in due
 
 
 async def customer_now(world: World, graph: Graph, unit: str) -> dict[str, Any]:
@@ -450,6 +472,14 @@ CASES: list[Case] = [
         answered("agreementAsOf"),
         SCOPED,
         lambda world: {"lineage": UNKNOWN_IDS["Agreement"], "at": "2026-06-01T00:00:00Z"},
+    ),
+    Case(
+        "Query.upcomingRenewals",
+        "an-sla-due-for-review",
+        "query R { upcomingRenewals(days: 40) { agreement { id } due reason } }",
+        reviewed_sla,
+        renewal_of,
+        SCOPED,
     ),
     Case(
         "Query.syncRuns",

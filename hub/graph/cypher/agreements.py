@@ -62,7 +62,7 @@ CREATE_AGREEMENT = Cypher(
                   a.approvals = [], a.creditPolicy = $creditPolicy,
                   a.supportHours = $supportHours, a.clauses = $clauses,
                   a.regulations = $regulations, a.jurisdiction = $jurisdiction,
-                  a.dataResidency = $dataResidency
+                  a.dataResidency = $dataResidency, a.reviewCycle = $reviewCycle
     WITH a
     UNWIND $objectives AS o
     MERGE (obj:Objective {id: o.id})
@@ -332,6 +332,29 @@ LIST_AGREEMENTS_AS_OF = Cypher(
     RETURN properties(a) AS props,
            head([(a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p) | p.id]) AS counterpartId,
            head([(a)-[:PREVIOUS_VERSION]->(previous:Agreement) | previous.id]) AS previousId"""
+    + _DERIVED_SCOPE
+    + """
+    """
+)
+
+# Candidates for `upcomingRenewals` and the renewal reminders: versions in force at
+# $now with a review cycle, or ending by $until. Which of them are due (the next review
+# is computed in calendar months) is decided in Python (`hub.domain.reviews.due`).
+RENEWAL_CANDIDATES = Cypher(
+    """
+    MATCH (a:Agreement)
+    WHERE a.state = 'APPROVED' AND a.effectiveFrom <= $now
+    WITH a
+    WHERE """
+    + in_force("a", "$now")
+    + """
+      AND (a.reviewCycle IS NOT NULL OR a.effectiveTo <= $until)
+      AND """
+    + scope.agreement_visible("a")
+    + """
+    OPTIONAL MATCH (a)-[:FOR_CUSTOMER|PROVIDED_BY|WITH_VENDOR]->(p)
+    OPTIONAL MATCH (a)-[:PREVIOUS_VERSION]->(previous:Agreement)
+    RETURN properties(a) AS props, p.id AS counterpartId, previous.id AS previousId"""
     + _DERIVED_SCOPE
     + """
     """

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.domain.access import UNLIMITED, Scope
@@ -27,6 +27,7 @@ from hub.domain.models import (
     CreditTierSpec,
     Objective,
 )
+from hub.domain.reviews import ReviewCycle, due, next_review_at
 from hub.domain.terms import ClauseSpec, GovernanceTerms, SupportHoursSpec, common_value
 from hub.domain.validity import ValidTime, takeovers
 from hub.domain.workflow import (
@@ -107,6 +108,7 @@ def governance_props(terms: GovernanceTerms) -> dict[str, Any]:
         "regulations": list(terms.regulations),
         "jurisdiction": terms.jurisdiction,
         "dataResidency": list(terms.data_residency),
+        "reviewCycle": None if terms.review_cycle is None else str(terms.review_cycle),
     }
 
 
@@ -130,6 +132,7 @@ def governance_from_props(props: dict[str, Any]) -> GovernanceTerms:
         regulations=tuple(props.get("regulations") or ()),
         jurisdiction=props.get("jurisdiction"),
         data_residency=tuple(props.get("dataResidency") or ()),
+        review_cycle=None if not props.get("reviewCycle") else ReviewCycle(props["reviewCycle"]),
     )
 
 
@@ -191,6 +194,7 @@ def agreement_from_row(
     from the `units` and `regions` of its customer or of the SLAs it underpins
     (`hub.graph.cypher.agreements`, `_DERIVED_SCOPE`)."""
     valid = valid_time(props)
+    governance = governance_from_props(props)
     return Agreement(
         id=props["id"],
         kind=AgreementKind(props["kind"]),
@@ -212,15 +216,27 @@ def agreement_from_row(
         superseded_at=valid.superseded_at,
         sunset_at=valid.sunset_at,
         required_groups=tuple(props.get("requiredGroups") or ()),
-        governance=governance_from_props(props),
+        governance=governance,
         business_unit=common_value(units or ()),
         region=common_value(regions or ()),
+        next_review_at=next_review_at(governance.review_cycle, valid.effective_from, now)
+        if valid.in_force(now)
+        else None,
     )
 
 
 def objective_from_props(props: dict[str, Any], agreement_id: str | None = None) -> Objective:
     """An agreement's objective as stored (measurement and OpenSLO properties included)."""
     return read_objective(props, agreement_id=agreement_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """A version in force that is due for renewal: it `expires` or is due for `review`."""
+
+    agreement: Agreement
+    due: datetime
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +392,32 @@ class AgreementRepository:
                 **self._scope.params(),
             )
         return [_row_agreement(r, now) for r in rows]
+
+    async def upcoming_renewals(self, days: int) -> list[Renewal]:
+        """The versions in force (that the scope admits) whose expiry or next review
+        falls in [now, now + days], soonest first (`hub.domain.reviews.due`)."""
+        now = self._clock()
+        rows = await self._graph.read(
+            q.RENEWAL_CANDIDATES,
+            now=to_iso(now),
+            until=to_iso(now + timedelta(days=days)),
+            **self._scope.params(),
+        )
+        found: list[Renewal] = []
+        for row in rows:
+            agreement = _row_agreement(row, now)
+            if agreement.status is not AgreementStatus.ACTIVE:
+                continue  # e.g. sunset
+            when = due(
+                agreement.effective_to,
+                agreement.superseded_at,
+                agreement.next_review_at,
+                now,
+                days,
+            )
+            if when is not None:
+                found.append(Renewal(agreement, when.at, when.reason))
+        return sorted(found, key=lambda r: (r.due, r.agreement.id))
 
     # ---- writes ---------------------------------------------------------------
 
@@ -890,6 +932,7 @@ def _given(revision: AgreementRevisionSpec) -> set[str]:
         "regulations": "regulations",
         "jurisdiction": "jurisdiction",
         "data_residency": "dataResidency",
+        "review_cycle": "reviewCycle",
     }
     given = {names[field] for field in revision.model_fields_set if field in names}
     # effectiveFrom always changes: left out, the revision starts at its approval.

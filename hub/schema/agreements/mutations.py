@@ -20,7 +20,7 @@ from hub.schema.agreements.terms import (
     codes_value,
     support_hours_value,
 )
-from hub.schema.agreements.types import Agreement, agreement_type
+from hub.schema.agreements.types import Agreement, ReviewCycle, agreement_type
 from hub.schema.base import AgreementKind, DateTime, Indicator, WindowKind
 from hub.schema.context import Info
 from hub.schema.permissions import IsApprover, IsEditor
@@ -71,6 +71,7 @@ class AgreementInput:
     regulations: list[str] | None = None
     jurisdiction: str | None = None
     data_residency: list[str] | None = None
+    review_cycle: ReviewCycle | None = None  # type: ignore[valid-type]
 
 
 @strawberry.input(
@@ -90,6 +91,7 @@ class AgreementRevisionInput:
     regulations: list[str] | None = None
     jurisdiction: str | None = None
     data_residency: list[str] | None = None
+    review_cycle: ReviewCycle | None = None  # type: ignore[valid-type]
 
 
 def _terms(data: AgreementInput | AgreementRevisionInput) -> dict[str, object]:
@@ -100,6 +102,7 @@ def _terms(data: AgreementInput | AgreementRevisionInput) -> dict[str, object]:
         "regulations": codes_value(data.regulations),
         "jurisdiction": data.jurisdiction,
         "data_residency": codes_value(data.data_residency),
+        "review_cycle": data.review_cycle,
     }
 
 

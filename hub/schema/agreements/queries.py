@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.graph.repositories.agreements import AgreementFilter
 from hub.schema.agreements.types import Agreement, agreement_type
 from hub.schema.base import (
@@ -18,6 +19,15 @@ from hub.schema.base import (
     utc_argument,
 )
 from hub.schema.context import Info
+
+MAX_RENEWAL_DAYS = 3660
+
+
+@strawberry.type(description="An agreement in force that is due for renewal soon.")
+class Renewal:
+    agreement: Agreement
+    due: DateTime = strawberry.field(description="effectiveTo or nextReviewAt, whichever is first.")
+    reason: str = strawberry.field(description='"expires" or "review".')
 
 
 @strawberry.type
@@ -78,3 +88,19 @@ class AgreementQueries:
     ) -> Agreement | None:
         found = await info.context.agreements.as_of(str(lineage), utc_argument(at, "at"))
         return None if found is None else agreement_type(found)
+
+    @strawberry.field(
+        description="Agreements in force whose expiry or next review falls in "
+        "[now, now + days], soonest first."
+    )
+    async def upcoming_renewals(self, info: Info, days: int) -> list[Renewal]:
+        if not 1 <= days <= MAX_RENEWAL_DAYS:
+            problem = FieldProblem("days", f"must be between 1 and {MAX_RENEWAL_DAYS}")
+            raise InvalidInputError([problem])
+        found = await info.context.agreements.upcoming_renewals(days)
+        for renewal in found:
+            info.context.loaders.agreement.prime(renewal.agreement.id, renewal.agreement)
+        return [
+            Renewal(agreement=agreement_type(r.agreement), due=r.due, reason=r.reason)
+            for r in found
+        ]

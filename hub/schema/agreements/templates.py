@@ -7,13 +7,11 @@ import strawberry
 from hub.domain import models
 from hub.domain import templates as domain
 from hub.schema.agreements.terms import Clause, SupportHours
-from hub.schema.agreements.types import Objective
+from hub.schema.agreements.types import Objective, ReviewCycle
 from hub.schema.base import AgreementKind, Tier
 from hub.schema.context import Info
 from hub.schema.permissions import IsStaff
 from hub.templates import shipped_templates
-
-ReviewCycle = strawberry.enum(domain.ReviewCycle)
 
 
 def _objective(template: str, index: int, spec: models.ObjectiveSpec) -> Objective:

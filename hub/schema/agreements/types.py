@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from hub.domain import models, terms
+from hub.domain import models, reviews, terms
 from hub.domain.sunset import silenced
 from hub.schema.agreements.terms import Clause, SupportHours
 from hub.schema.base import (
@@ -29,6 +29,10 @@ from hub.schema.parties.types import Customer, Team, Vendor
 if TYPE_CHECKING:
     from hub.schema.service_levels.types import ObjectiveStatus, TelemetryDiscrepancy
     from hub.schema.traversals.types import CoverageGap
+
+ReviewCycle = strawberry.enum(
+    reviews.ReviewCycle, description="How often an agreement is reviewed, in calendar months."
+)
 
 
 @strawberry.type
@@ -145,6 +149,7 @@ class Agreement(Node):
         "the policy's number of approvals does)."
     )
     governance: strawberry.Private[terms.GovernanceTerms]
+    next_review: strawberry.Private[datetime | None]
     business_unit: str | None = strawberry.field(
         description="Derived: an SLA's is its customer's; an OLA's or UC's that of the SLAs "
         "it underpins when they all agree (null when they differ, lack one, or there are none)."
@@ -176,6 +181,20 @@ class Agreement(Node):
     @strawberry.field(description="Regions where the agreement's data may live.")
     def data_residency(self) -> list[str]:
         return list(self.governance.data_residency)
+
+    @strawberry.field(
+        description="How often the agreement is reviewed (MONTHLY = 1, QUARTERLY = 3, "
+        "SEMI_ANNUAL = 6, ANNUAL = 12 calendar months); null: no review cycle."
+    )
+    def review_cycle(self) -> ReviewCycle | None:  # type: ignore[valid-type]
+        return self.governance.review_cycle
+
+    @strawberry.field(
+        description="The next review after now: effectiveFrom plus whole review cycles. "
+        "Null without a review cycle, or for a version not in force."
+    )
+    def next_review_at(self) -> DateTime | None:
+        return self.next_review
 
     @strawberry.field(
         description="Who approved this version, for which board group, when, with what note."
@@ -306,6 +325,7 @@ def agreement_type(agreement: models.Agreement) -> Agreement:
         sunset_at=agreement.sunset_at,
         required_groups=list(agreement.required_groups),
         governance=agreement.governance,
+        next_review=agreement.next_review_at,
         business_unit=agreement.business_unit,
         region=agreement.region,
     )
