@@ -22,6 +22,7 @@ from hub.graph.migrations import is_current, migrate
 from hub.graphql_http import HubGraphQL, graph_unavailable
 from hub.settings import Settings
 from hub.sync.scheduler import build_scheduler
+from hub.sync.telemetry import check_settings_bindings
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,13 @@ def create_app(
 
     async def migrate_if_reachable() -> bool:
         """Apply pending migrations, then adopt the settings' maintenance windows as
-        exceptions (docs/settings.md); False while the graph cannot be reached."""
+        exceptions (docs/settings.md) and refuse the settings bindings that would change
+        an approved objective's (docs/governance.md); False while the graph cannot be
+        reached."""
         try:
             applied = await migrate(graph)
             await adopt_maintenance_windows(graph, settings.slo)
+            await check_settings_bindings(graph, settings.slo)
         except GraphUnavailableError as exc:
             log.warning("the graph is unreachable, migrations wait for it: %s", exc)
             return False

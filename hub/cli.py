@@ -403,7 +403,13 @@ def slo_assess(
 
 @app.command()
 def sync(source: Annotated[str, typer.Argument(help="A configured connector.")]) -> None:
-    """Run one sync of SOURCE now, with progress on stderr and a summary on stdout."""
+    """Run one sync of SOURCE now, with progress on stderr and a summary on stdout.
+
+    Exits 0 when the run succeeded; 3 when it refused to change how an approved
+    objective is measured (a settings binding differs from the one approved: revise
+    the agreement instead); 2 for an unknown SOURCE; 1 when it failed otherwise.
+    """
+    from hub.domain.change_control import REFUSAL_EXIT_CODE, is_refusal
     from hub.sync.lease import LeaseHeldError
     from hub.sync.registry import UnknownConnectorError
 
@@ -422,7 +428,10 @@ def sync(source: Annotated[str, typer.Argument(help="A configured connector.")])
     for note in run.notes:
         typer.echo(f"note: {note}", err=True)
     if run.status != "SUCCEEDED":
-        raise _fail(f"the sync of {source} failed: {run.error}")
+        refused = any(is_refusal(note) for note in run.notes)
+        raise _fail(
+            f"the sync of {source} failed: {run.error}", code=REFUSAL_EXIT_CODE if refused else 1
+        )
 
 
 async def _sync_with_progress(settings: Settings, graph: Graph, source: str) -> SyncRun:

@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from hub.domain.boards import Board
+from hub.domain.change_control import Binding
 from hub.domain.identification import DEFAULT_ATTRIBUTES, DEFAULT_PRECEDENCE, Identification
 from hub.domain.models import AgreementKind, Tier
 from hub.domain.notifications import is_email_address
@@ -326,41 +327,15 @@ class DatadogSettings(ConnectorSettings):
         return self.url is not None and self.api_key is not None and self.app_key is not None
 
 
-class TelemetryBinding(BaseModel):
+class TelemetryBinding(Binding):
     """How one objective is measured by one telemetry source (beyond what an OpenSLO
-    import carries): give `good` or `bad` with `total`, or a `ratio`, or a `latency`
-    series, or `sloth_service` + `sloth_slo` for Sloth's recording rules."""
+    import carries): a `Binding` (`hub.domain.change_control`: `good` or `bad` with
+    `total`, or a `ratio`, or a `latency` series, or `sloth_service` + `sloth_slo` for
+    Sloth's recording rules) plus the objective it names."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(frozen=False, extra="forbid")
 
     objective: str = Field(min_length=1, description="objective id or name")
-    source: Literal["prometheus", "datadog"] = "prometheus"
-    role: Literal["primary", "secondary"] = "primary"
-    good: str | None = None
-    bad: str | None = None
-    total: str | None = None
-    counter: bool = Field(default=False, description="queries return counters, not rates")
-    ratio: str | None = None
-    error_ratio: bool = Field(default=True, description="`ratio` is the share of bad events")
-    latency: str | None = Field(default=None, description="a latency series, e.g. p99")
-    unit: str | None = Field(default=None, description="unit of `latency` if not reported")
-    sloth_service: str | None = None
-    sloth_slo: str | None = None
-
-    @model_validator(mode="after")
-    def _one_shape(self) -> TelemetryBinding:
-        shapes = [
-            self.total is not None and (self.good is not None) != (self.bad is not None),
-            self.ratio is not None,
-            self.latency is not None,
-            self.sloth_service is not None and self.sloth_slo is not None,
-        ]
-        if sum(shapes) != 1:
-            raise ValueError(
-                "give exactly one of: good or bad with total; ratio; latency; "
-                "sloth_service with sloth_slo"
-            )
-        return self
 
 
 class BusinessHoursSettings(BaseModel):
@@ -606,6 +581,52 @@ class RenewalSettings(BaseModel):
     )
 
 
+class CaseSettings(BaseModel):
+    """Cases in a ticketing tool for pending approvals and due reviews (docs/settings.md,
+    docs/governance.md "Reviews and renewals"). The connection (url, credentials,
+    timeouts) is that of the [jira] or [servicenow] section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: Literal["jira", "servicenow"] | None = Field(
+        default=None, description="where cases are opened; unset = no cases"
+    )
+    interval_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="how often `hub serve` opens and closes them"
+    )
+    jira_service_desk_id: str | None = Field(
+        default=None, description="the JSM service desk requests are raised in"
+    )
+    jira_request_type_id: str | None = Field(
+        default=None, description="the JSM request type of a case"
+    )
+    jira_close_transition_id: str | None = Field(
+        default=None, description="the workflow transition that resolves a case"
+    )
+    servicenow_table: Literal["sc_task", "task"] = Field(
+        default="sc_task", description="the table cases are records of"
+    )
+    servicenow_assignment_group: str | None = Field(
+        default=None, description="sys_id (or name) of the group cases are assigned to"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> CaseSettings:
+        if self.system == "jira":
+            missing = [
+                name
+                for name in (
+                    "jira_service_desk_id",
+                    "jira_request_type_id",
+                    "jira_close_transition_id",
+                )
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"system = jira needs {', '.join(missing)}")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the hub can be told. See ``docs/settings.md`` for each key."""
 
@@ -635,6 +656,7 @@ class Settings(BaseSettings):
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
     notifications: NotificationSettings = NotificationSettings()
     renewals: RenewalSettings = RenewalSettings()
+    cases: CaseSettings = CaseSettings()
 
     @field_validator("notifications")
     @classmethod
@@ -658,6 +680,15 @@ class Settings(BaseSettings):
             notifications is None or value.list not in notifications.lists
         ):
             raise ValueError(f"list: no [notifications.lists.{value.list}] is configured")
+        return value
+
+    @field_validator("cases")
+    @classmethod
+    def _cases_have_a_connection(cls, value: CaseSettings, info: ValidationInfo) -> CaseSettings:
+        if value.system is not None:
+            section = info.data.get(value.system)
+            if section is None or section.url is None:
+                raise ValueError(f"system: no [{value.system}] url is configured")
         return value
 
     @property

@@ -91,6 +91,10 @@ class MalformedResponseError(ConnectorError):
     """The body is not the JSON the API documents."""
 
 
+class _CreatedAlready(Exception):
+    """`create_json`'s recheck found that a failed attempt created the record."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How hard a `SourceClient` tries before it gives up.
@@ -254,8 +258,44 @@ class SourceClient(OwnsClient):
         for POSTs that read (Jira's ``/search``)."""
         return await self._request("POST", path, params, body, decode=True)
 
+    async def write_json(
+        self,
+        method: Literal["POST", "PATCH", "PUT"],
+        path: str,
+        body: Any,
+        params: Params | None = None,
+        *,
+        decode: bool = True,
+    ) -> tuple[Any, httpx.Response]:
+        """Send `body` as JSON to change something at the source (`decode=False` for an
+        answer with no body, such as a 204). Retried like `get_json` on 429, 5xx and
+        dropped connections, so only for writes that are idempotent; a write that is not
+        (a create) goes through `create_json`."""
+        return await self._request(method, path, params, body, decode=decode)
+
+    async def create_json(
+        self, path: str, body: Any, *, recheck: Callable[[], Awaitable[bool]]
+    ) -> Any | None:
+        """POST `body` to create something and decode the answer; None if it turned out
+        to be created already. Retried like `write_json`, except that before each retry
+        `recheck()` asks the source whether the failed attempt created it after all (a
+        gateway's 504 after a slow create, a connection dropped before the answer): if
+        so, nothing is sent again."""
+        try:
+            data, _ = await self._request("POST", path, None, body, decode=True, recheck=recheck)
+        except _CreatedAlready:
+            return None
+        return data
+
     async def _request(
-        self, method: str, path: str, params: Params | None, body: Any, *, decode: bool
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: Any,
+        *,
+        decode: bool,
+        recheck: Callable[[], Awaitable[bool]] | None = None,
     ) -> tuple[Any, httpx.Response]:
         what = _describe(method, self._base_path, path, params)
         secrets = self._secrets | _secret_params(params)
@@ -342,6 +382,8 @@ class SourceClient(OwnsClient):
                 delay,
             )
             await self._sleep(delay)
+            if recheck is not None and await recheck():
+                raise _CreatedAlready
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(

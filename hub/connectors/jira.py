@@ -62,10 +62,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from hub.connectors.cases import CORRELATION_PREFIX, CaseRequest, ExternalCase
 from hub.connectors.fields import server_time
 from hub.connectors.http import (
     ConnectorError,
     MalformedResponseError,
+    OwnsClient,
     SourceClient,
     SourceRejectedError,
 )
@@ -802,3 +804,85 @@ class JiraServiceManagement:
             if body.get("isLastPage") is not False or not page:
                 return values
             start += len(page)
+
+
+# ---- cases (hub.connectors.cases) ----------------------------------------------------
+
+REQUEST_PATH = "/rest/servicedeskapi/request"
+
+
+class JiraCases(OwnsClient):
+    """Pending approvals and due reviews as JSM requests (`hub.connectors.cases`).
+
+    A case is raised with ``POST /rest/servicedeskapi/request`` (service desk and
+    request type from settings; the correlation id as a label), found again with the
+    enhanced search (``labels = "hub-case-<id>"``), and resolved with the configured
+    workflow transition, ``POST /rest/api/3/issue/{key}/transitions`` (204).
+    """
+
+    system = "jira"
+    _client: SourceClient
+
+    def __init__(
+        self,
+        client: SourceClient,
+        *,
+        service_desk_id: str,
+        request_type_id: str,
+        close_transition_id: str,
+    ) -> None:
+        self._client = client
+        self.service_desk_id = service_desk_id
+        self.request_type_id = request_type_id
+        self.close_transition_id = close_transition_id
+
+    async def find(self, correlation_id: str) -> ExternalCase | None:
+        label = CORRELATION_PREFIX + correlation_id
+        body = {"jql": f'labels = "{label}"', "fields": ["status"], "maxResults": 1}
+        data, _ = await self._client.post_json(SEARCH_PATH, body)
+        issues = data.get("issues") if isinstance(data, dict) else None
+        if not isinstance(issues, list):
+            raise MalformedResponseError(f"jira: the search for case {label} has no issues list")
+        if not issues:
+            return None
+        key = _case_key(issues[0].get("key") if isinstance(issues[0], dict) else None)
+        status = (issues[0].get("fields") or {}).get("status") or {}
+        category = (status.get("statusCategory") or {}).get("key")
+        return ExternalCase(key=key, number=key, closed=category == "done")
+
+    async def create(self, request: CaseRequest) -> ExternalCase:
+        body = {
+            "serviceDeskId": self.service_desk_id,
+            "requestTypeId": self.request_type_id,
+            "requestFieldValues": {
+                "summary": request.summary,
+                "description": request.description,
+                "labels": [CORRELATION_PREFIX + request.correlation_id],
+            },
+        }
+        found: list[ExternalCase] = []
+
+        async def recheck() -> bool:
+            case = await self.find(request.correlation_id)
+            found.extend(() if case is None else (case,))
+            return case is not None
+
+        data = await self._client.create_json(REQUEST_PATH, body, recheck=recheck)
+        if data is None:
+            return found[-1]
+        key = _case_key(data.get("issueKey") if isinstance(data, dict) else None)
+        return ExternalCase(key=key, number=key)
+
+    async def close(self, case: ExternalCase, resolution: str) -> None:
+        if case.closed:
+            return
+        body = {"transition": {"id": self.close_transition_id}}
+        path = f"/rest/api/3/issue/{case.key}/transitions"
+        await self._client.write_json("POST", path, body, decode=False)
+
+
+def _case_key(value: Any) -> str:
+    # It becomes part of a URL (the transition), so it must be an issue key.
+    if not isinstance(value, str) or not _ISSUE_KEY.match(value):
+        raise MalformedResponseError(f"jira: {value!r} is not an issue key like OPS-12")
+    return value

@@ -29,14 +29,21 @@ current state only), and the history lives in other tables (``sys_audit``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
+from hub.connectors.cases import CaseRequest, ExternalCase
 from hub.connectors.fields import required, server_time, text
-from hub.connectors.http import ConnectorError, MalformedResponseError, SourceClient
+from hub.connectors.http import (
+    ConnectorError,
+    MalformedResponseError,
+    OwnsClient,
+    SourceClient,
+)
 from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.domain.sources import (
     Quarantined,
@@ -412,3 +419,91 @@ class ServiceNowIncidents(_TableConnector):
 
     async def live_keys(self) -> set[str] | None:
         return None
+
+
+# ---- cases (hub.connectors.cases) ----------------------------------------------------
+
+# Task states: 3 is "Closed Complete" on `task` and its `sc_task` extension.
+CLOSED_STATES = frozenset({"3", "4", "7"})  # complete, incomplete, skipped
+CLOSED_COMPLETE = "3"
+_SYS_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ServiceNowCases(OwnsClient):
+    """Pending approvals and due reviews as task records (`hub.connectors.cases`).
+
+    A case is ``POST /api/now/table/{table}`` (``sc_task`` or ``task``) with the hub's
+    correlation id in ``correlation_id``, found again with
+    ``sysparm_query=correlation_id=<id>``, and closed with
+    ``PATCH /api/now/table/{table}/{sys_id}`` setting ``state`` 3 (Closed Complete)
+    and ``close_notes``; the PATCH is idempotent.
+    """
+
+    system = "servicenow"
+    _client: SourceClient
+
+    def __init__(
+        self, client: SourceClient, *, table: str, assignment_group: str | None = None
+    ) -> None:
+        self._client = client
+        self.table = table
+        self.assignment_group = assignment_group
+
+    async def find(self, correlation_id: str) -> ExternalCase | None:
+        params: dict[str, str | int] = {
+            "sysparm_query": f"correlation_id={correlation_id}",
+            "sysparm_fields": "sys_id,number,state",
+            "sysparm_limit": 1,
+        }
+        data, _ = await self._client.get_json(f"/api/now/table/{self.table}", params)
+        result = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(result, list):
+            raise MalformedResponseError(
+                f"servicenow: the {self.table} query for a case has no result list"
+            )
+        return _case(result[0], self.table) if result else None
+
+    async def create(self, request: CaseRequest) -> ExternalCase:
+        body: dict[str, str] = {
+            "short_description": request.summary,
+            "description": request.description,
+            "correlation_id": request.correlation_id,
+            "correlation_display": "Service Agreements Hub",
+        }
+        if self.assignment_group is not None:
+            body["assignment_group"] = self.assignment_group
+        found: list[ExternalCase] = []
+
+        async def recheck() -> bool:
+            case = await self.find(request.correlation_id)
+            found.extend(() if case is None else (case,))
+            return case is not None
+
+        path = f"/api/now/table/{self.table}"
+        data = await self._client.create_json(path, body, recheck=recheck)
+        if data is None:
+            return found[-1]
+        result = data.get("result") if isinstance(data, dict) else None
+        return _case(result, self.table)
+
+    async def close(self, case: ExternalCase, resolution: str) -> None:
+        if case.closed:
+            return
+        body = {"state": CLOSED_COMPLETE, "close_notes": resolution}
+        path = f"/api/now/table/{self.table}/{case.key}"
+        await self._client.write_json("PATCH", path, body)
+
+
+def _case(raw: Any, table: str) -> ExternalCase:
+    sys_id = raw.get("sys_id") if isinstance(raw, dict) else None
+    # It becomes part of a URL (the PATCH), so it must be a sys_id.
+    if not isinstance(sys_id, str) or not _SYS_ID.match(sys_id):
+        raise MalformedResponseError(f"servicenow: a {table} record has no valid sys_id")
+    assert isinstance(raw, dict)
+    number = raw.get("number")
+    state = raw.get("state")
+    return ExternalCase(
+        key=sys_id,
+        number=number if isinstance(number, str) and number else sys_id,
+        closed=isinstance(state, str) and state in CLOSED_STATES,
+    )

@@ -15,6 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from hub.domain import terms
+from hub.domain.change_control import Binding, canonical
 from hub.domain.reviews import ReviewCycle
 from hub.domain.terms import ClauseSpec, GovernanceTerms, SupportHoursSpec
 
@@ -41,6 +42,14 @@ class AgreementKind(enum.StrEnum):
     SLA = "SLA"
     OLA = "OLA"
     UC = "UC"
+
+
+class SlaLevel(enum.StrEnum):
+    """Where an SLA sits among ITIL's levels (rules in `hub.domain.levels`)."""
+
+    CORPORATE = "CORPORATE"
+    CUSTOMER = "CUSTOMER"
+    SERVICE = "SERVICE"
 
 
 class AgreementStatus(enum.StrEnum):
@@ -229,10 +238,18 @@ class ObjectiveSpec(BaseModel):
     time_slice_window: str | None = None
     metric: RatioMetric | None = None
     origin: OpenSloOrigin | None = None
+    # How an agreement objective is measured, a term like its target
+    # (hub.domain.change_control); at most one binding per role.
+    bindings: tuple[Binding, ...] = ()
 
     @property
     def time_slice_seconds(self) -> int | None:
         return _time_slice_seconds(self.time_slice_window)
+
+    @field_validator("bindings")
+    @classmethod
+    def _one_per_role(cls, bindings: tuple[Binding, ...]) -> tuple[Binding, ...]:
+        return canonical(bindings)
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectiveSpec:
@@ -327,6 +344,10 @@ class AgreementSpec(BaseModel):
     jurisdiction: str | None = None
     data_residency: tuple[str, ...] = ()
     review_cycle: ReviewCycle | None = None
+    # Multi-level SLAs (hub.domain.levels): an SLA's level (None: SERVICE) and the
+    # lineage of its parent SLA.
+    level: SlaLevel | None = None
+    parent_id: str | None = Field(default=None, min_length=1)
 
     _regulations = field_validator("regulations")(classmethod(lambda cls, v: terms.regulations(v)))
     _residency = field_validator("data_residency")(
@@ -364,6 +385,15 @@ class AgreementSpec(BaseModel):
             raise ValueError("creditPolicy: only an SLA owes service credits")
         if self.kind is AgreementKind.SLA and self.underpins:
             raise ValueError("underpins: an SLA underpins nothing; OLAs and UCs underpin SLAs")
+        if self.kind is not AgreementKind.SLA:
+            if self.level is not None:
+                raise ValueError(f"level: only an SLA has a level; leave it out for an {self.kind}")
+            if self.parent_id is not None:
+                raise ValueError(
+                    f"parentId: only an SLA names a parent SLA; leave it out for an {self.kind}"
+                )
+        if self.level is SlaLevel.CORPORATE and self.parent_id is not None:
+            raise ValueError("parentId: a CORPORATE SLA has no parent; leave parentId out")
         # Time zones first: comparing a naive with an aware datetime raises TypeError.
         for moment, label in (
             (self.effective_from, "effectiveFrom"),
@@ -505,6 +535,8 @@ class Objective:
     # Whose objective it is, where the repository call says so (e.g. measured_objectives).
     service_id: str | None = None
     agreement_id: str | None = None
+    # An agreement objective's own telemetry bindings (hub.domain.change_control).
+    bindings: tuple[Binding, ...] = ()
 
     @property
     def time_slice_seconds(self) -> int | None:
@@ -559,6 +591,12 @@ class Agreement:
     next_review_at: datetime | None = None
     """Derived when read: the next review after the reader's clock, for a version in
     force with a review cycle (`hub.domain.reviews.next_review_at`)."""
+    last_reviewed_at: datetime | None = None
+    """When a review of this version was last recorded (`recordReview`); None if never."""
+    level: SlaLevel | None = None
+    """An SLA's level (SERVICE when none was given); None for an OLA or UC."""
+    parent_lineage: str | None = None
+    """The lineage of an SLA's parent SLA (`hub.domain.levels`)."""
 
 
 @dataclass(frozen=True, slots=True)

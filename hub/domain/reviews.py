@@ -3,28 +3,39 @@ are due for renewal soon. Pure functions, no I/O, no clock: callers say which in
 they mean.
 
 A version with a review cycle is reviewed every cycle (MONTHLY = 1, QUARTERLY = 3,
-SEMI_ANNUAL = 6, ANNUAL = 12 calendar months) counted from its start (effectiveFrom,
-which approval sets to the approval time when the author gave none). The next review
-is the first such date strictly after now. A month end is kept as near as the month
-allows (Jan 31 + 1 month = Feb 28 or 29), always counted from the start, never from
-the previous review, so the day does not drift.
+SEMI_ANNUAL = 6, ANNUAL = 12 calendar months) counted from its anchor: the latest
+review recorded for it (`recordReview`), or else its start (effectiveFrom, which
+approval sets to the approval time when the author gave none). The next review is the
+first such date strictly after now. A month end is kept as near as the month allows
+(Jan 31 + 1 month = Feb 28 or 29), always counted from the anchor, never from the
+previous due date, so the day does not drift.
+
+A recorded review never changes the version's stored terms: it is a record of its own,
+and only moves the anchor.
+
+Where a case tool is configured (`hub.sync.cases`), a review also opens a case there
+when it comes within `review_case_days` of its due date.
 """
 
 from __future__ import annotations
 
 import calendar
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 __all__ = [
     "REMINDER_DAYS",
+    "CaseKind",
     "Due",
     "ReviewCycle",
     "add_months",
     "due",
     "next_review_at",
     "reminder_threshold",
+    "review_anchor",
+    "review_case_days",
 ]
 
 
@@ -45,6 +56,25 @@ MONTHS = {
 REMINDER_DAYS: tuple[int, ...] = (60, 30, 7)
 """How many days before a due date a reminder goes out, once each."""
 
+# Roughly, in days, for choosing a case window no longer than half a cycle.
+_CYCLE_DAYS = {cycle: months * 30 for cycle, months in MONTHS.items()}
+
+
+class CaseKind(enum.StrEnum):
+    """What a case in the ticketing tool asks for: signing a version, or reviewing one."""
+
+    APPROVAL = "APPROVAL"
+    REVIEW = "REVIEW"
+
+
+def review_case_days(cycle: ReviewCycle) -> int:
+    """How many days before a review is due its case opens: the first (largest)
+    reminder threshold shorter than half the cycle. A monthly review opened 60 days
+    ahead would always be open, the next one's case coming the moment one closes; so
+    monthly reviews open 7 days ahead, quarterly 30, longer cycles 60."""
+    half = _CYCLE_DAYS[cycle] / 2
+    return max((d for d in REMINDER_DAYS if d < half), default=min(REMINDER_DAYS))
+
 
 def add_months(moment: datetime, months: int) -> datetime:
     """`moment` plus whole calendar months, the day clamped to the month's last."""
@@ -54,11 +84,24 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def review_anchor(start: datetime | None, reviewed: Iterable[datetime]) -> datetime | None:
+    """What the review cycle counts from: the latest recorded review, or `start` when
+    there is none later than it. None without a start (a version never in force)."""
+    if start is None:
+        return None
+    return max((start, *reviewed))
+
+
 def next_review_at(
-    cycle: ReviewCycle | None, start: datetime | None, now: datetime
+    cycle: ReviewCycle | None,
+    start: datetime | None,
+    now: datetime,
+    reviewed: Iterable[datetime] = (),
 ) -> datetime | None:
-    """The first review after `now`: `start` plus whole cycles. None without a cycle or
-    a start (a version not in force has none: callers pass None for those)."""
+    """The first review after `now`: the anchor (`review_anchor`: the latest of
+    `reviewed`, else `start`) plus whole cycles. None without a cycle or a start (a
+    version not in force has none: callers pass None for those)."""
+    start = review_anchor(start, reviewed)
     if cycle is None or start is None:
         return None
     step = MONTHS[cycle]

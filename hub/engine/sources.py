@@ -33,9 +33,18 @@ class TelemetrySources:
 def telemetry_sources(
     objective: Objective, bindings: Sequence[TelemetryBinding]
 ) -> TelemetrySources:
-    """The source keys of `objective`: bindings that name it (by id or name) win over
-    the metric source an OpenSLO import gave it."""
+    """The source keys of `objective`: its own bindings (authored, or pinned at
+    approval: `hub.domain.change_control`) if it has any, whatever the settings say;
+    otherwise settings bindings that name it (by id or name) win over the metric
+    source an OpenSLO import gave it."""
     primary = secondary = None
+    if objective.bindings:
+        for own in objective.bindings:
+            if own.role == PRIMARY:
+                primary = source_key(own.source, PRIMARY)
+            else:
+                secondary = source_key(own.source, SECONDARY)
+        return TelemetrySources(primary, secondary)
     if objective.metric is not None:
         primary = source_key(objective.metric.total.source_type.lower(), PRIMARY)
     for binding in bindings:

@@ -28,7 +28,7 @@ from hub.domain.windows import Window, calendar_periods, snap
 from hub.engine.status import StatusEngine
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
-from hub.graph.ids import from_iso, to_iso
+from hub.graph.ids import Clock, from_iso, system_clock, to_iso
 from hub.graph.repositories.agreements import credit_policy_from_json, objective_from_props
 from hub.graph.repositories.violations import PeriodVerdict, Violation, ViolationRepository
 from hub.settings import SloSettings
@@ -69,17 +69,40 @@ def sunset_by(row: Mapping[str, Any], at: datetime) -> bool:
     return sunset_at is not None and sunset_at <= at
 
 
+def in_force_over(row: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """When an assessed row's objective judges: its version's valid time, and for an
+    inherited objective only the part of it in which the ancestor version it comes
+    from is in force too (a parent's revision changes a child's terms from its start
+    on, never before; `hub.domain.levels`)."""
+    start = from_iso(row["effectiveFrom"])
+    end = version_end(from_iso(row["effectiveTo"]), from_iso(row.get("sunsetAt")))
+    ancestor = row.get("inherited")
+    if ancestor is None:
+        return start, end
+    ancestor_start = from_iso(ancestor.get("effectiveFrom"))
+    ancestor_end = version_end(
+        from_iso(ancestor.get("effectiveTo")), from_iso(ancestor.get("sunsetAt"))
+    )
+    if start is None or ancestor_start is None:
+        return None, None
+    ends = [t for t in (end, ancestor_end) if t is not None]
+    return max(start, ancestor_start), min(ends) if ends else None
+
+
 async def assess_violations(
     graph: Graph,
     settings: SloSettings,
     at: datetime,
     agreement_ids: Sequence[str] | None = None,
     rules: SeverityRules | None = None,
+    record_clock: Clock = system_clock,
 ) -> list[Breach]:
     """Assess every ended period of the last `settings.assess_days`, each part by the
     SLA version in force in it, and store the violations found; returns the breaches
     (of a part, under its whole period). `agreement_ids` name lineages: any version
-    stands for all."""
+    stands for all. An SLA's inherited objectives are assessed as its own, each over
+    the time its ancestor's version is in force too (`in_force_over`). `record_clock`
+    is the violations' record time: the server's, or the demo's fixed instants."""
     lookback = Window(snap(at) - timedelta(days=settings.assess_days), snap(at))
     rows = await graph.read(
         q.SLA_OBJECTIVES_IN_FORCE_DURING,
@@ -94,8 +117,7 @@ async def assess_violations(
     breaches: list[Breach] = []
     verdicts: list[PeriodVerdict] = []
     for row, objective in zip(rows, objectives, strict=True):
-        effective_from = from_iso(row["effectiveFrom"])
-        end = version_end(from_iso(row["effectiveTo"]), from_iso(row.get("sunsetAt")))
+        effective_from, end = in_force_over(row)
         policy = credit_policy(credit_policy_from_json(row["creditPolicy"]))
         tier = highest_tier(row["tiers"])
         # The terms that judged the part: the agreement's version number.
@@ -126,5 +148,7 @@ async def assess_violations(
             )
             if breach is not None:
                 breaches.append(breach)
-    await ViolationRepository(graph).record(verdicts, f"assessment at {to_iso(at)}")
+    await ViolationRepository(graph, clock=record_clock).record(
+        verdicts, f"assessment at {to_iso(at)}"
+    )
     return breaches

@@ -14,10 +14,13 @@ from hub.graph.client import Graph
 from hub.graph.cypher import Cypher
 from hub.graph.cypher import agreements as agq
 from hub.graph.cypher import audit as aq
+from hub.graph.cypher import cases as cq
 from hub.graph.cypher import exceptions as xq
 from hub.graph.cypher import identity as iq
+from hub.graph.cypher import levels as lq
 from hub.graph.cypher import notifications as nq
 from hub.graph.cypher import objectives as oq
+from hub.graph.cypher import reviews as rq
 from hub.graph.cypher import schema as q
 from hub.graph.cypher import telemetry as tq
 from hub.graph.ids import utc_now
@@ -157,6 +160,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         # (`violations`, `violationsAsRecorded`); `key` stays unique per revision.
         (tq.VIOLATION_RECORD_KEY_UNIQUE,),
         data=violations_to_revisions,
+    ),
+    Migration(
+        13,
+        "multi-level SLAs",
+        # A parent's approval finds its child lineages by parentLineage.
+        (lq.AGREEMENT_PARENT_LINEAGE_INDEX,),
+    ),
+    Migration(
+        14,
+        "reviews and ticketing cases",
+        # The unique subjectKey is what keeps two hub processes from opening two cases
+        # for one subject (`hub.graph.cypher.cases`).
+        (
+            rq.REVIEW_ID_UNIQUE,
+            cq.CASE_ID_UNIQUE,
+            cq.CASE_SUBJECT_KEY_UNIQUE,
+            cq.CASE_STATE_INDEX,
+            cq.CASE_SUBJECT_INDEX,
+        ),
     ),
 )
 

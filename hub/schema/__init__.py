@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from hub.schema.agreements.mutations import AgreementMutations
 from hub.schema.agreements.queries import AgreementQueries
+from hub.schema.agreements.reviews import ReviewMutations
 from hub.schema.agreements.templates import TemplateQueries
 from hub.schema.agreements.types import (
     OperationalLevelAgreement,
@@ -57,7 +58,9 @@ class Query(
 
 
 @strawberry.type
-class Mutation(AgreementMutations, SyncMutations, ExceptionMutations, ComponentMutations):
+class Mutation(
+    AgreementMutations, ReviewMutations, SyncMutations, ExceptionMutations, ComponentMutations
+):
     pass
 
 

@@ -23,6 +23,7 @@ from hub.graph.repositories import (
     TraversalRepository,
 )
 from hub.graph.repositories.exceptions import ExceptionRepository
+from hub.graph.repositories.reviews import ReviewRepository
 from hub.graph.repositories.sunset import SunsetRepository
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.schema.loaders import Loaders
@@ -44,6 +45,7 @@ class Context:
     audit: AuditRepository
     exceptions: ExceptionRepository
     sunset: SunsetRepository
+    reviews: ReviewRepository
     approvals_required: int = 1
     # Approval boards (policy.boards): which groups sign a version, fixed at submission.
     boards: tuple[Board, ...] = ()
@@ -98,6 +100,7 @@ class Context:
             audit=AuditRepository.for_actor(graph, actor),
             exceptions=ExceptionRepository(graph, scope),
             sunset=SunsetRepository(graph, scope, clock),
+            reviews=ReviewRepository(graph, scope, clock),
             approvals_required=approvals_required,
             boards=tuple(boards),
             run_sync=run_sync,

@@ -24,6 +24,7 @@ from hub.graph.repositories import (
     PartyRepository,
 )
 from hub.graph.repositories.agreements import ServiceSla
+from hub.graph.repositories.levels import EffectiveTerms
 from hub.graph.repositories.telemetry import Discrepancy
 
 K = TypeVar("K")
@@ -68,6 +69,10 @@ class Loaders:
     objective: DataLoader[str, models.Objective | None]
     objective_status: DataLoader[tuple[models.Objective, datetime], ObjectiveStatus]
     discrepancies: DataLoader[tuple[str, datetime, datetime], list[Discrepancy]]
+    # Multi-level SLAs: the child versions in force of a lineage, a version's
+    # effective terms (keyed by the version read, cached by its id).
+    children_ids: DataLoader[str, list[str]]
+    effective_terms: DataLoader[models.Agreement, EffectiveTerms]
 
     @classmethod
     def create(
@@ -96,4 +101,8 @@ class Loaders:
             objective=DataLoader(_by_key(service_levels.objectives_by_ids)),
             objective_status=DataLoader(service_levels.statuses_at),
             discrepancies=DataLoader(service_levels.discrepancies),
+            children_ids=DataLoader(_lists(agreements.levels().children_ids_by_lineages)),
+            effective_terms=DataLoader(
+                agreements.levels().effective_terms_of, cache_key_fn=lambda a: a.id
+            ),
         )

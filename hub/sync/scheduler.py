@@ -1,7 +1,7 @@
 """Scheduled jobs inside `hub serve`: each enabled connector's sync on its interval,
 the breach assessment, the scheduled backup (`hub.sync.backups`), the
-notification dispatcher (`hub.notify`) and the renewal reminders
-(`hub.sync.renewals`).
+notification dispatcher (`hub.notify`), the renewal reminders
+(`hub.sync.renewals`) and the cases in the ticketing tool (`hub.sync.cases`).
 
 APScheduler runs a job at most once at a time (`max_instances=1`) and folds missed
 runs into one (`coalesce`); the lease in the graph keeps two hub processes that share
@@ -22,6 +22,7 @@ from hub.graph.errors import GraphError
 from hub.notify.outbox import dispatch_notifications
 from hub.settings import Settings
 from hub.sync.backups import first_run_time, run_scheduled_backup
+from hub.sync.cases import reconcile_cases
 from hub.sync.lease import LeaseHeldError, lease_holder
 from hub.sync.registry import connector_settings, enabled
 from hub.sync.renewals import send_renewal_reminders
@@ -128,6 +129,27 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
             next_run_time=datetime.now(UTC),
             id="renewals:remind",
             name="renewal reminders",
+            max_instances=1,
+            coalesce=True,
+        )
+    if settings.cases.system is not None:
+
+        async def cases() -> None:
+            try:
+                await reconcile_cases(settings, graph)
+            except LeaseHeldError as exc:
+                log.info("scheduled cases run skipped: %s", exc)
+            except GraphError as exc:  # the next run picks up what this one left
+                log.error("scheduled cases run failed: %s", exc)
+
+        # The lease and the unique case per subject keep replicas from opening two.
+        scheduler.add_job(
+            cases,
+            "interval",
+            minutes=settings.cases.interval_minutes,
+            next_run_time=datetime.now(UTC),
+            id="cases:reconcile",
+            name="ticketing cases",
             max_instances=1,
             coalesce=True,
         )

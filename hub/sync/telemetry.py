@@ -2,7 +2,10 @@
 
 `hub sync prometheus` (and `datadog`) measures every objective the source is bound
 to: objectives imported from OpenSLO carry their own queries; `[[slo.bindings]]` in
-the settings bind any objective (agreement objectives too) by id or name. Each
+the settings bind any objective by id or name. An objective of an approved agreement
+version is measured by its own bindings, authored with it or pinned from the settings
+by the first run while it is in force; settings that differ from them are refused, reported
+and audited, never applied (`check_bindings`, `hub.domain.change_control`). Each
 objective's buckets are written, then its watermark with the quarantined points; the
 next run starts at the watermark less an overlap (late samples), so a run missed
 while a source was down is backfilled. The first run of an objective backfills its
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -23,6 +26,7 @@ import numpy as np
 from hub.connectors.http import ConnectorError, SourceUnavailableError
 from hub.domain import measurements
 from hub.domain.buckets import BucketSeries
+from hub.domain.change_control import Binding, Refusal, attempted, refusal
 from hub.domain.measurements import Measured, Point, RejectedPoint
 from hub.domain.models import BudgetingMethod, Objective
 from hub.domain.sources import Quarantined
@@ -30,6 +34,7 @@ from hub.domain.windows import BUCKET_SECONDS, Window, objective_window, snap
 from hub.engine.sources import PRIMARY, source_key, telemetry_sources
 from hub.graph.client import Graph
 from hub.graph.ids import from_iso, to_iso
+from hub.graph.repositories.bindings import BindingRepository, Pin
 from hub.graph.repositories.objectives import ObjectiveRepository
 from hub.graph.repositories.sunset import SunsetRepository
 from hub.graph.repositories.sync import SyncRepository, SyncRun
@@ -81,15 +86,112 @@ class PlanError(ValueError):
     """A binding that names no objective, or names several."""
 
 
+def as_binding(configured: TelemetryBinding) -> Binding:
+    """A settings binding as a term of an objective (without the objective it names)."""
+    return Binding.model_validate(configured.model_dump(exclude={"objective"}))
+
+
+@dataclass(frozen=True, slots=True)
+class BindingCheck:
+    """The settings bindings sorted out under change control (`check_bindings`).
+
+    `live` are the objectives of the approved versions in force now, with their
+    own bindings (pinned ones included); `free` the settings bindings of every other
+    objective they name, which they measure as before; `problems` (connector, text)
+    the settings bindings that name no objective or several; `refusals` the settings
+    bindings that differ from an approved objective's own.
+    """
+
+    live: dict[str, Objective]
+    free: list[tuple[Binding, Objective]]
+    problems: list[tuple[str, str]]
+    refusals: list[Refusal]
+
+
+async def check_bindings(
+    graph: Graph, settings: SloSettings, now: datetime, actor: str, *, pin: bool
+) -> BindingCheck:
+    """Match the settings bindings to objectives, pin (if `pin`) the bindings of approved
+    objectives that have none yet, and audit (once each) the refused ones."""
+    control = BindingRepository(graph)
+    refs = sorted({b.objective for b in settings.bindings})
+    bound = await ObjectiveRepository(graph).by_ids_or_names(refs)
+    live = {o.id: o for o in await control.live_objectives(now)}
+    ended = await control.ended_among(sorted({o.id for os in bound.values() for o in os}), now)
+    free: list[tuple[Binding, Objective]] = []
+    problems: list[tuple[str, str]] = []
+    attempts: dict[str, list[Binding]] = {}
+    for configured in settings.bindings:
+        named = bound.get(configured.objective, [])
+        # A name shared with the objectives of ended versions means the one in force.
+        matches = [o for o in named if o.id not in ended]
+        if named and not matches:
+            continue  # only ended versions: nothing measures them any more
+        if len(matches) != 1:
+            what = "no objective" if not matches else f"{len(matches)} objectives"
+            problems.append(
+                (
+                    configured.source,
+                    f"binding {configured.objective!r}: names {what}; use the objective id",
+                )
+            )
+            continue
+        if matches[0].id in live:
+            attempts.setdefault(matches[0].id, []).append(as_binding(configured))
+        else:
+            free.append((as_binding(configured), matches[0]))
+    if pin:
+        pins = []
+        for objective_id, tried in attempts.items():
+            objective = live[objective_id]
+            if objective.bindings or objective.agreement_id is None:
+                continue
+            pins.append(Pin(objective_id, objective.agreement_id, attempted(tried)))
+        pinned = await control.pin(pins, actor)
+        for p in pins:
+            if p.objective_id in pinned:
+                live[p.objective_id] = replace(live[p.objective_id], bindings=p.bindings)
+                log.info("objective %s: its settings bindings are pinned", p.objective_id)
+        # One pinned meanwhile by another run keeps what that run pinned.
+        if len(pinned) < len(pins):
+            live = {o.id: o for o in await control.live_objectives(now)}
+    refusals = [
+        found
+        for objective_id, tried in attempts.items()
+        if (
+            found := refusal(
+                objective_id,
+                live[objective_id].agreement_id,
+                live[objective_id].bindings,
+                tried,
+            )
+        )
+        is not None
+    ]
+    await control.refuse(refusals, actor)
+    return BindingCheck(live, free, problems, refusals)
+
+
+async def check_settings_bindings(
+    graph: Graph, settings: SloSettings, now: datetime | None = None
+) -> list[Refusal]:
+    """At start-up (`hub serve`, whose scheduler runs the syncs): the configured bindings
+    that differ from approved objectives' own are logged, audited once, and ignored;
+    the hub starts all the same. Pinning is left to the syncs."""
+    check = await check_bindings(graph, settings, now or datetime.now(UTC), "settings", pin=False)
+    for refused in check.refusals:
+        log.warning("%s", refused.problem("[[slo.bindings]]"))
+    return check.refusals
+
+
 def plans_for(
     source: str,
     measured: Sequence[Objective],
-    bindings: Sequence[TelemetryBinding],
-    bound: dict[str, list[Objective]],
+    bindings: Sequence[tuple[Binding, Objective]],
     sloth_query: Callable[[str, str], str] | None = None,
 ) -> tuple[list[Plan], list[str]]:
-    """The plans of `source`: objectives whose own metric names it, then the bindings
-    (`bound` maps each binding's objective reference to the objectives it matches).
+    """The plans of `source`: objectives whose own metric names it, then each binding
+    with the objective it measures (an approved objective's own, or a settings one).
     Returns the plans and a problem per binding that cannot be used."""
     plans: dict[tuple[str, str], Plan] = {}
     problems: list[str] = []
@@ -105,21 +207,15 @@ def plans_for(
             total=metric.total.query,
             counter=metric.counter,
         )
-    for binding in bindings:
+    for binding, objective in bindings:
         if binding.source != source:
-            continue
-        matches = bound.get(binding.objective, [])
-        if len(matches) != 1:
-            what = "no objective" if not matches else f"{len(matches)} objectives"
-            problems.append(f"binding {binding.objective!r}: names {what}; use the objective id")
             continue
         ratio = binding.ratio
         if binding.sloth_service is not None and binding.sloth_slo is not None:
             if sloth_query is None:
-                problems.append(f"binding {binding.objective!r}: Sloth rules need Prometheus")
+                problems.append(f"binding of {objective.id}: Sloth rules need Prometheus")
                 continue
             ratio = sloth_query(binding.sloth_service, binding.sloth_slo)
-        objective = matches[0]
         plans[(objective.id, binding.role)] = Plan(
             objective=objective,
             role=binding.role,
@@ -313,13 +409,17 @@ async def run_telemetry_sync(
     objectives = ObjectiveRepository(graph)
     async with held_lease(sync, connector, holder), recorded_run(sync, connector) as run:
         failures: list[str] = []
-        refs = sorted({b.objective for b in settings.bindings if b.source == connector})
-        bound = await objectives.by_ids_or_names(refs)
+        check = await check_bindings(graph, settings, now, f"sync:{connector}", pin=True)
+        failures.extend(problem for source, problem in check.problems if source == connector)
+        for refused in check.refusals:
+            if connector in refused.sources:
+                failures.append(refused.problem())
+                run.notes.append(refused.problem())
+        own = [(b, o) for o in check.live.values() for b in o.bindings]
         plans, problems = plans_for(
             connector,
             await objectives.measured_objectives(),
-            settings.bindings,
-            bound,
+            [*own, *check.free],
             sloth_query,
         )
         failures.extend(problems)

@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.domain.reviews import ReviewCycle, add_months, due, next_review_at, reminder_threshold
+from hub.domain.reviews import (
+    ReviewCycle,
+    add_months,
+    due,
+    next_review_at,
+    reminder_threshold,
+    review_anchor,
+    review_case_days,
+)
 
 
 def utc(*parts: int) -> datetime:
@@ -82,3 +90,31 @@ def test_reminder_thresholds() -> None:
     assert reminder_threshold(at, at - timedelta(days=2)) == 7
     assert reminder_threshold(at, at) == 7
     assert reminder_threshold(at, at + timedelta(seconds=1)) is None
+
+
+def test_a_recorded_review_is_the_new_anchor() -> None:
+    start = utc(2026, 1, 15, 10)
+    # Reviewed early, on 2 April: the next is a quarter after the review, not 15 April.
+    reviewed = [utc(2026, 3, 1), utc(2026, 4, 2, 9)]
+    assert next_review_at(ReviewCycle.QUARTERLY, start, utc(2026, 4, 3), reviewed) == utc(
+        2026, 7, 2, 9
+    )
+    # A review before the start (of an earlier version) does not count.
+    assert next_review_at(ReviewCycle.QUARTERLY, start, utc(2026, 2, 1), [utc(2025, 12, 1)]) == (
+        utc(2026, 4, 15, 10)
+    )
+    assert review_anchor(None, reviewed) is None
+    assert review_anchor(start, []) == start
+
+
+@pytest.mark.parametrize(
+    ("cycle", "days"),
+    [
+        (ReviewCycle.MONTHLY, 7),
+        (ReviewCycle.QUARTERLY, 30),
+        (ReviewCycle.SEMI_ANNUAL, 60),
+        (ReviewCycle.ANNUAL, 60),
+    ],
+)
+def test_a_review_case_opens_at_most_half_a_cycle_ahead(cycle: ReviewCycle, days: int) -> None:
+    assert review_case_days(cycle) == days

@@ -12,8 +12,15 @@
         ...  # POST {base_url}/rest/api/3/search/jql
 
 Routes: ``GET /rest/api/3/myself``, ``GET``/``POST /rest/api/3/search/jql``,
-``POST /rest/api/3/changelog/bulkfetch`` and
-``GET /rest/servicedeskapi/request/{issueIdOrKey}/sla``.
+``POST /rest/api/3/changelog/bulkfetch``,
+``GET /rest/servicedeskapi/request/{issueIdOrKey}/sla``, and the writes of the hub's
+cases: ``POST /rest/servicedeskapi/request`` (a request in one of `service_desks`
+with one of its `request_types`; ``requestFieldValues`` needs a ``summary``, and its
+``labels`` can be searched with ``labels = "x"``) and
+``POST /rest/api/3/issue/{issueIdOrKey}/transitions`` (one of `transitions`, 204).
+Writes need ``Content-Type: application/json`` (415 otherwise) and are refused with
+JSM's or Jira's error envelope when malformed (400). `created_requests` lists what
+was raised.
 
 Status changes are kept as changelog histories (`FakeJira.transition`, or `update` with a
 new ``status``; `add_history` for others, `add_raw_history` for malformed ones)::
@@ -267,7 +274,7 @@ class RecordedRequest:
 
 @dataclass
 class _Fault:
-    kind: Literal["fail", "malformed"]
+    kind: Literal["fail", "fail-after", "malformed"]
     path: str | None
     remaining: int
     status: int = 500
@@ -426,6 +433,10 @@ class _JqlParser:
                 return when is not None and compare(when, moment)
 
             return on_date
+        if name == "labels":
+            if op not in ("=", "!="):
+                raise JqlError(f"The operator '{op}' is not supported by the 'labels' field.")
+            return lambda issue: compare(value in (issue.fields.get("labels") or []), True)
         if name in ("key", "issuekey", "id"):
             wanted = _key_order(value)
             return lambda issue: compare(_key_order(issue.key), wanted)
@@ -617,12 +628,20 @@ class FakeJira:
         self._rate_window = timedelta(seconds=60)
         self._rate_started: datetime | None = None
         self._rate_count = 0
+        # Service desk id -> project key; request types each desk offers; transition
+        # ids -> the status they lead to; statuses in the "done" category.
+        self.service_desks: dict[str, str] = {"1": "SUP"}
+        self.request_types: dict[str, set[str]] = {"1": {"25"}}
+        self.transitions: dict[str, str] = {"761": "Resolved"}
+        self.done_statuses: set[str] = {"Resolved", "Done", "Closed", "Canceled"}
         self.app = Starlette(
             routes=[
                 Route("/rest/api/3/myself", self._myself, methods=["GET"]),
                 Route("/rest/api/3/search/jql", self._search, methods=["GET", "POST"]),
                 Route("/rest/api/3/changelog/bulkfetch", self._bulkfetch, methods=["POST"]),
                 Route("/rest/servicedeskapi/request/{issue}/sla", self._sla, methods=["GET"]),
+                Route("/rest/servicedeskapi/request", self._create_request, methods=["POST"]),
+                Route("/rest/api/3/issue/{issue}/transitions", self._transition, methods=["POST"]),
             ]
         )
 
@@ -790,11 +809,14 @@ class FakeJira:
         retry_after: float | None = None,
         body: bytes | str | Mapping[str, Any] | None = None,
         times: int = 1,
+        after_serving: bool = False,
     ) -> None:
         """Answer the next request(s) whose path starts with `path` with `status`.
 
         The default body is Jira's error envelope (an HTML page for 502/503/504, as a
-        gateway sends); a 429 also carries the rate-limit headers.
+        gateway sends); a 429 also carries the rate-limit headers. `after_serving`
+        carries the request out first (a gateway timing out on a slow write that
+        went through).
         """
         if body is None:
             raw, kind = _default_error(status)
@@ -803,7 +825,8 @@ class FakeJira:
         else:
             raw, kind = json.dumps(body).encode(), JSON_TYPE
         after = None if retry_after is None else str(math.ceil(retry_after))
-        self._queue(_Fault("fail", path, times, status, raw, kind, after))
+        fault_kind: Literal["fail", "fail-after"] = "fail-after" if after_serving else "fail"
+        self._queue(_Fault(fault_kind, path, times, status, raw, kind, after))
 
     def malformed_next(
         self, *, path: str | None = None, body: bytes | str | None = None, times: int = 1
@@ -946,6 +969,10 @@ class FakeJira:
                 fault.body, fault.status, self._headers(headers), media_type=fault.content_type
             )
         response = serve(request, recorded)
+        if fault is not None and fault.kind == "fail-after":
+            return Response(
+                fault.body, fault.status, self._headers(rate_headers), media_type=fault.content_type
+            )
         if rate_headers:
             response.headers.update(rate_headers)
         if fault is not None and fault.kind == "malformed":
@@ -1053,6 +1080,7 @@ class FakeJira:
                 "self": f"{base}/rest/api/3/status/1",
                 "name": issue.status,
                 "id": "1",
+                "statusCategory": _status_category(issue.status in self.done_statuses),
             },
             "priority": None
             if issue.priority is None
@@ -1180,6 +1208,118 @@ class FakeJira:
             },
         )
 
+    # -- the hub's cases: JSM requests and transitions ---------------------------------
+
+    def created_requests(self) -> list[FakeIssue]:
+        """The requests raised through ``POST /rest/servicedeskapi/request``, in order."""
+        with self._lock:
+            return [i for i in self.issues.values() if "requestTypeId" in i.fields]
+
+    async def _create_request(self, request: Request) -> Response:
+        return await self._handle(request, self._serve_create_request)
+
+    async def _transition(self, request: Request) -> Response:
+        return await self._handle(request, self._serve_transition)
+
+    def _serve_create_request(self, request: Request, recorded: RecordedRequest) -> Response:
+        if not _is_json(request):
+            return self._json(415, jsm_error("Unsupported media type.", "sd.media.unsupported"))
+        body = recorded.body
+        if not isinstance(body, dict):
+            return self._json(400, jsm_error("Invalid request payload.", "sd.payload.invalid"))
+        desk, kind = body.get("serviceDeskId"), body.get("requestTypeId")
+        values = body.get("requestFieldValues")
+        with self._lock:
+            if not isinstance(desk, str) or desk not in self.service_desks:
+                return self._json(
+                    400,
+                    jsm_error(
+                        "The service desk does not exist or you do not have permission.",
+                        "sd.servicedesk.not.found",
+                    ),
+                )
+            if not isinstance(kind, str) or kind not in self.request_types.get(desk, set()):
+                return self._json(
+                    400,
+                    jsm_error("The request type does not exist.", "sd.requesttype.not.found"),
+                )
+            if not isinstance(values, dict):
+                return self._json(
+                    400, jsm_error("requestFieldValues is required.", "sd.payload.invalid")
+                )
+            summary, labels = values.get("summary"), values.get("labels", [])
+            problems: dict[str, str] = {}
+            if not isinstance(summary, str) or not summary.strip():
+                problems["summary"] = "You must specify a summary of the issue."
+            elif len(summary) > 255:
+                problems["summary"] = "Summary must be less than 255 characters."
+            if not isinstance(labels, list) or not all(
+                isinstance(x, str) and x and " " not in x for x in labels
+            ):
+                problems["labels"] = "Labels must be strings without spaces."
+            description = values.get("description")
+            if description is not None and not isinstance(description, str):
+                problems["description"] = "Operation value must be a string"
+            if problems:
+                return self._json(400, jira_error(errors=problems))
+            key = self.add_issue(
+                project=self.service_desks[desk],
+                summary=str(summary),
+                status="Waiting for support",
+                priority=None,
+                fields={
+                    "labels": list(labels),
+                    "description": description,
+                    "requestTypeId": kind,
+                    "serviceDeskId": desk,
+                },
+            )
+            issue = self.issues[key]
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return self._json(
+            201,
+            {
+                "_expands": ["participant", "status", "sla", "requestType", "serviceDesk"],
+                "issueId": issue.id,
+                "issueKey": issue.key,
+                "requestTypeId": kind,
+                "serviceDeskId": desk,
+                "createdDate": _date_dto(issue.created, self.zone),
+                "currentStatus": {"status": issue.status, "statusCategory": "NEW"},
+                "_links": {
+                    "web": f"{base}/servicedesk/customer/portal/{desk}/{issue.key}",
+                    "self": f"{base}/rest/servicedeskapi/request/{issue.id}",
+                },
+            },
+        )
+
+    def _serve_transition(self, request: Request, recorded: RecordedRequest) -> Response:
+        if not _is_json(request):
+            return self._json(415, jira_error("Unsupported media type."))
+        wanted = request.path_params["issue"]
+        body = recorded.body
+        transition = body.get("transition") if isinstance(body, dict) else None
+        transition_id = transition.get("id") if isinstance(transition, dict) else None
+        if not isinstance(transition_id, str):
+            return self._json(400, PAYLOAD_ERROR)
+        with self._lock:
+            issue = self.issues.get(wanted) or next(
+                (i for i in self.issues.values() if i.id == wanted), None
+            )
+            if issue is None:
+                return self._json(
+                    404, jira_error("Issue does not exist or you do not have permission to see it.")
+                )
+            target = self.transitions.get(transition_id)
+            if target is None or issue.status in self.done_statuses:
+                return self._json(
+                    400,
+                    jira_error(f"Transition id '{transition_id}' is not valid for this issue."),
+                )
+            self.transition(issue.key, target)
+            issue.resolutiondate = self._now
+        return Response(status_code=204, headers=self._headers())
+
     def _serve_sla(self, request: Request, recorded: RecordedRequest) -> Response:
         wanted = request.path_params["issue"]
         start = _int(recorded.params.get("start"), 0)
@@ -1224,6 +1364,16 @@ class FakeJira:
                 "values": page,
             },
         )
+
+
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+
+
+def _status_category(done: bool) -> dict[str, Any]:
+    if done:
+        return {"id": 3, "key": "done", "colorName": "green", "name": "Done"}
+    return {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"}
 
 
 def _default_error(status: int) -> tuple[bytes, str]:

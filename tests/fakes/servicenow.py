@@ -12,8 +12,14 @@ runs end to end against it (serve it with `fakes.server.serve_app`; pytest puts
     with serve_app(fake.app) as base_url:
         ...  # GET {base_url}/api/now/table/cmdb_ci?sysparm_query=...
 
-Routes (GET only): ``/api/now/table/{table}``, ``/api/now/{v1|v2}/table/{table}`` and
-the single-record forms ``.../{table}/{sys_id}``.
+Routes (GET): ``/api/now/table/{table}``, ``/api/now/{v1|v2}/table/{table}`` and
+the single-record forms ``.../{table}/{sys_id}``. Writes, for the hub's cases, on the
+task tables only (`WRITABLE_TABLES`): ``POST /api/now/table/{table}`` creates a record
+(201, ``{"result": {...}}``, ``number`` TASK.../SCTASK...) and ``PATCH
+/api/now/table/{table}/{sys_id}`` changes one (200). They need ``Content-Type:
+application/json`` (415 otherwise) and a JSON object of string values naming known
+columns (400 with the error envelope otherwise); a POST needs ``short_description``.
+`written` lists them.
 
 Wire format, and how sure we are of each point
 ----------------------------------------------
@@ -205,6 +211,25 @@ _SYS_COLUMNS = (
     "sys_updated_by",
     "sys_mod_count",
 )
+# The task tables the hub writes its cases to (state 3 = Closed Complete, 4 = Closed
+# Incomplete, 7 = Closed Skipped).
+WRITABLE_TABLES = ("task", "sc_task")
+CLOSED_TASK_STATES = frozenset({"3", "4", "7"})
+_TASK_COLUMNS: Mapping[str, str | None] = {
+    **dict.fromkeys(_SYS_COLUMNS),
+    "sys_class_name": None,
+    "number": None,
+    "short_description": None,
+    "description": None,
+    "state": None,
+    "active": None,
+    "assignment_group": "sys_user_group",
+    "correlation_id": None,
+    "correlation_display": None,
+    "close_notes": None,
+    "closed_at": None,
+}
+
 # Columns (and reference targets) each table or class defines itself; a class also
 # has its ancestors' columns.
 _BASE_COLUMNS: Mapping[str, Mapping[str, str | None]] = {
@@ -246,6 +271,8 @@ _BASE_COLUMNS: Mapping[str, Mapping[str, str | None]] = {
         "city": None,
         "country": None,
     },
+    "task": _TASK_COLUMNS,
+    "sc_task": _TASK_COLUMNS,
     "incident": {
         **dict.fromkeys(_SYS_COLUMNS),
         "sys_class_name": None,
@@ -308,6 +335,7 @@ class RecordedRequest:
     api_version: ApiVersion
     offset: int
     status: int | None = None
+    body: Any = None
 
 
 @dataclass
@@ -499,7 +527,14 @@ class FakeServiceNow:
         self.unversioned_api: ApiVersion = unversioned_api
         self.tables: dict[str, dict[str, Record]] = {
             name: {}
-            for name in ("cmdb_ci", "cmdb_rel_ci", "cmdb_rel_type", "cmn_location", "incident")
+            for name in (
+                "cmdb_ci",
+                "cmdb_rel_ci",
+                "cmdb_rel_type",
+                "cmn_location",
+                "incident",
+                *WRITABLE_TABLES,
+            )
         }
         self.requests: list[RecordedRequest] = []
 
@@ -514,6 +549,7 @@ class FakeServiceNow:
         self._faults: list[_Fault] = []
         self._hooks: list[Callable[[RecordedRequest], None]] = []
         self._incident_numbers = itertools.count(10001)
+        self._task_numbers = itertools.count(10001)
         self._location_ids: dict[str, str] = {}
         self._rel_type_ids: dict[str, str] = {}
 
@@ -531,6 +567,8 @@ class FakeServiceNow:
                 Route("/api/now/{version}/table/{table}", self._list, methods=["GET"]),
                 Route("/api/now/table/{table}/{sys_id}", self._one, methods=["GET"]),
                 Route("/api/now/{version}/table/{table}/{sys_id}", self._one, methods=["GET"]),
+                Route("/api/now/table/{table}", self._create, methods=["POST"]),
+                Route("/api/now/table/{table}/{sys_id}", self._patch, methods=["PATCH"]),
             ]
         )
 
@@ -1179,6 +1217,89 @@ class FakeServiceNow:
         recorded.status = response.status_code
         return response
 
+    async def _create(self, request: Request) -> Response:
+        return await self._write(request, None)
+
+    async def _patch(self, request: Request) -> Response:
+        return await self._write(request, request.path_params["sys_id"])
+
+    async def _write(self, request: Request, sys_id: str | None) -> Response:
+        recorded = self._begin(request)
+        raw = await request.body()
+        try:
+            recorded.body = json.loads(raw) if raw else None
+        except ValueError:
+            recorded.body = raw.decode(errors="replace")
+        response = await self._answer(request, recorded, single=sys_id)
+        recorded.status = response.status_code
+        return response
+
+    def written(self, table: str) -> list[Record]:
+        """Copies of the records the hub wrote to `table` (created through the API), in
+        creation order."""
+        with self._lock:
+            return [dict(r) for r in self.tables.get(table, {}).values() if r.get("sys_created_by")]
+
+    def _serve_write(
+        self, request: Request, recorded: RecordedRequest, single: str | None
+    ) -> Response:
+        table = recorded.table or ""
+        if table not in WRITABLE_TABLES:
+            return self._json(
+                403,
+                error_body("Operation Failed", f"ACL restricts writes to table {table}"),
+            )
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/json":
+            return self._json(
+                415, error_body("Unsupported Media Type", f"Content-Type {kind!r} is not JSON")
+            )
+        body = recorded.body
+        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+            return self._json(
+                400,
+                error_body(
+                    "Exception while reading request",
+                    "The payload is not a JSON object of string values",
+                ),
+            )
+        unknown = sorted(set(body) - set(_BASE_COLUMNS[table]))
+        if unknown:
+            return self._json(
+                400, error_body("Invalid field", f"Table {table} has no field {unknown[0]}")
+            )
+        base_url = f"{request.url.scheme}://{request.url.netloc}"
+        with self._lock:
+            if single is None:
+                if not body.get("short_description"):
+                    return self._json(
+                        400,
+                        error_body("Mandatory field missing", "short_description is mandatory"),
+                    )
+                prefix = "SCTASK" if table == "sc_task" else "TASK"
+                values = {
+                    "number": f"{prefix}{next(self._task_numbers):07d}",
+                    "state": "1",
+                    "active": "true",
+                    "sys_class_name": table,
+                    **body,
+                }
+                new_id = self._insert(table, table, values, None)
+                record = self._find(table, new_id)
+                status = 201
+            else:
+                record = self._find(table, single)
+                if record is None:
+                    return self._json(404, NO_RECORD_ERROR)
+                self.update(table, single, **body)
+                if body.get("state") in CLOSED_TASK_STATES:
+                    self.update(table, single, active="false", closed_at=self.now)
+                status = 200
+            assert record is not None
+            spec = self._fields(table, recorded.params.get("sysparm_fields"))
+            result = self._render([record], spec, base_url, True)[0]
+        return self._json(status, {"result": result})
+
     async def _answer(
         self, request: Request, recorded: RecordedRequest, single: str | None
     ) -> Response:
@@ -1221,7 +1342,11 @@ class FakeServiceNow:
             and not await _sleep_unless_disconnected(request, fault.seconds, fault.until)
         ):
             return Response(b"", 499)  # the client is gone; nobody reads this
-        response = self._serve(request, recorded, single, rate_headers)
+        if request.method in ("POST", "PATCH"):
+            response = self._serve_write(request, recorded, single)
+            response.headers.update(rate_headers)
+        else:
+            response = self._serve(request, recorded, single, rate_headers)
         if fault is not None and fault.kind == "malformed":
             cut_json = (
                 fault.body if fault.body is not None else response.body[: len(response.body) // 2]

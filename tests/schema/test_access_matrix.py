@@ -237,6 +237,13 @@ def with_reason(variables: Variables) -> Variables:
     return more
 
 
+def with_note(variables: Variables) -> Variables:
+    async def more(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+        return {**await variables(world, graph, unit), "note": "matrix"}
+
+    return more
+
+
 async def lineage_now(world: World, graph: Graph, unit: str) -> dict[str, Any]:
     return {"lineage": world.ids[f"sla:{unit}"], "at": datetime.now(UTC).isoformat()}
 
@@ -593,6 +600,16 @@ CASES: list[Case] = [
         lambda data, world, unit: data["reviseAgreement"]["version"] == 2,
         from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
         lambda world: {"id": UNKNOWN_IDS["Agreement"], "reason": "matrix"},
+    ),
+    Case(
+        "Mutation.recordReview",
+        "an-active-sla",
+        "mutation V($id: ID!, $note: String!) { recordReview(id: $id, note: $note)"
+        " { id lastReviewedAt } }",
+        with_note(fresh(AgreementStatus.ACTIVE)),
+        lambda data, world, unit: data["recordReview"]["lastReviewedAt"] is not None,
+        from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
+        lambda world: {"id": UNKNOWN_IDS["Agreement"], "note": "matrix"},
     ),
     Case(
         "Mutation.rejectAgreement",

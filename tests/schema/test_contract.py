@@ -1,10 +1,10 @@
 """The served GraphQL schema keeps the public contract and matches its checked-in print.
 
-`../shared/contract/hub.graphql` and `service-levels.graphql` (which extends it; the two
-are built together) are the minimum portals and scripts rely on: the served schema may
-add to them but never break them (graphql-core's `find_breaking_changes`
-decides). `docs/schema.graphql` is the served schema as printed, so that every schema
-change shows up in review as a diff of that file.
+`../shared/contract/hub.graphql`, `service-levels.graphql` and `governance.graphql` (which
+extend it; the files are built together) are the minimum portals and scripts rely on:
+the served schema may add to them but never break them (graphql-core's
+`find_breaking_changes` decides). `docs/schema.graphql` is the served schema as
+printed, so that every schema change shows up in review as a diff of that file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from hub.schema import build_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_DIR = REPO_ROOT.parent / "shared" / "contract"
-CONTRACT_FILES = (CONTRACT_DIR / "hub.graphql", CONTRACT_DIR / "service-levels.graphql")
+CONTRACT_FILES = tuple(
+    CONTRACT_DIR / name for name in ("hub.graphql", "service-levels.graphql", "governance.graphql")
+)
 SNAPSHOT = REPO_ROOT / "docs" / "schema.graphql"
 
 
@@ -60,6 +62,13 @@ def test_the_contract_includes_the_service_level_part() -> None:
 
     assert "rootCause" in contract.query_type.fields  # type: ignore[union-attr]
     assert "status" in contract.get_type("Objective").fields  # type: ignore[union-attr]
+
+
+def test_the_contract_includes_the_governance_part() -> None:
+    contract = contract_schema()
+
+    assert "agreementAsOf" in contract.query_type.fields  # type: ignore[union-attr]
+    assert "effectiveObjectives" in contract.get_type("ServiceLevelAgreement").fields  # type: ignore[union-attr]
 
 
 def test_the_contract_check_catches_a_removed_field() -> None:

@@ -364,7 +364,8 @@ async def test_an_editor_creates_and_submits_and_another_approver_activates(
             tokens.users[Role.EDITOR],
             None,
             None,
-            '{"kind":"SLA","name":"Checkout SLA","state":"DRAFT","version":1}',
+            '{"kind":"SLA","level":"SERVICE","name":"Checkout SLA",'
+            '"parentLineage":null,"state":"DRAFT","version":1}',
         ),
         (
             "agreement.submit",

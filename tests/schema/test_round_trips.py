@@ -265,8 +265,11 @@ async def test_coverage_gaps_of_a_page_of_slas_are_batched_too(
             "agreements.LIST_AGREEMENTS": 1,
             "agreements.COVERED_IDS_BY_AGREEMENT_IDS": 1,
             "gaps.SLA_CHAIN_COVER": 1,
-            # The gap rules read the SLAs' own objectives once for the whole page.
+            # The gap rules read the SLAs' effective objectives once for the whole page:
+            # their ancestors in force, own objectives and inherited ones.
+            "levels.ANCESTORS_IN_FORCE": 1,
             "agreements.OBJECTIVES_BY_AGREEMENT_IDS": 1,
+            "levels.INHERITED_OBJECTIVES_BY_AGREEMENT_IDS": 1,
         }
     )
     # Only ACTIVE SLAs have gaps; nothing covers their service or CI.

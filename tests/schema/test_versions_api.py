@@ -328,6 +328,16 @@ async def test_revising_twice_is_refused_while_a_version_is_open(
 TERMS: dict[str, Any] = {
     "name": "Renamed",
     "objectives": [{"indicator": "AVAILABILITY", "target": 50.0, "windowKind": "CALENDAR_MONTH"}],
+    # How an objective is measured is a term too (hub.domain.change_control).
+    "objectives.bindings": [
+        {
+            "indicator": "AVAILABILITY",
+            "target": 99.5,
+            "windowKind": "CALENDAR_MONTH",
+            "name": "avail",
+            "bindings": [{"good": "ok", "total": "all"}],
+        }
+    ],
     "covers": "<api>",
     "underpins": "<other-sla>",
     "effectiveFrom": "2030-01-01T00:00:00Z",
@@ -339,6 +349,8 @@ TERMS: dict[str, Any] = {
     "regulations": ["GDPR"],
     "jurisdiction": "DE",
     "dataResidency": ["EU"],
+    "level": "CORPORATE",
+    "parentId": "<other-sla>",
 }
 REVISABLE = {
     "name",
@@ -391,18 +403,25 @@ async def test_no_path_changes_a_submitted_version(
 
     for term, raw in TERMS.items():
         value = [names[raw]] if isinstance(raw, str) and raw in names else raw
-        if term == "customerId":
+        if term in ("customerId", "parentId"):
             value = names[raw]
         for target in versions:
             # The revision mutation on a submitted version (the latest is open) and on
             # version 1 (not the latest): refused either way.
             data, codes, messages = await ask(
-                schema, graph, EDITOR, REVISE, id=target, input={term: value}, reason="change"
+                schema,
+                graph,
+                EDITOR,
+                REVISE,
+                id=target,
+                input={term.partition(".")[0]: value},
+                reason="change",
             )
             assert data is None, (term, target)
             # Refused for the version's state (or, first, for what an SLA cannot take);
             # terms a revision cannot hold are refused by the schema itself.
-            expected = {"FORBIDDEN_TRANSITION", "BAD_USER_INPUT"} if term in REVISABLE else {"None"}
+            revisable = term.partition(".")[0] in REVISABLE
+            expected = {"FORBIDDEN_TRANSITION", "BAD_USER_INPUT"} if revisable else {"None"}
             assert len(codes) == 1, messages
             assert codes[0] in expected, (term, messages)
             refusals.append(("reviseAgreement", term, codes[0]))

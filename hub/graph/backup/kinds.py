@@ -87,6 +87,8 @@ KEY_LABELS: Sequence[KeyLabel] = (
     KeyLabel("ServiceException", "id", q.NODES_SERVICE_EXCEPTION, q.OUT_OF_SERVICE_EXCEPTION),
     KeyLabel("Notification", "id", q.NODES_NOTIFICATION),
     KeyLabel("NotificationAttachment", "key", q.NODES_NOTIFICATION_ATTACHMENT),
+    KeyLabel("Review", "id", q.NODES_REVIEW, q.OUT_OF_REVIEW),
+    KeyLabel("Case", "id", q.NODES_CASE),
 )
 KEY_LABEL_BY_NAME = {k.label: k for k in KEY_LABELS}
 
@@ -118,6 +120,8 @@ NODE_KINDS: Sequence[NodeKind] = (
         "NotificationAttachment",
         q.RESTORE_NOTIFICATION_ATTACHMENTS,
     ),
+    NodeKind(("Review",), "Review", q.RESTORE_REVIEWS),
+    NodeKind(("Case",), "Case", q.RESTORE_CASES),
 )
 NODE_KIND_BY_LABELS = {k.labels: k for k in NODE_KINDS}
 
@@ -141,6 +145,7 @@ RELATIONSHIP_KINDS: Sequence[RelationshipKind] = (
     RelationshipKind("OF_OBJECTIVE", "Violation", "Objective", q.RESTORE_OF_OBJECTIVE),
     RelationshipKind("AFFECTS", "Incident", "Component", q.RESTORE_AFFECTS),
     RelationshipKind("EXCUSES", "ServiceException", "Component", q.RESTORE_EXCUSES),
+    RelationshipKind("REVIEWS", "Review", "Agreement", q.RESTORE_REVIEWS_REL),
 )
 RELATIONSHIP_KIND_BY_NAME = {(k.type, k.from_label, k.to_label): k for k in RELATIONSHIP_KINDS}
 

@@ -16,14 +16,17 @@ from hub.graph.cypher.validity import in_force, latest, status_at
 # SLA's customer, or the customers of the SLAs an OLA or UC underpins (an agreement
 # has one or the other). Missing values read as '' so that every engine keeps them;
 # `hub.domain.terms.common_value` decides. Appended to the RETURN of every statement
-# that reads agreements: no round trip of its own.
+# that reads agreements: no round trip of its own. With them, the times of the
+# version's recorded reviews (`hub.graph.cypher.reviews`), which its next review
+# counts from.
 _DERIVED_SCOPE: LiteralString = """,
            [(a)-[:FOR_CUSTOMER]->(unit_c:Customer) | coalesce(unit_c.businessUnit, '')]
            + [(a)-[:UNDERPINS]->(:Agreement)-[:FOR_CUSTOMER]->(unit_u:Customer)
               | coalesce(unit_u.businessUnit, '')] AS units,
            [(a)-[:FOR_CUSTOMER]->(region_c:Customer) | coalesce(region_c.region, '')]
            + [(a)-[:UNDERPINS]->(:Agreement)-[:FOR_CUSTOMER]->(region_u:Customer)
-              | coalesce(region_u.region, '')] AS regions"""
+              | coalesce(region_u.region, '')] AS regions,
+           [(a)<-[:REVIEWS]-(review:Review) | review.reviewedAt] AS reviewedAt"""
 
 
 def _derived_is(prop: LiteralString, param: LiteralString) -> LiteralString:
@@ -62,7 +65,8 @@ CREATE_AGREEMENT = Cypher(
                   a.approvals = [], a.creditPolicy = $creditPolicy,
                   a.supportHours = $supportHours, a.clauses = $clauses,
                   a.regulations = $regulations, a.jurisdiction = $jurisdiction,
-                  a.dataResidency = $dataResidency, a.reviewCycle = $reviewCycle
+                  a.dataResidency = $dataResidency, a.reviewCycle = $reviewCycle,
+                  a.level = $level, a.parentLineage = $parentLineage
     WITH a
     UNWIND $objectives AS o
     MERGE (obj:Objective {id: o.id})
@@ -208,10 +212,12 @@ AGREEMENT_AS_OF = Cypher(
     """
 )
 
+# An agreement's own objectives: not those it inherits (`hub.graph.cypher.levels`).
 OBJECTIVES_BY_AGREEMENT_IDS = Cypher(
     """
     UNWIND $ids AS id
     MATCH (:Agreement {id: id})-[:HAS_OBJECTIVE]->(o:Objective)
+    WHERE o.inheritedFrom IS NULL
     RETURN id AS agreementId, properties(o) AS props
     ORDER BY o.id
     """

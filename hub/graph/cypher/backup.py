@@ -456,3 +456,32 @@ RESTORE_NOTIFICATION_ATTACHMENTS = Cypher(
     "UNWIND $rows AS row MERGE (n:NotificationAttachment {key: row.key}) SET n += row.props "
     "RETURN count(*) AS written"
 )
+
+# ---- reviews and ticketing cases (hub.graph.cypher.reviews, hub.graph.cypher.cases) ----
+
+NODES_REVIEW = Cypher("MATCH (n:Review) RETURN labels(n) AS labels, properties(n) AS props")
+OUT_OF_REVIEW = Cypher(
+    """
+    MATCH (a:Review)-[r]->(b)
+    RETURN a.id AS from, type(r) AS type, labels(b) AS toLabels, b.id AS toId, b.key AS toKey,
+           properties(r) AS props
+    """
+)
+RESTORE_REVIEWS = Cypher(
+    "UNWIND $rows AS row MERGE (n:Review {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_REVIEWS_REL = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Review {id: row.from})
+    MATCH (b:Agreement {id: row.to})
+    MERGE (a)-[r:REVIEWS]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+NODES_CASE = Cypher("MATCH (n:Case) RETURN labels(n) AS labels, properties(n) AS props")
+RESTORE_CASES = Cypher(
+    "UNWIND $rows AS row MERGE (n:Case {id: row.key}) SET n += row.props RETURN count(*) AS written"
+)

@@ -35,11 +35,9 @@ NOTIFICATION_ATTACHMENT_KEY_UNIQUE = Cypher(
 ENQUEUE_NOTIFICATIONS = Cypher(
     """
     UNWIND $rows AS row
-    OPTIONAL MATCH (existing:Notification {id: row.id})
-    WITH row, existing IS NULL AS fresh
     MERGE (n:Notification {id: row.id})
-    ON CREATE SET n += row.props
-    RETURN n.id AS id, fresh
+    ON CREATE SET n += row.props, n.enqueuedBy = $claim
+    RETURN n.id AS id, n.enqueuedBy = $claim AS fresh
     """
 )
 

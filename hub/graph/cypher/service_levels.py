@@ -35,7 +35,9 @@ OBJECTIVE_TICKETS = Cypher(
 # The SLA versions in force at some instant of [$from, $to), with their objectives: each
 # judges the part of a period it was in force in (docs/service-levels.md, "Judged by
 # the terms in force"). $ids, when given, names agreements whose whole lineages are
-# assessed (any version of a lineage stands for all of them).
+# assessed (any version of a lineage stands for all of them). An objective a version
+# inherits (`hub.graph.cypher.levels`) comes with the valid time of the ancestor
+# version it is inherited from (`inherited`): it judges only while both are in force.
 SLA_OBJECTIVES_IN_FORCE_DURING = Cypher(
     """
     OPTIONAL MATCH (given:Agreement)
@@ -48,9 +50,12 @@ SLA_OBJECTIVES_IN_FORCE_DURING = Cypher(
     OPTIONAL MATCH (a)-[:COVERS]->(c:Component)
     WITH a, collect(c.tier) AS tiers
     MATCH (a)-[:HAS_OBJECTIVE]->(o:Objective)
+    OPTIONAL MATCH (ancestor:Agreement {id: o.inheritedVersion})
     RETURN a.id AS agreementId, a.creditPolicy AS creditPolicy,
            a.effectiveFrom AS effectiveFrom, a.effectiveTo AS effectiveTo,
-           a.sunsetAt AS sunsetAt, a.version AS version, tiers, o {.*} AS objective
+           a.sunsetAt AS sunsetAt, a.version AS version, tiers, o {.*} AS objective,
+           CASE WHEN ancestor IS NULL THEN null
+           ELSE ancestor {.effectiveFrom, .effectiveTo, .sunsetAt} END AS inherited
     ORDER BY a.id, o.id
     """
 )

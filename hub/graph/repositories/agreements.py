@@ -26,6 +26,7 @@ from hub.domain.models import (
     CreditPolicySpec,
     CreditTierSpec,
     Objective,
+    SlaLevel,
 )
 from hub.domain.reviews import ReviewCycle, due, next_review_at
 from hub.domain.terms import ClauseSpec, GovernanceTerms, SupportHoursSpec, common_value
@@ -45,6 +46,7 @@ from hub.graph.cypher import agreements as q
 from hub.graph.errors import ConflictError, NotFoundError
 from hub.graph.ids import Clock, from_iso, new_id, system_clock, to_iso
 from hub.graph.repositories.audit import write_audit, write_audits
+from hub.graph.repositories.levels import DEFAULT_LEVEL, SlaLevelRepository, refresh_inheritance
 from hub.graph.repositories.objectives import objective_from_props as read_objective
 from hub.graph.repositories.objectives import objective_props
 
@@ -189,12 +191,15 @@ def agreement_from_row(
     previous_id: str | None = None,
     units: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
+    reviewed_at: Sequence[str] | None = None,
 ) -> Agreement:
     """A stored version, its status derived at `now`; its business unit and region
     from the `units` and `regions` of its customer or of the SLAs it underpins
-    (`hub.graph.cypher.agreements`, `_DERIVED_SCOPE`)."""
+    (`hub.graph.cypher.agreements`, `_DERIVED_SCOPE`); its next review from the times
+    it was `reviewed_at` (`hub.graph.cypher.reviews`)."""
     valid = valid_time(props)
     governance = governance_from_props(props)
+    reviewed = sorted(t for t in (_time(r) for r in reviewed_at or ()) if t is not None)
     return Agreement(
         id=props["id"],
         kind=AgreementKind(props["kind"]),
@@ -219,10 +224,20 @@ def agreement_from_row(
         governance=governance,
         business_unit=common_value(units or ()),
         region=common_value(regions or ()),
-        next_review_at=next_review_at(governance.review_cycle, valid.effective_from, now)
+        next_review_at=next_review_at(governance.review_cycle, valid.effective_from, now, reviewed)
         if valid.in_force(now)
         else None,
+        level=_level(props),
+        parent_lineage=props.get("parentLineage"),
+        last_reviewed_at=reviewed[-1] if reviewed else None,
     )
+
+
+def _level(props: dict[str, Any]) -> SlaLevel | None:
+    """An SLA's level as stored; SLAs written before levels are SERVICE SLAs."""
+    if props["kind"] != AgreementKind.SLA:
+        return None
+    return SlaLevel(props.get("level") or DEFAULT_LEVEL)
 
 
 def objective_from_props(props: dict[str, Any], agreement_id: str | None = None) -> Objective:
@@ -271,6 +286,7 @@ def _row_agreement(row: Row, now: datetime) -> Agreement:
         row.get("previousId"),
         units=row.get("units"),
         regions=row.get("regions"),
+        reviewed_at=row.get("reviewedAt"),
     )
 
 
@@ -296,6 +312,11 @@ class AgreementRepository:
         self._clock = clock
 
     # ---- reads ----------------------------------------------------------------
+
+    def levels(self) -> SlaLevelRepository:
+        """Parents, children and effective terms of SLAs, in this repository's scope
+        and at its clock."""
+        return SlaLevelRepository(self._graph, self._scope, self._clock)
 
     async def by_ids(self, ids: Sequence[str]) -> dict[str, Agreement]:
         rows = await self._graph.read(q.AGREEMENTS_BY_IDS, ids=list(ids), **self._scope.params())
@@ -423,7 +444,21 @@ class AgreementRepository:
 
     async def create(self, spec: AgreementSpec, actor: Actor, note: str | None = None) -> str:
         """Store `spec` as version 1 in DRAFT; raise `InvalidInputError` naming bad references."""
-        await self._check_references(spec)
+        level = (spec.level or DEFAULT_LEVEL) if spec.kind is AgreementKind.SLA else None
+        problems: list[FieldProblem] = []
+        parent_lineage = None
+        # Every bad reference at once, the parent SLA's included.
+        try:
+            await self._check_references(spec)
+        except InvalidInputError as exc:
+            problems += exc.problems
+        try:
+            if level is not None:
+                parent_lineage = await self.levels().check_parent(level, spec.parent_id)
+        except InvalidInputError as exc:
+            problems += exc.problems
+        if problems:
+            raise InvalidInputError(problems)
         agreement_id = new_id("Agreement")
         # Objectives are read back in id order: ids sorted to match the authored order.
         objectives = _with_new_ids([objective_props(o) for o in spec.objectives])
@@ -440,6 +475,7 @@ class AgreementRepository:
                 "name": spec.name,
                 "state": str(AgreementState.DRAFT),
                 "version": 1,
+                **({} if level is None else {"level": str(level), "parentLineage": parent_lineage}),
             },
         )
 
@@ -461,6 +497,8 @@ class AgreementRepository:
                 actor=actor,
                 now=now,
                 governance=spec.governance,
+                level=level,
+                parent_lineage=parent_lineage,
             )
             await write_audit(tx, audit)
 
@@ -487,9 +525,13 @@ class AgreementRepository:
         now: str,
         previous_id: str | None = None,
         governance: GovernanceTerms | None = None,
+        level: SlaLevel | None = None,
+        parent_lineage: str | None = None,
     ) -> None:
         await tx.run(
             q.CREATE_AGREEMENT,
+            level=None if level is None else str(level),
+            parentLineage=parent_lineage,
             **governance_props(governance or GovernanceTerms()),
             id=agreement_id,
             kind=str(kind),
@@ -639,6 +681,9 @@ class AgreementRepository:
                 now=now,
                 previous_id=this.id,
                 governance=governance,
+                # Terms a revision cannot change (AgreementRevisionInput has neither).
+                level=this.level,
+                parent_lineage=this.parent_lineage,
             )
             before = {
                 "id": this.id,
@@ -696,7 +741,9 @@ class AgreementRepository:
     ) -> None:
         """Move `agreement` on, if nobody else did meanwhile; audited in the same
         transaction. An approval that completes it also ends the earlier versions it
-        takes over from (`hub.domain.validity.takeovers`), audited too. A submission
+        takes over from (`hub.domain.validity.takeovers`), audited too, and for an SLA
+        writes the objectives that its lineage and its descendants' inherit
+        (`hub.graph.repositories.levels.refresh_inheritance`). A submission
         fixes the board groups (`required_groups`); an approval names the group it
         signs for (`group`), both audited."""
         approvals = agreement.approvals if approvals is None else approvals
@@ -742,6 +789,8 @@ class AgreementRepository:
             if approved:
                 assert effective_from is not None, "an approval sets the start"
                 entries += await self._take_over(tx, agreement, effective_from, at, actor, note)
+                if agreement.kind is AgreementKind.SLA:
+                    entries += await refresh_inheritance(tx, agreement.lineage, actor, note, at)
             await write_audits(tx, entries)
             return True
 

@@ -10,7 +10,8 @@ from hub.domain.gaps import ChainMember, Cover, Gap, sla_gaps
 from hub.graph.client import Graph
 from hub.graph.cypher import gaps as q
 from hub.graph.ids import Clock, system_clock, to_iso
-from hub.graph.repositories.agreements import AgreementRepository, objective_from_props
+from hub.graph.repositories.agreements import objective_from_props
+from hub.graph.repositories.levels import SlaLevelRepository
 
 
 class CoverageGapRepository:
@@ -54,7 +55,8 @@ class CoverageGapRepository:
             )
         if not chains:
             return {}
-        objectives = await AgreementRepository(self._graph).objectives_by_agreement_ids(
-            list(chains)
-        )
+        # What the SLA promises: its effective objectives, inherited ones included.
+        objectives = await SlaLevelRepository(
+            self._graph, clock=self._clock
+        ).objectives_in_force_by_ids(list(chains))
         return {sla: sla_gaps(sla, objectives[sla], members) for sla, members in chains.items()}

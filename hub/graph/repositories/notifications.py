@@ -159,9 +159,12 @@ async def write_notifications(
 
 
 async def _enqueue(tx: Transaction, rows: list[dict[str, Any]]) -> dict[str, bool]:
-    return {
-        row["id"]: bool(row["fresh"]) for row in await tx.run(q.ENQUEUE_NOTIFICATIONS, rows=rows)
-    }
+    # Whether this call created a delivery is read off the MERGE itself (the claim it
+    # set), not off an earlier read: a concurrent transaction may commit the same id
+    # between the two, and ArcadeDB's MERGE then matches its node without a conflict.
+    claim = uuid.uuid4().hex
+    found = await tx.run(q.ENQUEUE_NOTIFICATIONS, rows=rows, claim=claim)
+    return {row["id"]: bool(row["fresh"]) for row in found}
 
 
 class NotificationRepository:

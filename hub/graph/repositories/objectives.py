@@ -16,6 +16,7 @@ from typing import Any
 
 from hub.domain.access import UNLIMITED, Scope
 from hub.domain.audit import AuditEntry
+from hub.domain.change_control import bindings_from_json, bindings_json
 from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.models import (
     BudgetingMethod,
@@ -57,6 +58,7 @@ def objective_props(spec: ObjectiveSpec) -> dict[str, Any]:
         "metric": None if spec.metric is None else spec.metric.model_dump_json(),
         "sloName": None if spec.origin is None else spec.origin.slo_name,
         "openslo": None if spec.origin is None else spec.origin.model_dump_json(),
+        "bindings": bindings_json(spec.bindings),
     }
 
 
@@ -82,6 +84,7 @@ def objective_from_props(
         origin=None if origin is None else OpenSloOrigin.model_validate_json(origin),
         service_id=service_id,
         agreement_id=agreement_id,
+        bindings=bindings_from_json(props.get("bindings")),
     )
 
 

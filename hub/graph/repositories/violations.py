@@ -32,7 +32,7 @@ from hub.domain.windows import Window
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import service_levels as q
 from hub.graph.errors import GraphError
-from hub.graph.ids import from_iso, new_id, to_iso, utc_now
+from hub.graph.ids import Clock, from_iso, new_id, system_clock, to_iso, utc_now
 from hub.graph.repositories.audit import write_audits
 
 log = logging.getLogger(__name__)
@@ -267,10 +267,10 @@ def _plan(
     return _Plan(closing, opening, audits, Revisions(recorded, revised, cleared))
 
 
-def _record_time(current: Mapping[str, dict[str, Any]]) -> str:
+def _record_time(current: Mapping[str, dict[str, Any]], clock: Clock) -> str:
     """Server time for this run's revisions, always after those it closes, even when
     the clocks of several hub processes disagree (keys stay unique, intervals ordered)."""
-    now = utc_now()
+    now = to_iso(clock())
     latest = max((str(v["recordedAt"]) for v in current.values()), default="")
     if now > latest:
         return now
@@ -281,9 +281,12 @@ class ViolationRepository:
     """Violation revisions. Reads pass `scope` (the access checkpoint: a violation is
     readable with its agreement); assessment writes are the system's."""
 
-    def __init__(self, graph: Graph, scope: Scope = UNLIMITED) -> None:
+    def __init__(self, graph: Graph, scope: Scope = UNLIMITED, clock: Clock = system_clock) -> None:
+        # `clock` is the record time of writes: the server's, or the instant the demo
+        # records its history at.
         self._graph = graph
         self._scope = scope
+        self._clock = clock
 
     # ---- writes ---------------------------------------------------------------
 
@@ -299,7 +302,7 @@ class ViolationRepository:
         async def work(tx: Transaction) -> Revisions:
             rows = await tx.run(q.CURRENT_VIOLATIONS, recordKeys=keys)
             current = {row["violation"]["recordKey"]: row["violation"] for row in rows}
-            now = _record_time(current)
+            now = _record_time(current, self._clock)
             plan = _plan(verdicts, current, now, reason)
             if plan.closing:
                 closed = await tx.run(q.SUPERSEDE_VIOLATIONS, rows=plan.closing, now=now)

@@ -3,6 +3,7 @@ approve, reject, withdraw. Every change is audited."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,11 +21,51 @@ from hub.schema.agreements.terms import (
     codes_value,
     support_hours_value,
 )
-from hub.schema.agreements.types import Agreement, ReviewCycle, agreement_type
+from hub.schema.agreements.types import Agreement, ReviewCycle, SlaLevel, agreement_type
 from hub.schema.base import AgreementKind, DateTime, Indicator, WindowKind
 from hub.schema.context import Info
 from hub.schema.permissions import IsApprover, IsEditor
 from hub.templates import shipped_templates
+
+
+@strawberry.enum(description="A telemetry connector that measures objectives.")
+class TelemetrySource(enum.Enum):
+    PROMETHEUS = "prometheus"
+    DATADOG = "datadog"
+
+
+@strawberry.enum(
+    description="PRIMARY measures the objective; SECONDARY is compared with it (reconciliation)."
+)
+class BindingRole(enum.Enum):
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+@strawberry.input(
+    description="How one telemetry source measures an objective, as `[[slo.bindings]]` in "
+    "the settings: good or bad with total, or ratio, or latency, or slothService with "
+    "slothSlo. A term of the version: once it is submitted, only a revision changes it."
+)
+class TelemetryBindingInput:
+    source: TelemetrySource = TelemetrySource.PROMETHEUS
+    role: BindingRole = BindingRole.PRIMARY
+    good: str | None = None
+    bad: str | None = None
+    total: str | None = None
+    counter: bool = strawberry.field(
+        default=False, description="The queries return counters, not rates."
+    )
+    ratio: str | None = None
+    error_ratio: bool = strawberry.field(
+        default=True, description="`ratio` is the share of bad events."
+    )
+    latency: str | None = None
+    unit: str | None = strawberry.field(
+        default=None, description="The unit of `latency` when the source reports none."
+    )
+    sloth_service: str | None = None
+    sloth_slo: str | None = None
 
 
 @strawberry.input
@@ -36,6 +77,11 @@ class ObjectiveInput:
     window_days: int | None = None
     priority: str | None = None
     name: str | None = None
+    bindings: list[TelemetryBindingInput] | None = strawberry.field(
+        default=None,
+        description="At most one PRIMARY and one SECONDARY. Left out, the first telemetry "
+        "sync while the version is in force pins the settings bindings naming the objective.",
+    )
 
 
 @strawberry.input
@@ -72,6 +118,13 @@ class AgreementInput:
     jurisdiction: str | None = None
     data_residency: list[str] | None = None
     review_cycle: ReviewCycle | None = None  # type: ignore[valid-type]
+    level: SlaLevel | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="SLA only; default SERVICE. Fixed once submitted."
+    )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="SLA only: the lineage of the parent SLA whose terms this one inherits.",
+    )
 
 
 @strawberry.input(
@@ -115,6 +168,23 @@ def _objective(o: ObjectiveInput) -> dict[str, object]:
         "window_days": o.window_days,
         "priority": o.priority,
         "name": o.name,
+        "bindings": tuple(
+            {
+                "source": b.source.value,
+                "role": b.role.value,
+                "good": b.good,
+                "bad": b.bad,
+                "total": b.total,
+                "counter": b.counter,
+                "ratio": b.ratio,
+                "error_ratio": b.error_ratio,
+                "latency": b.latency,
+                "unit": b.unit,
+                "sloth_service": b.sloth_service,
+                "sloth_slo": b.sloth_slo,
+            }
+            for b in o.bindings or ()
+        ),
     }
 
 
@@ -162,6 +232,8 @@ def _spec(data: AgreementInput, template: AgreementTemplate | None = None) -> mo
             else str(data.provider_team_id),
             "vendor_id": None if data.vendor_id is None else str(data.vendor_id),
             "underpins": tuple(str(u) for u in data.underpins or ()),
+            "level": data.level,
+            "parent_id": None if data.parent_id is None else str(data.parent_id),
             "effective_from": effective_from,
             "effective_to": effective_to,
             "credit_policy": None

@@ -34,6 +34,12 @@ ReviewCycle = strawberry.enum(
     reviews.ReviewCycle, description="How often an agreement is reviewed, in calendar months."
 )
 
+SlaLevel = strawberry.enum(
+    models.SlaLevel,
+    description="ITIL's SLA levels: an SLA may sit under a parent SLA of a higher level "
+    "(SERVICE under CUSTOMER or CORPORATE, CUSTOMER under CORPORATE) and inherit its terms.",
+)
+
 
 @strawberry.type
 class Objective:
@@ -150,6 +156,7 @@ class Agreement(Node):
     )
     governance: strawberry.Private[terms.GovernanceTerms]
     next_review: strawberry.Private[datetime | None]
+    last_reviewed: strawberry.Private[datetime | None]
     business_unit: str | None = strawberry.field(
         description="Derived: an SLA's is its customer's; an OLA's or UC's that of the SLAs "
         "it underpins when they all agree (null when they differ, lack one, or there are none)."
@@ -190,11 +197,19 @@ class Agreement(Node):
         return self.governance.review_cycle
 
     @strawberry.field(
-        description="The next review after now: effectiveFrom plus whole review cycles. "
-        "Null without a review cycle, or for a version not in force."
+        description="The next review after now: the latest recorded review (or else "
+        "effectiveFrom) plus whole review cycles. Null without a review cycle, or for a "
+        "version not in force."
     )
     def next_review_at(self) -> DateTime | None:
         return self.next_review
+
+    @strawberry.field(
+        description="When a review of this version was last recorded (recordReview); "
+        "null if never. Its next review counts from it."
+    )
+    def last_reviewed_at(self) -> DateTime | None:
+        return self.last_reviewed
 
     @strawberry.field(
         description="Who approved this version, for which board group, when, with what note."
@@ -244,6 +259,61 @@ class CreditPolicy:
 
 @strawberry.type
 class ServiceLevelAgreement(Agreement):
+    # The version as read: what its level, parent and effective terms come from.
+    read: strawberry.Private[models.Agreement | None] = None
+
+    @strawberry.field(description="Corporate, customer or service level (default SERVICE).")
+    def level(self) -> SlaLevel:  # type: ignore[valid-type]
+        found = None if self.read is None else self.read.level
+        return found or models.SlaLevel.SERVICE
+
+    @strawberry.field(
+        description="The parent SLA this one inherits terms from: its version in force now "
+        "(or else its latest); null without one, or when the reader may not see it."
+    )
+    async def parent(self, info: Info) -> ServiceLevelAgreement | None:
+        lineage = None if self.read is None else self.read.parent_lineage
+        if lineage is None:
+            return None
+        versions = await info.context.loaders.versions.load(lineage)
+        if not versions:
+            return None
+        in_force = [v for v in versions if v.status is models.AgreementStatus.ACTIVE]
+        chosen = (in_force or versions)[-1]
+        found = agreement_type(chosen)
+        return found if isinstance(found, ServiceLevelAgreement) else None
+
+    @strawberry.field(description="The child SLAs' versions in force now that the reader may see.")
+    async def children(self, info: Info) -> list[ServiceLevelAgreement]:
+        ids = await info.context.loaders.children_ids.load(str(self.lineage))
+        found = await load_agreements(info, ids)
+        return [a for a in found if isinstance(a, ServiceLevelAgreement)]
+
+    @strawberry.field(
+        description="Own objectives plus those inherited from the ancestors in force at "
+        "the same time (an own objective replaces an inherited one of the same indicator "
+        "and priority). Answered now for a version in force or not yet approved, at "
+        "effectiveFrom for a scheduled one, at its last instant in force for an ended one. "
+        "An approved version's inherited objectives are its own derived copies: their ids "
+        "are those its measurements, status and violations carry."
+    )
+    async def effective_objectives(self, info: Info) -> list[Objective]:
+        if self.read is None:
+            return []
+        found = await info.context.loaders.effective_terms.load(self.read)
+        return [Objective.from_domain(o, self.sunset_at) for o in found.objectives]
+
+    @strawberry.field(
+        description="Own clauses plus those inherited from the ancestors in force at the "
+        "same time (own clauses of a kind replace the inherited ones of that kind); at the "
+        "instant effectiveObjectives answers at."
+    )
+    async def effective_clauses(self, info: Info) -> list[Clause]:
+        if self.read is None:
+            return [Clause.from_domain(c) for c in self.governance.clauses]
+        found = await info.context.loaders.effective_terms.load(self.read)
+        return [Clause.from_domain(c) for c in found.clauses]
+
     @strawberry.field
     def credit_policy(self) -> CreditPolicy | None:
         spec = self.credit_policy_spec
@@ -326,8 +396,10 @@ def agreement_type(agreement: models.Agreement) -> Agreement:
         required_groups=list(agreement.required_groups),
         governance=agreement.governance,
         next_review=agreement.next_review_at,
+        last_reviewed=agreement.last_reviewed_at,
         business_unit=agreement.business_unit,
         region=agreement.region,
+        **({"read": agreement} if agreement.kind is models.AgreementKind.SLA else {}),
     )
 
 
