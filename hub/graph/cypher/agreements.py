@@ -306,16 +306,17 @@ LIST_AGREEMENTS = Cypher(
     """
 )
 
-# The versions in force at $asOf, by id; a start on or before $asOf is the range the
-# effectiveFrom index answers (planned alone, as above). Statuses (at $now) may narrow
-# them further.
+# The versions in force at $asOf with an id in the slice $lo < id <= $hi of the id
+# space (`hub.graph.key_ranges`: the repository reads a page slice by slice), by id.
+# The slice is the range the id index answers (planned alone, as above); read from the
+# effectiveFrom index instead, a recent instant would read and sort every version.
+# Statuses (at $now) may narrow them further.
 LIST_AGREEMENTS_AS_OF = Cypher(
     """
     MATCH (a:Agreement)
-    WHERE a.effectiveFrom <= $asOf
+    WHERE a.id > $lo AND a.id <= $hi
     WITH a
-    WHERE ($after IS NULL OR a.id > $after)
-      AND """
+    WHERE """
     + in_force("a", "$asOf")
     + """
       AND ($kinds IS NULL OR a.kind IN $kinds)

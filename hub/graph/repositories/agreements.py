@@ -44,7 +44,8 @@ from hub.domain.workflow import (
 from hub.graph.client import Graph, Row, Transaction
 from hub.graph.cypher import agreements as q
 from hub.graph.errors import ConflictError, NotFoundError
-from hub.graph.ids import Clock, from_iso, new_id, system_clock, to_iso
+from hub.graph.ids import PREFIXES, Clock, from_iso, new_id, system_clock, to_iso
+from hub.graph.key_ranges import id_slices
 from hub.graph.repositories.audit import write_audit, write_audits
 from hub.graph.repositories.levels import DEFAULT_LEVEL, SlaLevelRepository, refresh_inheritance
 from hub.graph.repositories.objectives import objective_from_props as read_objective
@@ -406,12 +407,19 @@ class AgreementRepository:
         if where.as_of is None:
             rows = await self._graph.read(q.LIST_AGREEMENTS, **params, **self._scope.params())
         else:
-            rows = await self._graph.read(
-                q.LIST_AGREEMENTS_AS_OF,
-                asOf=to_iso(where.as_of),
-                **params,
-                **self._scope.params(),
-            )
+            rows = []
+            for lo, hi in id_slices(after, PREFIXES["Agreement"]):
+                params["limit"] = limit - len(rows)
+                rows += await self._graph.read(
+                    q.LIST_AGREEMENTS_AS_OF,
+                    asOf=to_iso(where.as_of),
+                    lo=lo,
+                    hi=hi,
+                    **params,
+                    **self._scope.params(),
+                )
+                if len(rows) >= limit:
+                    break
         return [_row_agreement(r, now) for r in rows]
 
     async def upcoming_renewals(self, days: int) -> list[Renewal]:
