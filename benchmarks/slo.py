@@ -1,8 +1,9 @@
 """Service-level status at scale: the engine alone, through the graph, and over GraphQL.
 
 Run as ``.venv/bin/python -m benchmarks.slo [--objectives N] [--days D] [--requests R]
-[--repeat K] [--seed S] [--heap H] [--no-http]``; ``--objectives 200 --requests 50``
-makes a quick run.
+[--repeat K] [--seed S] [--heap H] [--no-http] [--no-sync] [--sync-only]
+[--sync-concurrency C] [--prometheus-ms L]``; ``--objectives 200 --requests 50`` makes a
+quick run.
 
 The fleet is deterministic for a seed: N services with one OpenSLO SLO each (a ratio
 of two Prometheus counters, a rolling window of D days, targets from 99 % to 99.99 %),
@@ -28,6 +29,14 @@ objectives have no data at all. The benchmark measures:
    `hub.app.create_app` served by uvicorn on 127.0.0.1 (a thread of this process) with
    a bearer token, through httpx. The two paths take turns.
 
+5. the telemetry sync (`run_telemetry_sync`) of every objective against a loopback
+   fake Prometheus (``/api/v1/query_range`` on uvicorn in a thread of this process,
+   answering counters for any query after ``--prometheus-ms`` of evaluation time each)
+   through the hub's `PrometheusSource`: a routine run, each objective's watermark one
+   interval (300 s) back. The former path (one objective a batch, one fetch at a time)
+   and the batched one (``--sync-concurrency`` fetches in flight) take turns from the
+   same watermarks; both must leave the same watermarks and bucket counts.
+
 Every status computed through the graph or GraphQL must equal the pure engine's (state
 exactly, figures within float noise); the benchmark fails otherwise. Memory is the
 peak RSS per phase (high-water marks reset at each phase's start), of this process and
@@ -41,6 +50,7 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import json
 import logging
 import math
 import os
@@ -63,6 +73,10 @@ import httpx
 import neo4j
 import numpy as np
 import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from benchmarks.graph import (
     Raw,
@@ -78,6 +92,7 @@ from benchmarks.graph import (
 # benchmarks.sync puts tests/ on sys.path for the fakes; its `serve_app` serves the hub.
 from benchmarks.sync import Memory, hub_tree, mib, secs, serve_app
 from hub.app import create_app
+from hub.connectors.prometheus import PrometheusSource
 from hub.domain.buckets import BucketSeries
 from hub.domain.budget import ObjectiveStatus, objective_status
 from hub.domain.models import Objective, WindowKind
@@ -88,12 +103,22 @@ from hub.engine.sources import telemetry_sources
 from hub.engine.status import LOOKBACK, StatusEngine, measured_span
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.embedded import EmbeddedGraphServer
+from hub.graph.ids import to_iso
 from hub.graph.migrations import migrate
 from hub.graph.repositories import BundleImporter, ObjectiveRepository, TokenRepository
+from hub.graph.repositories.sync import SyncRepository
 from hub.graph.repositories.telemetry import DAY_BUCKETS, TelemetryRepository, day_key
 from hub.schema import build_schema
 from hub.schema.context import Context
-from hub.settings import ApiSettings, EmbeddedGraphSettings, Settings, SloSettings
+from hub.settings import (
+    ApiSettings,
+    EmbeddedGraphSettings,
+    PrometheusSettings,
+    Settings,
+    SloSettings,
+)
+from hub.sync.metrics import PrometheusMetrics
+from hub.sync.telemetry import BATCH_OBJECTIVES, run_telemetry_sync
 
 AT = datetime(2026, 3, 2, 14, 37, 12, tzinfo=UTC)  # the moment every status is taken at
 SOURCE = "slobench"
@@ -322,6 +347,11 @@ class Report:
     load: list[tuple[str, float]] = field(default_factory=list)
     total_seconds: float = 0.0
     jvm_rusage_kib: int = 0
+    # The telemetry sync: seconds per round by path, and what one run did.
+    sync: dict[str, Timing] = field(default_factory=dict)
+    sync_fetched: int = 0
+    sync_updated: int = 0
+    sync_requests: int = 0
 
 
 async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
@@ -571,12 +601,96 @@ async def measure(
         report.load.append(("set-up", os.getloadavg()[0]))
         objectives = await set_up(graph, report, fleet)
         del fleet[:]  # from here on only the graph holds the buckets
-        await measure_whole_set(graph, raw, report, objectives, expected)
-        await measure_graphql(graph, connection, data_dir, report, objectives, expected)
+        if not report.args.sync_only:
+            await measure_whole_set(graph, raw, report, objectives, expected)
+            await measure_graphql(graph, connection, data_dir, report, objectives, expected)
+        if report.args.sync:
+            # Last: the sync rewrites the buckets the statuses above were checked against.
+            report.load.append(("sync", os.getloadavg()[0]))
+            await measure_sync(graph, report, objectives)
         report.load.append(("end", os.getloadavg()[0]))
     finally:
         await raw.close()
         await graph.close()
+
+
+# ---- the telemetry sync --------------------------------------------------------------
+
+SYNC_INTERVAL = timedelta(seconds=300)  # a routine run: the watermarks one interval back
+SYNC_STEP = 60  # the hub's default Prometheus step
+SYNC_AT = AT.replace(second=0, microsecond=0)
+
+
+class FakePrometheus:
+    """`/api/v1/query_range` answering any query with a counter on the step grid: a
+    rate fixed by the query's text (good events are 99.9 % of it), after `latency`
+    seconds, as if the query took that long to evaluate."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.requests = 0
+        self.app = Starlette(routes=[Route("/api/v1/query_range", self.query_range)])
+
+    async def query_range(self, request: Request) -> JSONResponse:
+        self.requests += 1
+        query = request.query_params["query"]
+        start, end = float(request.query_params["start"]), float(request.query_params["end"])
+        step = int(request.query_params["step"])
+        rate = 1.0 + sum(query.encode()) % 97
+        if "code!~" in query:
+            rate *= 0.999
+        first = math.ceil(start / step) * step
+        values = [[t, f"{rate * (t - 1.7e9):.3f}"] for t in range(first, int(end) + 1, step)]
+        await asyncio.sleep(self.latency)
+        result = [{"metric": {}, "values": values}]
+        return JSONResponse(
+            {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        )
+
+
+async def measure_sync(graph: Graph, report: Report, objectives: Sequence[Objective]) -> None:
+    """Rounds of a routine telemetry sync of every objective, the former path and the
+    batched one taking turns, each from the same watermarks."""
+    a = report.args
+    fake = FakePrometheus(a.prometheus_ms / 1000)
+    sync = SyncRepository(graph)
+    start = to_iso(SYNC_AT - SYNC_INTERVAL)
+    watermarks = {f"{o.id}|primary": start for o in objectives}
+    paths = (
+        ("former: one objective a batch, one fetch at a time", 1, 1),
+        (f"batched, {a.sync_concurrency} fetches in flight", BATCH_OBJECTIVES, a.sync_concurrency),
+    )
+    seen: dict[str, tuple[int, int, dict[str, str]]] = {}
+    with serve_app(fake.app) as url:
+        for round_ in range(a.repeat):
+            for name, batch, concurrency in rotated(paths, round_):
+                await sync.write_batch("prometheus", watermarks=watermarks)
+                settings = PrometheusSettings(url=url, max_concurrency=concurrency)
+                fake.requests = 0
+                with phase(report.memory, f"sync: {name}, round {round_ + 1}"):
+                    async with PrometheusSource(settings) as source:
+                        seconds, run = await timed(
+                            partial(
+                                run_telemetry_sync,
+                                graph,
+                                PrometheusMetrics(source),
+                                SloSettings(),
+                                step_seconds=SYNC_STEP,
+                                now=SYNC_AT,
+                                max_concurrency=concurrency,
+                                batch_objectives=batch,
+                            )
+                        )
+                if run.status != "SUCCEEDED":
+                    raise RuntimeError(f"sync ({name}) failed: {run.error}")
+                after = await sync.watermarks("prometheus")
+                seen[name] = (run.fetched, run.updated, after)
+                report.sync.setdefault(name, Timing()).seconds.append(seconds)
+                report.sync_requests = fake.requests
+                progress(f"  sync round {round_ + 1}, {name}: {seconds:.1f} s")
+    if len({(f, u, json.dumps(w, sort_keys=True)) for f, u, w in seen.values()}) != 1:
+        raise RuntimeError(f"the sync paths disagree: {[(f, u) for f, u, _ in seen.values()]}")
+    report.sync_fetched, report.sync_updated, _ = next(iter(seen.values()))
 
 
 # ---- the report ------------------------------------------------------------------------
@@ -586,7 +700,14 @@ def command(args: argparse.Namespace) -> str:
     return (
         f".venv/bin/python -m benchmarks.slo --objectives {args.objectives} --days {args.days} "
         f"--requests {args.requests} --repeat {args.repeat} --seed {args.seed} "
-        f"--heap {args.heap}" + ("" if args.http else " --no-http")
+        f"--heap {args.heap}"
+        + ("" if args.http else " --no-http")
+        + (
+            f" --sync-concurrency {args.sync_concurrency} --prometheus-ms {args.prometheus_ms:g}"
+            if args.sync
+            else " --no-sync"
+        )
+        + (" --sync-only" if args.sync_only else "")
     )
 
 
@@ -596,11 +717,10 @@ def jvm(kib: int) -> str:
 
 
 def markdown(report: Report) -> str:
-    a, memory = report.args, report.memory
+    a = report.args
     n = a.objectives
     buckets = (a.days * 86400 + int(LOOKBACK.total_seconds())) // 300
     loads = ", ".join(f"{what} {load:.2f}" for what, load in report.load)
-    ratio = report.statuses.median / report.raw.median
     lines = [
         "### Run",
         "",
@@ -618,6 +738,31 @@ def markdown(report: Report) -> str:
         f"{report.generation_seconds:.1f} s ({mib(report.series_kib)} of arrays)",
         f"- states: {', '.join(f'{k} {v:,}' for k, v in sorted(report.states.items()))}",
         f"- wall time of the whole run: {report.total_seconds:,.0f} s",
+    ]
+    if report.statuses.seconds:
+        lines += whole_set_markdown(report)
+    lines += [
+        "",
+        "### Set-up (timed once; not part of the targets)",
+        "",
+        "| step | time |",
+        "|---|---:|",
+        *(f"| {name} | {secs(seconds)} |" for name, seconds in report.setup.items()),
+        "",
+        f"{report.telemetry_days:,} `TelemetryDay` nodes stored.",
+    ]
+    if report.latencies:
+        lines += graphql_markdown(report)
+    if report.sync:
+        lines += sync_markdown(report)
+    lines += memory_markdown(report)
+    return "\n".join(lines)
+
+
+def whole_set_markdown(report: Report) -> list[str]:
+    n = report.args.objectives
+    ratio = report.statuses.median / report.raw.median
+    lines = [
         "",
         f"### Status of the whole set ({n:,} objectives)",
         "",
@@ -642,14 +787,12 @@ def markdown(report: Report) -> str:
         f"reads {report.days_read} day nodes (the UTC days its window and lead-in touch), "
         f"{n * report.days_read:,} in all. Loading the objectives themselves "
         f"(`measured_objectives`, once): {secs(report.load_objectives_seconds)}.",
-        "",
-        "### Set-up (timed once; not part of the targets)",
-        "",
-        "| step | time |",
-        "|---|---:|",
-        *(f"| {name} | {secs(seconds)} |" for name, seconds in report.setup.items()),
-        "",
-        f"{report.telemetry_days:,} `TelemetryDay` nodes stored.",
+    ]
+    return lines
+
+
+def graphql_markdown(report: Report) -> list[str]:
+    lines = [
         "",
         f"### One objective's `status(at)` over GraphQL (after {WARMUP_REQUESTS} warm-up "
         "requests, random services)",
@@ -664,7 +807,34 @@ def markdown(report: Report) -> str:
         lines.append(
             f"| {label} | {len(seconds)} | {ms(p50)} | {ms(p95)} | {ms(p99)} | {ms(max(seconds))} |"
         )
-    lines += [
+    return lines
+
+
+def sync_markdown(report: Report) -> list[str]:
+    a, n = report.args, report.args.objectives
+    former, batched = (report.sync[name] for name in report.sync)
+    return [
+        "",
+        f"### Telemetry sync of {n:,} objectives (a routine run, watermarks 300 s back)",
+        "",
+        f"Against a loopback fake Prometheus taking {a.prometheus_ms:g} ms a request; "
+        f"each run sent {report.sync_requests:,} `query_range` requests, fetched "
+        f"{report.sync_fetched:,} points and wrote {report.sync_updated:,} buckets.",
+        "",
+        "| path | time | rounds | per objective |",
+        "|---|---:|---|---:|",
+        *(
+            f"| {name} | {secs(t.median)} | {t.spread()} | {ms(t.median / n)} |"
+            for name, t in report.sync.items()
+        ),
+        "",
+        f"**The batched sync takes {batched.median / former.median:.2f}x the former path's time.**",
+    ]
+
+
+def memory_markdown(report: Report) -> list[str]:
+    memory = report.memory
+    lines = [
         "",
         "### Memory",
         "",
@@ -684,7 +854,7 @@ def markdown(report: Report) -> str:
     ]
     if not memory.resettable:
         lines.append("- `clear_refs` could not be written: per-phase peaks are since the start")
-    return "\n".join(lines)
+    return lines
 
 
 # ---- entry -----------------------------------------------------------------------------
@@ -712,7 +882,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=True,
         help="also time GraphQL over HTTP (default: yes)",
     )
+    parser.add_argument(
+        "--sync",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the telemetry sync against a loopback fake Prometheus (default: yes)",
+    )
+    parser.add_argument(
+        "--sync-only",
+        action="store_true",
+        help="after the set-up, time only the telemetry sync",
+    )
+    parser.add_argument(
+        "--sync-concurrency",
+        type=int,
+        default=PrometheusSettings().max_concurrency,
+        help="fetches in flight in the batched sync (default: the hub's max_concurrency)",
+    )
+    parser.add_argument(
+        "--prometheus-ms",
+        type=float,
+        default=10.0,
+        help="the fake Prometheus' evaluation time per query_range request, in ms",
+    )
     args = parser.parse_args(argv)
+    if args.sync_only and not args.sync:
+        parser.error("--sync-only needs the sync (drop --no-sync)")
+    if args.sync_concurrency < 1 or args.prometheus_ms < 0:
+        parser.error("--sync-concurrency: at least 1; --prometheus-ms: not negative")
     if args.objectives < WARMUP_OBJECTIVES or not 1 <= args.days <= 365:
         parser.error(f"need --objectives >= {WARMUP_OBJECTIVES} and 1 <= --days <= 365")
     if min(args.requests, args.repeat) < 1:

@@ -8,7 +8,8 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -17,7 +18,10 @@ import typer
 import uvicorn
 
 from hub.domain.bundle import BundleError, bundle_data
+from hub.domain.change_control import Binding
 from hub.domain.errors import FieldProblem, InvalidInputError, quoted
+from hub.domain.models import Objective
+from hub.domain.rules import RuleSource
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.errors import GraphError, NotFoundError
@@ -25,7 +29,7 @@ from hub.graph.repositories import BundleImporter, TokenRepository
 from hub.graph.repositories.identity import TokenInfo
 from hub.graph.repositories.sync import SyncRun
 from hub.graph.session import graph_connection, open_graph
-from hub.settings import Settings, SettingsError, load_settings
+from hub.settings import Settings, SettingsError, TelemetryBinding, load_settings
 
 T = TypeVar("T")
 
@@ -361,6 +365,87 @@ def slo_import(
         typer.echo(f"{name}: {value}")
 
 
+# The hub's annotations on an OpenSLO `metadata` that `hub slo apply` reads. Owner and
+# monitoring mode are kept (an export writes them again) but not yet applied.
+INDICATOR_ANNOTATION = "hub.indicator"
+KEPT_ANNOTATIONS = ("hub.owner", "hub.mode")
+
+
+@slo_app.command("apply")
+def slo_apply(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Create or update the service objectives of OpenSLO v1 documents with the hub's
+    annotations (a provisioning step: idempotent, all or nothing).
+
+    As `hub slo import`, and `metadata.annotations` may carry `hub.indicator` (as the
+    label does). Objectives of SLOs the file does not name are left alone.
+    """
+    from hub.domain.documents import DocumentError, decode
+    from hub.domain.openslo import parse_documents
+    from hub.graph.repositories import ObjectiveRepository
+
+    settings = _settings()
+    try:
+        text = decode(file.read_bytes(), str(file))
+    except DocumentError as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        text, notes = _annotations_as_labels(text)
+        parsed = parse_documents(text)
+        counts = _with_graph(
+            settings, lambda g: ObjectiveRepository(g).import_slos(parsed, CLI_ACTOR)
+        )
+    except InvalidInputError as exc:
+        raise _rejected(file, exc) from exc
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    for name, value in _fields(counts):
+        typer.echo(f"{name}: {value}")
+
+
+def _annotations_as_labels(text: str) -> tuple[str, list[str]]:
+    """`text` with each SLO's `hub.indicator` annotation copied to its labels, and a note
+    per annotation kept but not applied. Text that is no YAML stream is returned as it
+    is, for the OpenSLO reader to report."""
+    import yaml
+
+    from hub.domain.documents import UniqueKeyLoader
+
+    try:
+        documents = list(yaml.load_all(text, Loader=UniqueKeyLoader))
+    except (yaml.YAMLError, RecursionError):
+        return text, []
+    problems: list[FieldProblem] = []
+    notes: list[str] = []
+    for index, document in enumerate(documents):
+        meta = document.get("metadata") if isinstance(document, dict) else None
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if not isinstance(meta, dict) or not isinstance(annotations, dict):
+            continue
+        path = f"documents[{index}].metadata"
+        indicator = annotations.get(INDICATOR_ANNOTATION)
+        labels = meta.setdefault("labels", {}) if indicator is not None else None
+        # A label that says otherwise is a conflict; a non-mapping is the reader's to report.
+        if isinstance(labels, dict) and labels.setdefault(INDICATOR_ANNOTATION, indicator) != (
+            indicator
+        ):
+            problems.append(
+                FieldProblem(
+                    f"{path}.annotations.{INDICATOR_ANNOTATION}",
+                    "differs from the label of the same name; give one of them",
+                )
+            )
+        notes.extend(
+            f"{path}.annotations.{key} is kept but not applied by this version"
+            for key in KEPT_ANNOTATIONS
+            if key in annotations
+        )
+    if problems:
+        raise InvalidInputError(problems)
+    return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True), notes
+
+
 @slo_app.command("export")
 def slo_export() -> None:
     """Print every service objective as OpenSLO v1 YAML on stdout."""
@@ -377,6 +462,120 @@ def slo_export() -> None:
         if objective.metric is not None and objective.name is not None
     )
     typer.echo(text, nl=False)
+
+
+@slo_app.command("rules")
+def slo_rules(
+    output: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="Write the rules to FILE (default: stdout)."),
+    ] = None,
+) -> None:
+    """Write Prometheus recording and burn-rate alerting rules (Sloth-compatible names)
+    for every alerted objective that Prometheus measures; skipped ones go to stderr."""
+    from hub.domain.rules import alerted_sources, rules_yaml
+    from hub.engine.status import alert_pairs
+
+    settings = _settings()
+
+    async def collect(graph: Graph) -> tuple[list[RuleSource], list[str], set[str]]:
+        from hub.graph.repositories.ownership import OwnershipRepository
+
+        found, skipped = await _rule_sources(graph, settings)
+        # The monitoring mode gates every alert (hub.domain.monitoring): REPORTED
+        # objectives are measured for reports only.
+        alerted = await OwnershipRepository(graph).alerted_ids(
+            [s.objective.id for s in found], settings.slo.monitoring
+        )
+        return found, skipped, alerted
+
+    found, skipped, alerted = _with_graph(settings, collect)
+    skipped += [
+        f"{s.objective.id}: REPORTED mode, measured for reports only"
+        for s in found
+        if s.objective.id not in alerted
+    ]
+    sources = alerted_sources(found, alerted=lambda o: o.id in alerted)
+    text = rules_yaml(sources, alert_pairs(settings.slo))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+    for line in skipped:
+        typer.echo(f"skipped: {line}", err=True)
+    typer.echo(f"objectives: {len(sources)}", err=True)
+
+
+async def _rule_sources(graph: Graph, settings: Settings) -> tuple[list[RuleSource], list[str]]:
+    """The objectives Prometheus measures as primary source, as `hub sync prometheus`
+    plans them (`hub.sync.telemetry`), with the service (or agreement) name each
+    has in rules; and one line per binding that has no rules of its own."""
+    from hub.domain.rules import Sli
+    from hub.graph.repositories import AgreementRepository, ObjectiveRepository
+    from hub.graph.repositories.sunset import SunsetRepository
+    from hub.sync.telemetry import check_bindings, plans_for
+
+    now = datetime.now(UTC)
+    objectives = ObjectiveRepository(graph)
+    check = await check_bindings(graph, settings.slo, now, "cli:slo-rules", pin=False)
+    skipped: list[str] = []
+    bindings = []
+    for binding, objective in [
+        *((b, o) for o in check.live.values() for b in o.bindings),
+        *_unpinned(check.live.values(), settings.slo.bindings),
+        *check.free,
+    ]:
+        if binding.source != "prometheus":
+            continue
+        if binding.sloth_service is not None:
+            skipped.append(f"{objective.id}: measured by Sloth's rules, which it has already")
+        elif binding.latency is not None:
+            skipped.append(f"{objective.id}: a latency series is no ratio of events")
+        else:
+            bindings.append((binding, objective))
+    plans, problems = plans_for("prometheus", await objectives.measured_objectives(), bindings)
+    skipped.extend(problems)
+    sunset = await SunsetRepository(graph).sunset_objective_ids(now)
+    plans = [p for p in plans if p.role == "primary" and p.objective.id not in sunset]
+    services = {o.id: c.name for c, o in await objectives.service_objectives()}
+    agreements = await AgreementRepository(graph).by_ids(
+        sorted({p.objective.agreement_id for p in plans if p.objective.agreement_id})
+    )
+    sources = []
+    for plan in plans:
+        owner = plan.objective.agreement_id
+        name = services.get(plan.objective.id) or (
+            agreements[owner].name if owner in agreements else owner or plan.objective.id
+        )
+        sli = Sli(
+            good=plan.good,
+            bad=plan.bad,
+            total=plan.total,
+            counter=plan.counter,
+            ratio=plan.ratio,
+            error_ratio=plan.error_ratio,
+        )
+        sources.append(RuleSource(plan.objective, name, sli))
+    return sources, skipped
+
+
+def _unpinned(
+    live: Iterable[Objective], configured: Sequence[TelemetryBinding]
+) -> list[tuple[Binding, Objective]]:
+    """The settings bindings of objectives in force that the next sync will pin (they have
+    none of their own yet): by id, or by a name only one of them has."""
+    from hub.sync.telemetry import as_binding
+
+    objectives = list(live)
+    names = Counter(o.name for o in objectives)
+    return [
+        (as_binding(binding), objective)
+        for objective in objectives
+        if not objective.bindings
+        for binding in configured
+        if binding.objective == objective.id
+        or (binding.objective == objective.name and names[objective.name] == 1)
+    ]
 
 
 @slo_app.command("assess")

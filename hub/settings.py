@@ -36,6 +36,7 @@ from hub.domain.boards import Board
 from hub.domain.change_control import Binding
 from hub.domain.identification import DEFAULT_ATTRIBUTES, DEFAULT_PRECEDENCE, Identification
 from hub.domain.models import AgreementKind, Tier
+from hub.domain.monitoring import MonitoringMode
 from hub.domain.notifications import is_email_address
 
 DEFAULT_CONFIG_FILE = Path("config/hub.toml")
@@ -410,6 +411,111 @@ class SeveritySettings(BaseModel):
     escalated_critical_overshoot: float = Field(default=1.0, gt=0)
 
 
+class PeakHoursSettings(BaseModel):
+    """Peak hours on some weekdays, local to `[slo.peak].time_zone`: [start, end)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weekdays: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4], description="0 = Monday ... 6 = Sunday"
+    )
+    start: time
+    end: time = Field(description="00:00 = the end of the day")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeakHoursSettings:
+        if not set(self.weekdays) <= set(range(7)):
+            raise ValueError("weekdays: use 0 (Monday) to 6 (Sunday)")
+        if self.end != time(0) and self.end <= self.start:
+            raise ValueError("end: must be after start (00:00 = the end of the day)")
+        return self
+
+
+class PeakSeasonSettings(BaseModel):
+    """A peak season: every local day from `start` to `end`, both included, is peak."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeakSeasonSettings:
+        if self.end < self.start:
+            raise ValueError("end: must not be before start")
+        return self
+
+
+class PeakSettings(BaseModel):
+    """When a service is at its peak; off-peak baselines leave those buckets out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: str = "UTC"
+    hours: list[PeakHoursSettings] = Field(default_factory=list)
+    seasons: list[PeakSeasonSettings] = Field(default_factory=list)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class TierTargetSettings(BaseModel):
+    """How demanding a suggested target is for one tier: the `percentile` of achieved
+    daily compliance, and never below `minimum_target`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    percentile: float = Field(ge=0, le=100)
+    minimum_target: float = Field(gt=0, le=100)
+
+
+def _default_tier_targets() -> dict[Tier, TierTargetSettings]:
+    return {
+        Tier.TIER_1: TierTargetSettings(percentile=10, minimum_target=99.9),
+        Tier.TIER_2: TierTargetSettings(percentile=10, minimum_target=99.5),
+        Tier.TIER_3: TierTargetSettings(percentile=25, minimum_target=99.0),
+        Tier.TIER_4: TierTargetSettings(percentile=50, minimum_target=95.0),
+    }
+
+
+class SuggestionSettings(BaseModel):
+    """Targets suggested from history (`suggestObjectives`, docs/service-levels.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tiers: dict[Tier, TierTargetSettings] = Field(default_factory=_default_tier_targets)
+    decimals: int = Field(default=2, ge=0, le=6, description="targets are rounded down to these")
+
+
+class TierMonitoringSettings(BaseModel):
+    """What a tier sets for its objectives' monitoring (docs/service-levels.md,
+    "Ownership and monitoring mode")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: MonitoringMode = Field(description="default mode: ACTIVE (alerted) or REPORTED")
+    sync_interval_seconds: int = Field(
+        ge=60, le=86400, description="how often the scheduled telemetry sync measures them"
+    )
+
+
+def _default_monitoring() -> dict[Tier, TierMonitoringSettings]:
+    return {
+        Tier.TIER_1: TierMonitoringSettings(mode=MonitoringMode.ACTIVE, sync_interval_seconds=60),
+        Tier.TIER_2: TierMonitoringSettings(mode=MonitoringMode.ACTIVE, sync_interval_seconds=300),
+        Tier.TIER_3: TierMonitoringSettings(mode=MonitoringMode.ACTIVE, sync_interval_seconds=600),
+        Tier.TIER_4: TierMonitoringSettings(
+            mode=MonitoringMode.REPORTED, sync_interval_seconds=900
+        ),
+    }
+
+
 class SloSettings(BaseModel):
     """The service level engine: telemetry buckets, alerting, ticket clocks, breaches."""
 
@@ -442,6 +548,13 @@ class SloSettings(BaseModel):
     )
     maintenance_windows: list[MaintenanceWindowSettings] = Field(default_factory=list)
     bindings: list[TelemetryBinding] = Field(default_factory=list)
+    monitoring: dict[Tier, TierMonitoringSettings] = Field(
+        default_factory=_default_monitoring,
+        description="per tier: the default monitoring mode and the sync interval; a tier "
+        "left out is ACTIVE and measured on every run",
+    )
+    peak: PeakSettings = PeakSettings()
+    suggestions: SuggestionSettings = SuggestionSettings()
 
 
 class BackupSettings(BaseModel):

@@ -33,6 +33,7 @@ they are missing the test fails (`PrometheusToolsMissing`) rather than being ski
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import socket
@@ -41,7 +42,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +61,7 @@ __all__ = [
     "cumulative",
     "openmetrics_counters",
     "openmetrics_text",
+    "recent_start",
     "start_prometheus",
     "tool",
     "write_blocks",
@@ -180,17 +182,30 @@ def write_blocks(text: str, tsdb_dir: Path) -> None:
 
 
 @contextmanager
-def start_prometheus(text: str, workdir: Path) -> Iterator[str]:
+def start_prometheus(
+    text: str, workdir: Path, *, rules: Path | None = None, evaluation_seconds: int = 1
+) -> Iterator[str]:
     """Serve the OpenMetrics `text` from a real Prometheus; yield its base URL.
 
     `workdir` receives the blocks (``tsdb/``), the configuration and ``prometheus.log``.
-    The process is stopped when the block ends, also when it fails.
+    With `rules`, Prometheus loads that rule file and evaluates it every
+    `evaluation_seconds` at the wall clock: the samples its rules should see must lie
+    within their windows before now (see `recent_start`). The process is stopped when
+    the block ends, also when it fails.
     """
     binary = tool("prometheus")
     tsdb = workdir / "tsdb"
     write_blocks(text, tsdb)
     config = workdir / "prometheus.yml"
-    config.write_text("scrape_configs: []\n", encoding="utf-8")
+    lines = ["scrape_configs: []"]
+    if rules is not None:
+        lines += [
+            "global:",
+            f"  evaluation_interval: {evaluation_seconds}s",
+            "rule_files:",
+            f"  - {json.dumps(str(rules.resolve()))}",
+        ]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     log_path = workdir / "prometheus.log"
     for attempt in range(1, START_ATTEMPTS + 1):
         port = _free_port()
@@ -222,6 +237,17 @@ def start_prometheus(text: str, workdir: Path) -> Iterator[str]:
         f"prometheus did not become ready at {base_url} within {READY_TIMEOUT:g}s; "
         f"its log ({log_path}):\n{_tail(log_path)}"
     )
+
+
+def recent_start(minutes: int, now: datetime) -> datetime:
+    """The start of `minutes` of samples ending a minute before `now`, on a whole minute.
+
+    Rules evaluate at the wall clock, so backfilled samples meant for them must be
+    recent. Blocks ending before now never overlap the head, which stays empty with
+    no scrape targets.
+    """
+    end = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    return end - timedelta(minutes=minutes)
 
 
 def _free_port() -> int:

@@ -13,6 +13,7 @@ from hub.domain.windows import Window, snap, snap_up
 from hub.engine import root_cause as rc
 from hub.engine import violations as vi
 from hub.engine.status import StatusEngine
+from hub.engine.suggestions import SuggestionEngine
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
 from hub.graph.repositories.agreements import objective_from_props
@@ -31,6 +32,7 @@ class ServiceLevels:
         self._scope = scope
         self._violations = ViolationRepository(graph, scope)
         self.status = StatusEngine(graph, settings)
+        self.suggestions = SuggestionEngine(graph, settings, self.status, scope)
 
     async def statuses(
         self, objectives: Sequence[Objective], at: datetime

@@ -48,7 +48,7 @@ LOOKBACK = timedelta(days=3)
 # Where each ticket clock stops, by indicator: the first of these that the ticket has.
 # A ticket without a response or handoff time stops at its resolution (it was answered
 # or handed on by then at the latest).
-_STOPS: dict[Indicator, tuple[str, ...]] = {
+TICKET_STOPS: dict[Indicator, tuple[str, ...]] = {
     Indicator.RESPONSE_TIME: ("respondedAt", "acknowledgedAt", "resolvedAt", "closedAt"),
     Indicator.RESOLUTION_TIME: ("resolvedAt", "closedAt"),
     Indicator.HANDOFF_TIME: ("handedOffAt", "resolvedAt", "closedAt"),
@@ -115,7 +115,7 @@ def ticket_outcomes(
         opened = from_iso(ticket.get("openedAt"))
         if opened is None:
             continue
-        stops = (from_iso(ticket.get(field)) for field in _STOPS[objective.indicator])
+        stops = (from_iso(ticket.get(field)) for field in TICKET_STOPS[objective.indicator])
         stop = next((s for s in stops if s is not None), None)
         history = json.loads(ticket.get("stateHistory") or "[]")
         pauses = pauses_from_states(

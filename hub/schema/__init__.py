@@ -34,7 +34,9 @@ from hub.schema.limits import RequestLimits
 from hub.schema.nodes import NodeQueries
 from hub.schema.parties.queries import PartyQueries
 from hub.schema.parties.types import Customer, Team, Vendor
+from hub.schema.service_levels.ownership import OwnershipMutations
 from hub.schema.service_levels.queries import ServiceLevelQueries
+from hub.schema.service_levels.suggestions import SuggestionQueries
 from hub.schema.service_levels.types import Violation
 from hub.schema.sync.queries import SyncMutations, SyncQueries
 from hub.schema.traversals.queries import TraversalQueries
@@ -50,6 +52,7 @@ class Query(
     AgreementQueries,
     SyncQueries,
     ServiceLevelQueries,
+    SuggestionQueries,
     AuditQueries,
     ExceptionQueries,
     TemplateQueries,
@@ -59,7 +62,12 @@ class Query(
 
 @strawberry.type
 class Mutation(
-    AgreementMutations, ReviewMutations, SyncMutations, ExceptionMutations, ComponentMutations
+    AgreementMutations,
+    ReviewMutations,
+    SyncMutations,
+    ExceptionMutations,
+    ComponentMutations,
+    OwnershipMutations,
 ):
     pass
 

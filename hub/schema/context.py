@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import strawberry
 
 from hub.domain.boards import Board
 from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.models import Tier
 from hub.domain.workflow import Actor
 from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
@@ -23,11 +24,12 @@ from hub.graph.repositories import (
     TraversalRepository,
 )
 from hub.graph.repositories.exceptions import ExceptionRepository
+from hub.graph.repositories.ownership import OwnershipRepository
 from hub.graph.repositories.reviews import ReviewRepository
 from hub.graph.repositories.sunset import SunsetRepository
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.schema.loaders import Loaders
-from hub.settings import ApiSettings, SloSettings
+from hub.settings import ApiSettings, SloSettings, TierMonitoringSettings
 
 
 @dataclass(slots=True)
@@ -46,11 +48,17 @@ class Context:
     exceptions: ExceptionRepository
     sunset: SunsetRepository
     reviews: ReviewRepository
+    ownership: OwnershipRepository
+    # [slo.monitoring]: the default mode of each tier (hub.domain.monitoring).
+    monitoring: dict[Tier, TierMonitoringSettings]
     approvals_required: int = 1
     # Approval boards (policy.boards): which groups sign a version, fixed at submission.
     boards: tuple[Board, ...] = ()
     # Given by the app when it runs connectors; the schema does not know them.
     run_sync: Callable[[str], Awaitable[SyncRun]] | None = None
+    # The request's one instant (see `create`): fields that default to "now" use it, so
+    # a page of them agrees and their loaders batch into one call.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
     def create(
@@ -78,7 +86,9 @@ class Context:
         parties = PartyRepository(graph, scope)
         agreements = AgreementRepository(graph, scope, clock)
         gaps = CoverageGapRepository(graph, scope, clock)
-        service_levels = ServiceLevels(graph, slo or SloSettings(), scope)
+        slo = slo or SloSettings()
+        service_levels = ServiceLevels(graph, slo, scope)
+        ownership = OwnershipRepository(graph, scope, clock)
         return cls(
             actor=actor,
             api=api,
@@ -94,6 +104,7 @@ class Context:
                 gaps,
                 service_levels,
                 ObjectiveRepository(graph, scope),
+                ownership,
             ),
             sync=SyncRepository(graph),
             service_levels=service_levels,
@@ -101,9 +112,12 @@ class Context:
             exceptions=ExceptionRepository(graph, scope),
             sunset=SunsetRepository(graph, scope, clock),
             reviews=ReviewRepository(graph, scope, clock),
+            ownership=ownership,
+            monitoring=slo.monitoring,
             approvals_required=approvals_required,
             boards=tuple(boards),
             run_sync=run_sync,
+            now=now,
         )
 
     def page_size(self, first: int | None) -> int:

@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from hub.domain import models
 from hub.domain.budget import ObjectiveStatus
 from hub.domain.gaps import Gap
+from hub.domain.monitoring import ObjectiveMonitoring
 from hub.engine.service import ServiceLevels
 from hub.graph.repositories import (
     AgreementRepository,
@@ -25,6 +26,7 @@ from hub.graph.repositories import (
 )
 from hub.graph.repositories.agreements import ServiceSla
 from hub.graph.repositories.levels import EffectiveTerms
+from hub.graph.repositories.ownership import OwnershipRepository
 from hub.graph.repositories.telemetry import Discrepancy
 
 K = TypeVar("K")
@@ -73,6 +75,8 @@ class Loaders:
     # effective terms (keyed by the version read, cached by its id).
     children_ids: DataLoader[str, list[str]]
     effective_terms: DataLoader[models.Agreement, EffectiveTerms]
+    # Owner teams, explicit mode and tier of an objective (hub.domain.monitoring).
+    monitoring: DataLoader[str, ObjectiveMonitoring | None]
 
     @classmethod
     def create(
@@ -83,6 +87,7 @@ class Loaders:
         gaps: CoverageGapRepository,
         service_levels: ServiceLevels,
         objectives: ObjectiveRepository,
+        ownership: OwnershipRepository,
     ) -> Loaders:
         return cls(
             component=DataLoader(_by_key(components.by_ids)),
@@ -105,4 +110,5 @@ class Loaders:
             effective_terms=DataLoader(
                 agreements.levels().effective_terms_of, cache_key_fn=lambda a: a.id
             ),
+            monitoring=DataLoader(_by_key(ownership.by_objective_ids)),
         )

@@ -3,6 +3,10 @@ the breach assessment, the scheduled backup (`hub.sync.backups`), the
 notification dispatcher (`hub.notify`), the renewal reminders
 (`hub.sync.renewals`) and the cases in the ticketing tool (`hub.sync.cases`).
 
+A telemetry source's job runs at the shortest tier interval (`[slo.monitoring]`) when
+that is shorter than the connector's, and each run measures only the objectives whose
+tier interval has passed since their watermark (`tiered_due_filter`).
+
 APScheduler runs a job at most once at a time (`max_instances=1`) and folds missed
 runs into one (`coalesce`); the lease in the graph keeps two hub processes that share
 one graph from syncing the same connector at once, and from both taking an interval's
@@ -12,23 +16,44 @@ backup.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from hub.domain.monitoring import due_objectives, scheduled_interval
 from hub.engine.service import ServiceLevels
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
+from hub.graph.repositories.ownership import OwnershipRepository
 from hub.notify.outbox import dispatch_notifications
 from hub.settings import Settings
 from hub.sync.backups import first_run_time, run_scheduled_backup
 from hub.sync.cases import reconcile_cases
 from hub.sync.lease import LeaseHeldError, lease_holder
-from hub.sync.registry import connector_settings, enabled
+from hub.sync.registry import connector_settings, enabled, is_telemetry
 from hub.sync.renewals import send_renewal_reminders
 from hub.sync.service import sync_now
 
 log = logging.getLogger(__name__)
+
+
+def job_interval(settings: Settings, name: str) -> timedelta:
+    """How often connector `name`'s scheduled sync runs."""
+    interval = timedelta(seconds=connector_settings(settings, name).interval_seconds)
+    if not is_telemetry(name):
+        return interval
+    return scheduled_interval(settings.slo.monitoring, interval)
+
+
+async def tiered_due_filter(
+    settings: Settings, graph: Graph, name: str, now: datetime
+) -> Callable[[str, datetime | None], bool]:
+    """Which objectives a scheduled run of telemetry source `name` at `now` measures:
+    those whose tier interval (else the connector's) has passed since their watermark."""
+    tiers = await OwnershipRepository(graph).live_tiers(now)
+    interval = timedelta(seconds=connector_settings(settings, name).interval_seconds)
+    return due_objectives(tiers, settings.slo.monitoring, interval, now)
 
 
 def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
@@ -37,7 +62,10 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
 
         async def job(name: str = name) -> None:
             try:
-                run = await sync_now(settings, graph, name)
+                due = None
+                if is_telemetry(name):
+                    due = await tiered_due_filter(settings, graph, name, datetime.now(UTC))
+                run = await sync_now(settings, graph, name, due_filter=due)
             except LeaseHeldError as exc:
                 log.info("scheduled sync skipped: %s", exc)
                 return
@@ -56,7 +84,7 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
         scheduler.add_job(
             job,
             "interval",
-            seconds=connector_settings(settings, name).interval_seconds,
+            seconds=int(job_interval(settings, name).total_seconds()),
             id=f"sync:{name}",
             max_instances=1,
             coalesce=True,

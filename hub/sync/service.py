@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from hub.graph.client import Graph
 from hub.graph.repositories.sync import SyncRun
 from hub.settings import Settings
@@ -13,9 +16,15 @@ from hub.sync.telemetry import run_telemetry_sync
 
 
 async def sync_now(
-    settings: Settings, graph: Graph, name: str, progress: Progress | None = None
+    settings: Settings,
+    graph: Graph,
+    name: str,
+    progress: Progress | None = None,
+    due_filter: Callable[[str, datetime | None], bool] | None = None,
 ) -> SyncRun:
-    """One run of connector `name` (UnknownConnectorError, LeaseHeldError if it cannot)."""
+    """One run of connector `name` (UnknownConnectorError, LeaseHeldError if it cannot).
+    `due_filter` limits a telemetry run to the objectives that are due (the scheduler's
+    tier intervals); without it every bound objective is measured."""
     if is_telemetry(name):
         check_enabled(settings, name)
         async with open_metrics(settings, name) as metrics:
@@ -26,6 +35,8 @@ async def sync_now(
                 step_seconds=settings.prometheus.step_seconds,
                 sloth_query=sloth_query_of(name),
                 progress=progress,
+                max_concurrency=connector_settings(settings, name).max_concurrency,
+                due_filter=due_filter,
             )
     async with open_connector(settings, name) as connector:
         return await run_sync(

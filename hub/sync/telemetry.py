@@ -5,18 +5,24 @@ to: objectives imported from OpenSLO carry their own queries; `[[slo.bindings]]`
 the settings bind any objective by id or name. An objective of an approved agreement
 version is measured by its own bindings, authored with it or pinned from the settings
 by the first run while it is in force; settings that differ from them are refused, reported
-and audited, never applied (`check_bindings`, `hub.domain.change_control`). Each
-objective's buckets are written, then its watermark with the quarantined points; the
-next run starts at the watermark less an overlap (late samples), so a run missed
-while a source was down is backfilled. The first run of an objective backfills its
-whole window (and at least the three days the slowest burn-rate alert looks at).
+and audited, never applied (`check_bindings`, `hub.domain.change_control`).
+Objectives are fetched a batch at a time, several at once within the source's
+`max_concurrency`; each batch's buckets are written in one transaction, then its
+watermarks with the quarantined points in another. A failure loses nothing and
+corrupts nothing: a batch whose watermarks were not written is fetched again by the
+next run from the old watermarks, and its buckets merge into the stored ones
+unchanged. The next run starts at each watermark less an overlap (late samples), so
+a run missed while a source was down is backfilled. The first run of an objective
+backfills its whole window (and at least the three days the slowest burn-rate alert
+looks at).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -46,6 +52,12 @@ from hub.sync.runs import recorded_run
 log = logging.getLogger(__name__)
 
 BURN_RATE_HORIZON = timedelta(days=3)
+
+# Objectives written per transaction, and the telemetry days one may carry (each
+# about 4.6 kB of byte arrays): a routine run's thousands of objectives take a few
+# transactions, and a first run's month-long backfill stays a few MB a statement.
+BATCH_OBJECTIVES = 200
+MAX_BATCH_DAYS = 600
 
 
 class MetricsSource(Protocol):
@@ -390,6 +402,76 @@ async def reconcile(
     await telemetry.record_discrepancies(objective.id, primary.span, flagged)
 
 
+@dataclass(slots=True)
+class _Fetch:
+    """One plan due in this run: what to fetch, and what fetching it gave."""
+
+    plan: Plan
+    key: str  # `<objective id>|<role>`, its watermark's key
+    span: Window
+    result: tuple[Measured, int] | None = None
+    error: Exception | None = None
+
+
+def _batches(due: Sequence[_Fetch], size: int, max_days: int) -> Iterator[list[_Fetch]]:
+    """`due` in order, at most `size` plans a batch and, past its first plan, no more
+    than `max_days` telemetry days: a first run's backfill of a month is some 30 days
+    of byte arrays per objective, a routine run one or two."""
+    batch: list[_Fetch] = []
+    days = 0
+    for item in due:
+        touched = (item.span.end - timedelta(microseconds=1)).date() - item.span.start.date()
+        count = touched.days + 1
+        if batch and (len(batch) >= size or days + count > max_days):
+            yield batch
+            batch, days = [], 0
+        batch.append(item)
+        days += count
+    if batch:
+        yield batch
+
+
+async def _fetch_all(
+    batch: Sequence[_Fetch],
+    metrics: MetricsSource,
+    now: datetime,
+    step_seconds: int,
+    slots: asyncio.Semaphore,
+    down: asyncio.Event,
+) -> None:
+    """Measure the batch's plans, at most `slots` at once (the source's own client
+    bounds its requests as well, and waits out its 429s). Once the source is down
+    (`down`), plans not yet started are left unmeasured."""
+
+    async def one(item: _Fetch) -> None:
+        async with slots:
+            if down.is_set():
+                return
+            try:
+                item.result = await measure(item.plan, metrics, item.span, now, step_seconds)
+            except SourceUnavailableError as exc:
+                item.error = exc
+                down.set()
+            except (ConnectorError, PlanError, ValueError) as exc:
+                item.error = exc
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for item in batch:
+                group.create_task(one(item))
+    except ExceptionGroup as errors:
+        # A bug (no connector error) fails the run naming it, as one fetch at a time
+        # did; the other fetches were cancelled.
+        first: BaseException = errors
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
+def _unavailable(batch: Sequence[_Fetch]) -> Exception:
+    return next(i.error for i in batch if isinstance(i.error, SourceUnavailableError))
+
+
 async def run_telemetry_sync(
     graph: Graph,
     metrics: MetricsSource,
@@ -400,8 +482,18 @@ async def run_telemetry_sync(
     now: datetime | None = None,
     progress: Callable[[SyncRun], None] | None = None,
     holder: str | None = None,
+    max_concurrency: int = 1,
+    batch_objectives: int = BATCH_OBJECTIVES,
+    due_filter: Callable[[str, datetime | None], bool] | None = None,
 ) -> SyncRun:
-    """Ingest every objective `metrics` is bound to; see the module docstring."""
+    """Ingest every objective `metrics` is bound to; see the module docstring.
+
+    Objectives are measured `batch_objectives` at a time, with up to `max_concurrency`
+    of them fetching at once (the connector's own `max_concurrency`, for `hub sync`).
+    With `due_filter` (objective id, watermark -> measure now?), the others wait for a
+    later run: the scheduler's tier intervals (hub.sync.scheduler)."""
+    if max_concurrency < 1 or batch_objectives < 1:
+        raise ValueError("max_concurrency and batch_objectives must be at least 1")
     now = now or datetime.now(UTC)
     connector = metrics.name
     sync = SyncRepository(graph)
@@ -427,39 +519,69 @@ async def run_telemetry_sync(
         sunset = await SunsetRepository(graph).sunset_objective_ids(now)
         plans = [plan for plan in plans if plan.objective.id not in sunset]
         watermarks = await sync.watermarks(connector)
+        if due_filter is not None:
+            plans = [
+                p
+                for p in plans
+                if due_filter(
+                    p.objective.id, from_iso(watermarks.get(f"{p.objective.id}|{p.role}"))
+                )
+            ]
         overlap = timedelta(seconds=settings.overlap_seconds)
-        spans: dict[str, Window] = {}
-        for n, plan in enumerate(plans):
+        due: list[_Fetch] = []
+        for plan in plans:
             key = f"{plan.objective.id}|{plan.role}"
             span = fetch_span(plan.objective, from_iso(watermarks.get(key)), now, overlap)
-            if span.end <= span.start:
-                continue  # measured up to this very bucket already
-            try:
-                measured, fetched = await measure(plan, metrics, span, now, step_seconds)
-            except SourceUnavailableError as exc:
-                # Down for one is down for all: their watermarks stay, the next
-                # run backfills, and this one ends now instead of retrying each.
-                failures.append(f"{exc}; {_not_measured(plans[n:])}")
-                log.error("%s is unavailable: %s", connector, exc)
-                break
-            except (ConnectorError, PlanError, ValueError) as exc:
-                failures.append(f"objective {plan.objective.id}: {exc}")
-                log.error(
-                    "%s: measuring objective %s failed: %s", connector, plan.objective.id, exc
+            if span.end > span.start:  # else measured up to this very bucket already
+                due.append(_Fetch(plan, key, span))
+        spans: dict[str, Window] = {}
+        slots = asyncio.Semaphore(max_concurrency)
+        down = asyncio.Event()
+        done = 0
+        for batch in _batches(due, batch_objectives, MAX_BATCH_DAYS):
+            await _fetch_all(batch, metrics, now, step_seconds, slots, down)
+            results: list[tuple[_Fetch, Measured, int]] = []
+            for n, item in enumerate(batch):
+                if item.result is not None:
+                    results.append((item, *item.result))
+                elif item.error is None or isinstance(item.error, SourceUnavailableError):
+                    # Down for one is down for all: their watermarks stay, the next
+                    # run backfills, and this one ends now instead of retrying each.
+                    # What came back after the first refusal is dropped with it.
+                    exc = item.error or _unavailable(batch)
+                    failures.append(f"{exc}; {_not_measured([f.plan for f in due[done + n :]])}")
+                    log.error("%s is unavailable: %s", connector, exc)
+                    break
+                else:
+                    objective_id = item.plan.objective.id
+                    failures.append(f"objective {objective_id}: {item.error}")
+                    log.error(
+                        "%s: measuring objective %s failed: %s", connector, objective_id, item.error
+                    )
+            # The batch's buckets in one transaction, then their watermarks with the
+            # quarantined points in another: a crash between them leaves buckets that
+            # the next run, starting from the old watermarks, merges again unchanged.
+            if results:
+                run.updated += await telemetry.store_many(
+                    [
+                        (i.plan.objective.id, source_key(connector, i.plan.role), m.series)
+                        for i, m, _ in results
+                    ]
                 )
-                continue
-            source = source_key(connector, plan.role)
-            run.updated += await telemetry.store(plan.objective.id, source, measured.series)
-            spans[plan.objective.id] = span
-            watermarks[key] = to_iso(span.end)
-            rejected = _rejected(connector, key, measured)
-            outcome = await sync.write_batch(
-                connector, rejected=rejected, watermarks=dict(watermarks)
-            )
-            run.fetched += fetched
-            run.quarantined += outcome.quarantined
-            if progress is not None:
-                progress(run)
+                for item, _, _ in results:
+                    spans[item.plan.objective.id] = item.span
+                    watermarks[item.key] = to_iso(item.span.end)
+                rejected = [r for i, m, _ in results for r in _rejected(connector, i.key, m)]
+                outcome = await sync.write_batch(
+                    connector, rejected=rejected, watermarks=dict(watermarks)
+                )
+                run.fetched += sum(count for _, _, count in results)
+                run.quarantined += outcome.quarantined
+                if progress is not None:
+                    progress(run)
+            if down.is_set():
+                break
+            done += len(batch)
         for plan in plans:
             if plan.objective.id in spans:
                 await reconcile(telemetry, plan.objective, spans[plan.objective.id], settings)

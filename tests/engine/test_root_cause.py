@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from slo_support import CHAIN, chain_sla, incident, objective_spec, utc
-from support import GraphBuilder, load
+from support import GraphBuilder, listening, load
 
 from hub.domain.buckets import BucketSeries
 from hub.domain.models import AgreementKind, Indicator, Objective, Walk, WindowKind
@@ -23,6 +23,7 @@ from hub.domain.windows import Window
 from hub.engine import root_cause as rc
 from hub.graph.client import Graph
 from hub.graph.errors import NotFoundError
+from hub.graph.repositories.traversals import TraversalRepository
 
 WINDOW = Window(utc(2026, 3, 10), utc(2026, 3, 12))
 
@@ -139,6 +140,47 @@ async def test_a_covered_component_starts_the_path_nearest_to_the_candidate(
         ids["b"]: via(ids, "a", "b"),  # not d -> e -> b
         ids["a"]: via(ids, "a"),
     }
+
+
+@pytest.mark.parametrize("max_depth", [0, 1, 2, 3, 25])
+@pytest.mark.parametrize("roots", [("a", "d"), ("d", "a"), ("e", "c", "a"), ("z", "e")])
+async def test_one_walk_from_every_root_finds_the_paths_of_one_walk_per_root(
+    graph: Graph, builder: GraphBuilder, roots: tuple[str, ...], max_depth: int
+) -> None:
+    """The seeded walk sends one statement per level whatever the number of roots, and
+    finds what `shortest_paths` finds from a dependency chain walked from each root."""
+    ids, _ = await chain_with_incidents(builder)
+    seeds = [ids[r] for r in roots]
+    traversals = TraversalRepository(graph)
+    expected = rc.shortest_paths([await traversals.dependency_chain(r, max_depth) for r in seeds])
+
+    with listening(graph) as log:
+        found = await rc.walk_paths(graph, seeds, max_depth)
+
+    assert found == expected
+    # One level per depth, down to the deepest component reached plus one that finds
+    # nothing new below it, or stopping at max_depth.
+    deepest = max(len(path) - 1 for path in found.values())
+    assert log.names == ["root_cause.CHAIN_LEVEL"] * min(max_depth, deepest + 1)
+
+
+async def test_an_sla_covering_several_components_walks_its_chain_once(
+    graph: Graph, builder: GraphBuilder
+) -> None:
+    ids, sla = await chain_with_incidents(builder, covers=("a", "c", "d", "e"))
+
+    with listening(graph) as log:
+        found = await rc.root_cause(graph, sla, WINDOW, 25)
+
+    # b is the deepest level: reached from a, c and e alike at depth one.
+    assert {c.component_id: c.path for c in found} == {
+        ids["e"]: via(ids, "e"),
+        ids["d"]: via(ids, "d"),
+        ids["b"]: via(ids, "a", "b"),
+        ids["a"]: via(ids, "a"),
+    }
+    # Seeded with all four: one level reaches b, the next finds nothing new.
+    assert log.names.count("root_cause.CHAIN_LEVEL") == 2
 
 
 async def test_only_an_sla_has_a_root_cause(graph: Graph, builder: GraphBuilder) -> None:

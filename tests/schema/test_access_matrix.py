@@ -292,6 +292,18 @@ async def recorded_of(world: World, graph: Graph, unit: str) -> dict[str, Any]:
     return {"id": world.ids[f"sla:{unit}"], "knownAt": KNOWN_AT}
 
 
+HISTORY = {"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
+
+
+def history_of(key: str) -> Variables:
+    """The record `key` of the target's unit, over the month the world's buckets are in."""
+
+    async def variables(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+        return {"id": world.ids[key.format(unit=unit)], **HISTORY}
+
+    return variables
+
+
 def answered(field: str) -> Present:
     return lambda data, world, unit: data[field] is not None
 
@@ -538,6 +550,26 @@ CASES: list[Case] = [
         },
     ),
     Case(
+        "Query.suggestObjectives",
+        "of-a-service",
+        "query S($id: ID!, $from: DateTime!, $to: DateTime!) { suggestObjectives("
+        "serviceId: $id, indicator: AVAILABILITY, from: $from, to: $to) { serviceId } }",
+        history_of("svc:{unit}"),
+        answered("suggestObjectives"),
+        ROOTED,
+        lambda world: {"id": UNKNOWN_IDS["Component"], **HISTORY},
+    ),
+    Case(
+        "Query.baseline",
+        "of-an-sla-objective",
+        "query B($id: ID!, $from: DateTime!, $to: DateTime!) {"
+        " baseline(objectiveId: $id, from: $from, to: $to) { bucketsUsed } }",
+        history_of("objective:{unit}"),
+        answered("baseline"),
+        ROOTED,
+        lambda world: {"id": "obj_00000000000000000000000000000000", **HISTORY},
+    ),
+    Case(
         "Query.auditTrail",
         "of-an-sla",
         "query T($id: ID) { auditTrail(targetId: $id) { edges { node { targetId } } } }",
@@ -688,6 +720,17 @@ CASES: list[Case] = [
         # It ends agreements: approvers and admins, as for approving them.
         from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
         unknown_id("Component"),
+    ),
+    Case(
+        "Mutation.setObjectiveOwnership",
+        "an-sla-objective",
+        "mutation O($id: ID!) { setObjectiveOwnership(objectiveId: $id, mode: REPORTED, "
+        'reason: "matrix") { id monitoringMode } }',
+        ids("objective:{unit}"),
+        lambda data, world, unit: data["setObjectiveOwnership"]["monitoringMode"] == "REPORTED",
+        # Operational metadata, not a term: editors, within their scope.
+        from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
+        lambda world: {"id": "obj_00000000000000000000000000000000"},
     ),
     Case(
         "Mutation.runSync",

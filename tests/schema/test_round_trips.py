@@ -34,12 +34,13 @@ from hub.domain.models import (
     ObjectiveSpec,
     WindowKind,
 )
+from hub.domain.windows import objective_window
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
 from hub.graph.repositories import AgreementRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
-from hub.settings import ApiSettings
+from hub.settings import ApiSettings, SloSettings, TelemetryBinding
 
 ROUND_TRIPS_PER_PAGE = 6
 EXPECTED_STATEMENTS = Counter(
@@ -337,3 +338,63 @@ async def test_versions_and_previous_versions_of_a_page_are_batched(
         assert nodes[v2]["versions"] == nodes[v1]["versions"]
         assert [v["status"] for v in nodes[v1]["versions"]] == ["ACTIVE", "DRAFT"]
     assert len(lineages) == count
+
+
+STATUS_QUERY = """
+query Statuses($customerId: ID!) {
+  agreements(first: 50, customerId: $customerId) {
+    edges { node { id objectives { windowKind status { windowEnd state dataCoverage } } } }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("count", [3, 12])
+@READERS
+async def test_statuses_of_a_page_at_now_share_one_instant_and_fixed_statements(
+    count: int,
+    reader: Actor,
+    schema: strawberry.Schema,
+    graph: Graph,
+    builder: GraphBuilder,
+    statements: StatementLog,
+) -> None:
+    """`Objective.status` without `at` is judged at the request's one instant, so the
+    page's statuses load in one batch: the same statements for 3 agreements as for 12."""
+    customer_id, expected = await build_agreements(builder, count)
+    objectives = await AgreementRepository(graph).objectives_by_agreement_ids(list(expected))
+    # Every objective is measured by Prometheus, every other one also by Datadog.
+    bindings = [
+        TelemetryBinding(objective=o.id, source=source, role=role, ratio="errors")
+        for n, o in enumerate(o for found in objectives.values() for o in found)
+        for source, role in (("prometheus", "primary"), ("datadog", "secondary"))[: 1 + n % 2]
+    ]
+    context = Context.create(graph, reader, ApiSettings(), slo=SloSettings(bindings=bindings))
+    statements.names.clear()
+
+    result = await schema.execute(
+        STATUS_QUERY, variable_values={"customerId": customer_id}, context_value=context
+    )
+
+    assert result.errors is None
+    assert result.data is not None
+    # The page, its objectives, their exceptions in one read, and their telemetry days
+    # in one read per distinct span (here a calendar month's and 28 rolling days').
+    assert Counter(statements.names) == Counter(
+        {
+            "agreements.LIST_AGREEMENTS": 1,
+            "agreements.OBJECTIVES_BY_AGREEMENT_IDS": 1,
+            "exceptions.EXCUSED_WINDOWS": 1,
+            "telemetry.TELEMETRY_DAYS": 2,
+        }
+    )
+    nodes = [edge["node"] for edge in result.data["agreements"]["edges"]]
+    assert {node["id"] for node in nodes} == set(expected)
+    statuses = [(o["windowKind"], o["status"]) for node in nodes for o in node["objectives"]]
+    assert len(statuses) == 2 * count
+    # A rolling window ends at the instant it is judged at (in whole buckets): the
+    # request's, for all of them.
+    assert {s["windowEnd"] for kind, s in statuses if kind == "ROLLING"} == {
+        objective_window(WindowKind.ROLLING, 28, context.now).end.isoformat().replace("+00:00", "Z")
+    }
+    assert {(s["state"], s["dataCoverage"]) for _, s in statuses} == {("NO_DATA", 0.0)}

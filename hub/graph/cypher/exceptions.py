@@ -152,11 +152,13 @@ COMPONENT_EXCEPTIONS = Cypher(
 
 # The APPROVED windows that overlap [$from, $to) (from open when null) of the
 # components each objective answers for: what its agreement covers, or the service
-# that holds it (an agreement that covers nothing answers for no component).
+# that holds it (an agreement that covers nothing answers for no component). The match
+# starts from the objective: from an unlabelled owner, ArcadeDB took ~35x longer
+# (benchmarks/suggestions.py, docs/benchmarks.md "Suggestions").
 EXCUSED_WINDOWS = Cypher(
     """
     UNWIND $ids AS id
-    MATCH (owner)-[:HAS_OBJECTIVE]->(:Objective {id: id})
+    MATCH (:Objective {id: id})<-[:HAS_OBJECTIVE]-(owner)
     OPTIONAL MATCH (owner)-[:COVERS]->(covered:Component)
     WITH id, owner, collect(covered) AS covered
     UNWIND CASE WHEN size(covered) = 0 THEN [owner] ELSE covered END AS c

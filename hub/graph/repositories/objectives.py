@@ -37,8 +37,19 @@ from hub.graph.repositories.audit import write_audits
 from hub.graph.repositories.components import component_from_row
 
 _BATCH = 2000
-# Bookkeeping that an import does not compare.
-_UNCOMPARED = frozenset({"id", "createdAt", "updatedAt"})
+# Bookkeeping that an import does not compare, and the operational metadata that
+# `setObjectiveOwnership` keeps on the node (hub.graph.repositories.ownership).
+_UNCOMPARED = frozenset(
+    {
+        "id",
+        "createdAt",
+        "updatedAt",
+        "providerTeamId",
+        "consumerTeamId",
+        "monitoringMode",
+        "ownershipUpdatedAt",
+    }
+)
 _NUMBERED = re.compile(r"^(.*)#([0-9]+)$")
 
 

@@ -89,23 +89,38 @@ class TelemetryRepository:
     async def store(self, objective_id: str, source: str, series: BucketSeries) -> int:
         """Merge `series` into the stored days in one transaction; returns how many
         buckets with data it carried."""
-        days = _days(series.start, series.end)
+        return await self.store_many([(objective_id, source, series)])
+
+    async def store_many(self, batch: Sequence[tuple[str, str, BucketSeries]]) -> int:
+        """Merge each (objective, source, series) into the stored days, all in one
+        transaction: one read of the days they touch and one write of them, however
+        many objectives the batch holds. Returns how many buckets with data it carried."""
+        if not batch:
+            return 0
 
         async def work(tx: Transaction) -> int:
-            keys = [day_key(objective_id, source, d) for d in days]
+            touched = [(o, s, series, _days(series.start, series.end)) for o, s, series in batch]
+            keys = list(dict.fromkeys(day_key(o, s, d) for o, s, _, ds in touched for d in ds))
             stored = {row["key"]: row for row in await tx.run(q.TELEMETRY_DAYS, keys=keys)}
+            # A day two items of the batch share takes both, in batch order.
+            merged: dict[str, tuple[str, str, date, np.ndarray, np.ndarray]] = {}
+            for objective_id, source, series, days in touched:
+                for day in days:
+                    key = day_key(objective_id, source, day)
+                    if key not in merged:
+                        row = stored.get(key)
+                        good = _decode(row["good"] if row else None).copy()
+                        total = _decode(row["total"] if row else None).copy()
+                        merged[key] = (objective_id, source, day, good, total)
+                    _, _, _, good, total = merged[key]
+                    _overlay_day(good, total, series, _midnight(day))
             now = utc_now()
-            rows = []
-            for day in days:
-                key = day_key(objective_id, source, day)
-                row = stored.get(key)
-                good = _decode(row["good"] if row else None).copy()
-                total = _decode(row["total"] if row else None).copy()
-                _overlay_day(good, total, series, _midnight(day))
-                props = _day_props(objective_id, source, day, good, total, now)
-                rows.append({"key": key, "props": props})
+            rows = [
+                {"key": key, "props": _day_props(o, s, day, good, total, now)}
+                for key, (o, s, day, good, total) in merged.items()
+            ]
             await tx.run(q.UPSERT_TELEMETRY_DAYS, rows=rows)
-            return int(np.count_nonzero(~np.isnan(series.total)))
+            return sum(int(np.count_nonzero(~np.isnan(series.total))) for _, _, series in batch)
 
         return await self._graph.write_transaction(work)
 

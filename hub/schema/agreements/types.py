@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -27,6 +27,11 @@ from hub.schema.context import Info
 from hub.schema.parties.types import Customer, Team, Vendor
 
 if TYPE_CHECKING:
+    from hub.schema.service_levels.ownership import (
+        MonitoringMode,
+        MonitoringModeSource,
+        ObjectiveOwner,
+    )
     from hub.schema.service_levels.types import ObjectiveStatus, TelemetryDiscrepancy
     from hub.schema.traversals.types import CoverageGap
 
@@ -70,7 +75,7 @@ class Objective:
     ) -> Annotated[ObjectiveStatus, strawberry.lazy("hub.schema.service_levels.types")]:
         from hub.schema.service_levels.types import ObjectiveStatus
 
-        moment = datetime.now(UTC) if at is None else utc_argument(at, "at")
+        moment = info.context.now if at is None else utc_argument(at, "at")
         found = await info.context.loaders.objective_status.load((self.domain, moment))
         return ObjectiveStatus.from_domain(silenced(found, self.sunset_at, moment))
 
@@ -97,6 +102,35 @@ class Objective:
             )
             for d in found
         ]
+
+    @strawberry.field(
+        description="The provider and consumer teams (setObjectiveOwnership); not a term."
+    )
+    async def owner(
+        self, info: Info
+    ) -> Annotated[ObjectiveOwner, strawberry.lazy("hub.schema.service_levels.ownership")]:
+        from hub.schema.service_levels.ownership import objective_owner
+
+        return await objective_owner(info, self.domain.id)
+
+    @strawberry.field(
+        description="The effective mode: the one set on the objective, else its tier's default "
+        "(for an agreement objective the highest tier the agreement covers), else ACTIVE."
+    )
+    async def monitoring_mode(
+        self, info: Info
+    ) -> Annotated[MonitoringMode, strawberry.lazy("hub.schema.service_levels.ownership")]:
+        from hub.schema.service_levels.ownership import monitoring_mode
+
+        return await monitoring_mode(info, self.domain.id)
+
+    @strawberry.field(description="Which rule gave monitoringMode.")
+    async def monitoring_mode_source(
+        self, info: Info
+    ) -> Annotated[MonitoringModeSource, strawberry.lazy("hub.schema.service_levels.ownership")]:
+        from hub.schema.service_levels.ownership import monitoring_mode_source
+
+        return await monitoring_mode_source(info, self.domain.id)
 
     @classmethod
     def from_domain(

@@ -1,0 +1,58 @@
+"""Objective ownership and monitoring mode: operational metadata on `Objective` nodes
+(`providerTeamId`, `consumerTeamId`, `monitoringMode`), never terms of the agreement
+(docs/service-levels.md, "Ownership and monitoring mode")."""
+
+from hub.graph.cypher import Cypher, scope
+from hub.graph.cypher.validity import in_force
+
+# The tier an objective's defaults come from: its service's, or the tiers of every
+# service its agreement covers (the highest wins, in hub.domain.boards.highest_tier).
+# Each row: id, provider, consumer, mode, tiers.
+OBJECTIVE_MONITORING = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (owner)-[:HAS_OBJECTIVE]->(o:Objective {id: id})
+    WHERE """
+    + scope.objective_visible("o")
+    + """
+    OPTIONAL MATCH (owner)-[:COVERS]->(s:Service)
+    WITH o, owner, collect(s.tier) AS covered
+    RETURN o.id AS id, o.providerTeamId AS provider, o.consumerTeamId AS consumer,
+           o.monitoringMode AS mode,
+           CASE WHEN 'Service' IN labels(owner) THEN [owner.tier] ELSE covered END AS tiers
+    """
+)
+
+# The tiers of the objectives a telemetry sync measures: services' own, and those of the
+# versions in force at $now, not every version ever written. One left out (a draft's,
+# bound by the settings) keeps its connector's interval. Not scoped: the scheduler is
+# the hub itself.
+LIVE_OBJECTIVE_TIERS = Cypher(
+    """
+    MATCH (owner)-[:HAS_OBJECTIVE]->(o:Objective)
+    WHERE NOT 'Agreement' IN labels(owner) OR """
+    + in_force("owner", "$now")
+    + """
+    OPTIONAL MATCH (owner)-[:COVERS]->(s:Service)
+    WITH o, owner, collect(s.tier) AS covered
+    RETURN o.id AS id,
+           CASE WHEN 'Service' IN labels(owner) THEN [owner.tier] ELSE covered END AS tiers
+    """
+)
+
+TEAMS_BY_IDS = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (t:Team {id: id})
+    RETURN t.id AS id
+    """
+)
+
+SET_OBJECTIVE_OWNERSHIP = Cypher(
+    """
+    MATCH (o:Objective {id: $id})
+    SET o.providerTeamId = $provider, o.consumerTeamId = $consumer, o.monitoringMode = $mode,
+        o.ownershipUpdatedAt = $now
+    RETURN o.id AS id
+    """
+)
