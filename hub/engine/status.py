@@ -110,25 +110,53 @@ def ticket_outcomes(
     assert objective.threshold is not None
     outcomes = []
     for ticket in tickets:
-        if objective.priority is not None and ticket.get("priority") != objective.priority:
+        times = ticket_times(objective, ticket, rules, now)
+        if times is None:
             continue
-        opened = from_iso(ticket.get("openedAt"))
-        if opened is None:
-            continue
-        stops = (from_iso(ticket.get(field)) for field in TICKET_STOPS[objective.indicator])
-        stop = next((s for s in stops if s is not None), None)
-        history = json.loads(ticket.get("stateHistory") or "[]")
-        pauses = pauses_from_states(
-            [(datetime.fromisoformat(h["at"]), h["state"]) for h in history],
-            rules.pause_states,
-            until=stop or now,
-        )
         outcome = ticket_outcome(
-            opened, stop, now, objective.threshold, rules.calendar, pauses, excused
+            times.opened,
+            times.stop,
+            now,
+            objective.threshold,
+            rules.calendar,
+            times.pauses,
+            excused,
         )
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTimes:
+    """When a ticket opened, when the objective's clock stopped (None: still running),
+    and the spans its state paused the clock."""
+
+    opened: datetime
+    stop: datetime | None
+    pauses: list[Interval]
+
+
+def ticket_times(
+    objective: Objective, ticket: dict[str, Any], rules: TicketRules, now: datetime
+) -> TicketTimes | None:
+    """The clock of `ticket` as `objective` runs it (the first stop of its indicator's
+    fields, pauses up to the stop or `now`), or None when the ticket is not the
+    objective's (another priority) or never opened."""
+    if objective.priority is not None and ticket.get("priority") != objective.priority:
+        return None
+    opened = from_iso(ticket.get("openedAt"))
+    if opened is None:
+        return None
+    stops = (from_iso(ticket.get(field)) for field in TICKET_STOPS[objective.indicator])
+    stop = next((s for s in stops if s is not None), None)
+    history = json.loads(ticket.get("stateHistory") or "[]")
+    pauses = pauses_from_states(
+        [(datetime.fromisoformat(h["at"]), h["state"]) for h in history],
+        rules.pause_states,
+        until=stop or now,
+    )
+    return TicketTimes(opened, stop, pauses)
 
 
 class StatusEngine:

@@ -14,14 +14,12 @@ and nothing about another one: its suggested threshold is the measured one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from hub.domain.access import UNLIMITED, Scope
-from hub.domain.business_time import Interval, pauses_from_states, ticket_clock_seconds
+from hub.domain.business_time import Interval, ticket_clock_seconds
 from hub.domain.models import Indicator, Objective, Tier
 from hub.domain.peak import Baseline, PeakCalendar, PeakHours, PeakSeason, baseline
 from hub.domain.suggestions import (
@@ -32,8 +30,7 @@ from hub.domain.suggestions import (
     suggest_threshold,
 )
 from hub.domain.windows import Window, snap, snap_up
-from hub.engine.status import TICKET_STOPS as STOPS
-from hub.engine.status import StatusEngine, TicketRules
+from hub.engine.status import StatusEngine, TicketRules, ticket_times
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as sl
 from hub.graph.cypher import suggestions as q
@@ -227,20 +224,14 @@ def ticket_clocks(
     run as `hub.engine.status.ticket_outcomes` runs it."""
     clocks = []
     for ticket in tickets:
-        if objective.priority is not None and ticket.get("priority") != objective.priority:
+        times = ticket_times(objective, ticket, rules, span.end)
+        if times is None or times.stop is None or not span.contains(times.stop):
             continue
-        opened = from_iso(ticket.get("openedAt"))
-        stops = (from_iso(ticket.get(f)) for f in STOPS[objective.indicator])
-        stop = next((s for s in stops if s is not None), None)
-        if opened is None or stop is None or not span.contains(stop):
-            continue
-        history = json.loads(ticket.get("stateHistory") or "[]")
-        pauses = pauses_from_states(
-            [(datetime.fromisoformat(h["at"]), h["state"]) for h in history],
-            rules.pause_states,
-            until=stop,
+        clocks.append(
+            ticket_clock_seconds(
+                times.opened, times.stop, times.stop, rules.calendar, times.pauses, excused
+            )
         )
-        clocks.append(ticket_clock_seconds(opened, stop, stop, rules.calendar, pauses, excused))
     return clocks
 
 

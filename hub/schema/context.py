@@ -95,7 +95,7 @@ class Context:
             components=components,
             parties=parties,
             agreements=agreements,
-            traversals=TraversalRepository(graph, clock),
+            traversals=TraversalRepository(graph, clock, scope),
             gaps=gaps,
             loaders=Loaders.create(
                 components,

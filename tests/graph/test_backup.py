@@ -54,7 +54,10 @@ TEST_HEAP = "512m"
 ADMIN = Actor(user="backup-test", role=Role.ADMIN)
 WRITER = Actor(user="concurrent-writer", role=Role.EDITOR)
 WRITER_PREFIX = "concurrent "
-MAX_WRITES = 150
+# The writer paces itself so that its writes span a slow backup too (a loaded machine
+# makes the copy slower and the writes no slower): at most a minute of writes.
+MAX_WRITES = 600
+WRITE_PAUSE_SECONDS = 0.1
 # The comparisons read whole lists at once; the cost limit is not what is tested here.
 API = ApiSettings(max_cost=10**9)
 
@@ -228,6 +231,7 @@ async def write_until(
         writes.ids.append(agreement_id)
         await agreements.submit(agreement_id, WRITER, note="submitted during a backup")
         writes.submit_acked.append(time.monotonic())
+        await asyncio.sleep(WRITE_PAUSE_SECONDS)
 
 
 # ---- comparing answers ---------------------------------------------------------------

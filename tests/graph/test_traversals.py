@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import GraphBuilder
 
+from hub.domain.access import UNLIMITED, Scope
 from hub.domain.models import ChainComponent, LifecycleStatus, Walk
 from hub.graph.client import Graph
 from hub.graph.repositories import ComponentRepository, TraversalRepository
@@ -73,10 +74,20 @@ async def check(
         walk = await walks.dependency_chain(ids[root], max_depth)
         assert walk.root_id == ids[root]
         assert as_keys(walk, ids) == down
+        # The GraphQL answer's walk (one row per component, edges from `via`) is the same.
+        read = await walks.read_chain(ids[root], max_depth)
+        assert as_keys(read.walk, ids) == down
+        assert read.walk.reached == walk.reached
     if up is not None:
         walk = await walks.dependants(ids[root], max_depth)
         assert walk.root_id == ids[root]
         assert as_keys(walk, ids) == up
+        read = await walks.read_impact(ids[root], max_depth)
+        assert (read.walk.reached, read.walk.truncated, read.walk.edges) == (
+            walk.reached,
+            walk.truncated,
+            (),
+        )
 
 
 # --- diamond ---------------------------------------------------------------------------
@@ -685,3 +696,56 @@ async def test_walks_agree_with_a_plain_breadth_first_walk(
         lean = await walks.dependants(ids[root], max_depth, with_edges=False)
         full = await walks.dependants(ids[root], max_depth)
         assert (lean.reached, lean.truncated, lean.edges) == (full.reached, full.truncated, ())
+        # And so do the walks that read what they reach for the GraphQL answers.
+        chain = await walks.dependency_chain(ids[root], max_depth)
+        read_chain = await walks.read_chain(ids[root], max_depth)
+        read_impact = await walks.read_impact(ids[root], max_depth)
+        assert read_chain.walk.reached == chain.reached
+        assert set(read_chain.walk.edges) == set(chain.edges)
+        assert read_chain.walk.truncated == chain.truncated
+        assert (read_impact.walk.reached, read_impact.walk.truncated) == (
+            lean.reached,
+            lean.truncated,
+        )
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [UNLIMITED, Scope.of(units=["retail"]), Scope.of(customer_id="cus_nobody")],
+    ids=["unlimited", "unit", "customer"],
+)
+async def test_read_walks_return_what_the_scope_reads(
+    graph: Graph, builder: GraphBuilder, scope: Scope
+) -> None:
+    # Services without a unit are out of a unit-limited scope; a customer token reads
+    # no CI. The walks still go through what the reader may not read.
+    ids = await builder.load(
+        edges=[("s", "a"), ("a", "b"), ("t", "b"), ("x", "s")], services=["s", "t"]
+    )
+    walks = TraversalRepository(graph, scope=scope)
+    loader = ComponentRepository(graph, scope)
+
+    for root, reverse in (("b", True), ("x", False), ("a", True), ("s", False)):
+        read = await (walks.read_impact if reverse else walks.read_chain)(ids[root], 5)
+        plain = await (walks.dependants if reverse else walks.dependency_chain)(ids[root], 5)
+        visible = await loader.by_ids([ids[root], *(c.component_id for c in plain.reached)])
+        if ids[root] not in visible:
+            assert read.root is None
+            assert read.walk == Walk(ids[root], (), (), False)
+            continue
+        assert read.root == visible[ids[root]]
+        assert read.walk.reached == plain.reached
+        # The same components, with the same fields, as the scoped loader reads.
+        assert read.readable == visible
+        assert (read.exposure is not None) is reverse
+    key_of = {node_id: key for key, node_id in ids.items()}
+    impact = await walks.read_impact(ids["b"], 5)
+    if scope.customer_id is None:
+        assert {c.component_id: c.depth for c in impact.walk.reached} == {
+            ids["a"]: 1,
+            ids["t"]: 1,
+            ids["s"]: 2,
+            ids["x"]: 3,
+        }
+        readable = {key_of[i] for i in impact.readable}
+        assert readable == ({"b", "a", "x"} if scope.units else {"b", "a", "s", "t", "x"})

@@ -338,7 +338,9 @@ async def test_reported_objectives_are_left_out_of_every_alerting_path(
 async def test_a_service_objective_keeps_its_ownership_when_its_slo_is_imported_again(
     graph: Graph, builder: GraphBuilder
 ) -> None:
-    objective = await import_slo(builder, "checkout-availability", 0.995)
+    # A name of its own: `import_slo` finds the objective by name in the shared graph.
+    name = f"{builder.source}-availability"
+    objective = await import_slo(builder, name, 0.995)
     await builder.load(extra={"teams": [{"externalId": "t", "name": "T"}]})
     team = await builder.ids(["t"])
     repository = OwnershipRepository(graph)
@@ -350,7 +352,7 @@ async def test_a_service_objective_keeps_its_ownership_when_its_slo_is_imported_
         actor=EDITOR,
         reason="owned by T",
     )
-    document = openslo("checkout-availability", f"{builder.source}:checkout", 0.995)
+    document = openslo(name, f"{builder.source}:checkout", 0.995)
     counts = await ObjectiveRepository(graph).import_slos(
         parse_documents(openslo_text(document)), EDITOR
     )

@@ -8,11 +8,12 @@ in-process as a viewer would.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 import strawberry
-from support import VIEWER, GraphBuilder, load
+from support import VIEWER, GraphBuilder, listening, load
 
 from hub.domain.models import (
     AgreementKind,
@@ -155,6 +156,52 @@ async def test_dependency_chain_of_a_diamond_with_a_cycle(
     assert {c["component"]["__typename"] for c in chain["components"]} == {"ConfigurationItem"}
     # Components come nearest first.
     assert [c["depth"] for c in chain["components"]] == [1, 1, 2, 3]
+
+
+async def test_walks_read_what_they_reach_once(
+    schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
+) -> None:
+    # The levels read the components they reach (under the token's scope) and prime
+    # the request's loader: no second lookup of them, however many fields ask.
+    ids, author = await load(builder, DIAMOND_CYCLE, services=["a", "z"])
+    await author(AgreementKind.SLA, "A SLA", ["a"], [objective(Indicator.AVAILABILITY, 99.5)])
+    query = """
+    query Both($id: ID!, $root: ID!) {
+      dependencyChain(id: $id) { components { component { id name } } }
+      impact(id: $root) {
+        components { component { id } }
+        agreements { id covers { id name } }
+        customers { id }
+      }
+    }
+    """
+
+    with listening(graph) as log:
+        before = graph.round_trips
+        data = await ask(schema, graph, query, id=ids["a"], root=ids["d"])
+
+    assert len(data["dependencyChain"]["components"]) == 4
+    assert {c["component"]["id"] for c in data["impact"]["components"]} == {
+        ids[k] for k in ("a", "b", "c", "e", "z")
+    }
+    assert data["impact"]["agreements"] == [
+        {"id": data["impact"]["agreements"][0]["id"], "covers": [{"id": ids["a"], "name": "a"}]}
+    ]
+    # Each level is one statement that also reads its frontier's fields, the root's
+    # first. Chain of a: frontiers a / b c / d / e: 4. Impact of d: d / b c / a e / z: 4,
+    # and what covers them. The SLA's `covers` finds a in the loader, primed by the
+    # impact's walk: no component is looked up on its own.
+    assert Counter(log.names) == Counter(
+        {
+            "traversals.DEPENDENCIES_LEVEL": 4,
+            "traversals.DEPENDANTS_LEVEL": 4,
+            "traversals.ACTIVE_AGREEMENTS_COVERING": 1,
+            "agreements.AGREEMENTS_BY_IDS": 1,
+            "agreements.COVERED_IDS_BY_AGREEMENT_IDS": 1,
+            "parties.CUSTOMERS_BY_IDS": 1,
+        }
+    )
+    assert graph.round_trips - before == 12
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 
+from hub.domain import models
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.graph.errors import NotFoundError
+from hub.graph.repositories.traversals import Exposure, Reached
 from hub.schema.agreements.types import load_agreements
-from hub.schema.components.types import Component, load_component, load_components
+from hub.schema.components.types import Component, component_type, load_component
 from hub.schema.context import Info
 from hub.schema.parties.types import Customer
 from hub.schema.traversals.types import (
@@ -38,54 +42,78 @@ def _depth(info: Info, max_depth: int | None) -> int:
     return max_depth
 
 
+async def _read(info: Info, component_id: str, max_depth: int | None, *, impact: bool) -> Reached:
+    """The walk with what it reached that the reader may read. The depth is checked
+    only once the root is known to exist and be readable, as it always was."""
+    try:
+        depth = _depth(info, max_depth)
+    except InvalidInputError:
+        await _root(info, component_id)
+        raise
+    traversals = info.context.traversals
+    read = traversals.read_impact if impact else traversals.read_chain
+    reached = await read(component_id, depth)
+    if reached.root is None:
+        raise NotFoundError("component", component_id)
+    # The walk read these under the request's scope, as the loader would: later
+    # fields of the same request that load them find them there.
+    primed: dict[str, models.Component | None] = {
+        c.component_id: None for c in reached.walk.reached
+    }
+    info.context.loaders.component.prime_many(primed | reached.readable)
+    return reached
+
+
+def _components(reached: Reached) -> tuple[Component, dict[str, Component], list[ChainComponent]]:
+    """The root, the readable components by id, and the chain's entries: the walk ran
+    over the whole graph (depths stay true); what the reader may not read is left out,
+    and so are the edges touching it."""
+    by_id: dict[str, Component] = {
+        node_id: component_type(c) for node_id, c in reached.readable.items()
+    }
+    entries = [
+        ChainComponent(component=by_id[c.component_id], depth=c.depth)
+        for c in reached.walk.reached
+        if c.component_id in by_id
+    ]
+    return by_id[reached.walk.root_id], by_id, entries
+
+
 @strawberry.type
 class TraversalQueries:
     @strawberry.field(description="Everything `id` depends on, transitively, up to maxDepth hops.")
     async def dependency_chain(
         self, info: Info, id: strawberry.ID, max_depth: int | None = 10
     ) -> DependencyChain:
-        root = await _root(info, str(id))
-        walk = await info.context.traversals.dependency_chain(str(id), _depth(info, max_depth))
-        # The walk ran over the whole graph (depths stay true); the loader leaves out
-        # what the reader may not read, and so do the edges touching it.
-        reached = await load_components(info, [c.component_id for c in walk.reached])
-        by_id = {str(c.id): c for c in [root, *reached]}
+        reached = await _read(info, str(id), max_depth, impact=False)
+        root, by_id, entries = _components(reached)
         return DependencyChain(
             root=root,
-            components=[
-                ChainComponent(component=by_id[c.component_id], depth=c.depth)
-                for c in walk.reached
-                if c.component_id in by_id
-            ],
+            components=entries,
             edges=[
                 DependencyEdge(from_=by_id[a], to=by_id[b])
-                for a, b in walk.edges
+                for a, b in reached.walk.edges
                 if a in by_id and b in by_id
             ],
-            truncated=walk.truncated,
+            truncated=reached.walk.truncated,
         )
 
     @strawberry.field(
         description="Everything that depends on `id`, and the agreements and customers exposed."
     )
     async def impact(self, info: Info, id: strawberry.ID, max_depth: int | None = 10) -> Impact:
-        root = await _root(info, str(id))
-        walk = await info.context.traversals.dependants(
-            str(id), _depth(info, max_depth), with_edges=False
+        reached = await _read(info, str(id), max_depth, impact=True)
+        root, _, entries = _components(reached)
+        exposure = reached.exposure or Exposure((), ())
+        # Both through the request's scoped loaders, at once.
+        agreements, customers = await asyncio.gather(
+            load_agreements(info, exposure.agreement_ids),
+            info.context.loaders.customer.load_many(list(exposure.customer_ids)),
         )
-        reached_ids = [c.component_id for c in walk.reached]
-        reached = await load_components(info, reached_ids)
-        by_id = {str(c.id): c for c in reached}
-        exposure = await info.context.traversals.exposure([str(id), *reached_ids])
-        customers = await info.context.loaders.customer.load_many(list(exposure.customer_ids))
         return Impact(
             root=root,
-            components=[
-                ChainComponent(component=by_id[c.component_id], depth=c.depth)
-                for c in walk.reached
-                if c.component_id in by_id
-            ],
-            agreements=await load_agreements(info, exposure.agreement_ids),
+            components=entries,
+            agreements=agreements,
             customers=[Customer.from_domain(c) for c in customers if c is not None],
         )
 
