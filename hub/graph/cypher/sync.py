@@ -233,10 +233,14 @@ SYNC_RUNS = Cypher(
 )
 
 # Take the lease if it is free, expired or already ours; return who holds it now.
+# `SET l.checkedAt` takes the lease's write lock before its holder is read, as in
+# CLAIM_NOTIFICATIONS: on Neo4j two replicas could otherwise both read an expired lease
+# as free and both take it; ArcadeDB fails one of the two at commit and it is retried.
 ACQUIRE_LEASE = Cypher(
     """
     MERGE (l:SyncLease {connector: $connector})
     ON CREATE SET l.holder = $holder, l.expiresAt = $expiresAt
+    SET l.checkedAt = $now
     WITH l, (l.holder = $holder OR l.expiresAt < $now) AS free
     SET l.holder = CASE WHEN free THEN $holder ELSE l.holder END,
         l.expiresAt = CASE WHEN free THEN $expiresAt ELSE l.expiresAt END
