@@ -517,7 +517,7 @@ async def _rule_sources(graph: Graph, settings: Settings) -> tuple[list[RuleSour
 
     now = datetime.now(UTC)
     objectives = ObjectiveRepository(graph)
-    check = await check_bindings(graph, settings.slo, now, "cli:slo-rules", pin=False)
+    check = await check_bindings(graph, settings.slo, now, None, pin=False)
     skipped: list[str] = []
     bindings = []
     for binding, objective in [

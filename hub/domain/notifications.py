@@ -35,8 +35,6 @@ class DeliveryStatus(StrEnum):
     GAVE_UP = "GAVE_UP"
 
 
-FINAL_STATUSES = frozenset({DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.GAVE_UP})
-
 _KIND = re.compile(r"[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*")
 _FILENAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\"]')
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*", re.IGNORECASE)

@@ -121,10 +121,11 @@ class BindingCheck:
 
 
 async def check_bindings(
-    graph: Graph, settings: SloSettings, now: datetime, actor: str, *, pin: bool
+    graph: Graph, settings: SloSettings, now: datetime, actor: str | None, *, pin: bool
 ) -> BindingCheck:
     """Match the settings bindings to objectives, pin (if `pin`) the bindings of approved
-    objectives that have none yet, and audit (once each) the refused ones."""
+    objectives that have none yet, and audit (once each) the refused ones as `actor`;
+    a reader that only looks (`hub slo rules`) passes None and writes nothing."""
     control = BindingRepository(graph)
     refs = sorted({b.objective for b in settings.bindings})
     bound = await ObjectiveRepository(graph).by_ids_or_names(refs)
@@ -159,6 +160,7 @@ async def check_bindings(
             if objective.bindings or objective.agreement_id is None:
                 continue
             pins.append(Pin(objective_id, objective.agreement_id, attempted(tried)))
+        assert actor is not None, "pinning is audited: name the actor"
         pinned = await control.pin(pins, actor)
         for p in pins:
             if p.objective_id in pinned:
@@ -180,7 +182,8 @@ async def check_bindings(
         )
         is not None
     ]
-    await control.refuse(refusals, actor)
+    if actor is not None:
+        await control.refuse(refusals, actor)
     return BindingCheck(live, free, problems, refusals)
 
 
@@ -189,7 +192,10 @@ async def check_settings_bindings(
 ) -> list[Refusal]:
     """At start-up (`hub serve`, whose scheduler runs the syncs): the configured bindings
     that differ from approved objectives' own are logged, audited once, and ignored;
-    the hub starts all the same. Pinning is left to the syncs."""
+    the hub starts all the same. Pinning is left to the syncs. Without configured
+    bindings there is nothing to check, and nothing is read."""
+    if not settings.bindings:
+        return []
     check = await check_bindings(graph, settings, now or datetime.now(UTC), "settings", pin=False)
     for refused in check.refusals:
         log.warning("%s", refused.problem("[[slo.bindings]]"))

@@ -54,6 +54,13 @@ mutation A($id: ID!, $group: String, $note: String) {
 }
 """
 READ = "query R($id: ID!) { node(id: $id) { ... on Agreement { status requiredGroups } } }"
+SIGNED = """
+query S($id: ID!) {
+  node(id: $id) {
+    ... on Agreement { status approvedBy requiredGroups approvals { by group note } }
+  }
+}
+"""
 TRAIL = """
 query T($id: ID!) {
   auditTrail(targetId: $id, action: "agreement.approve") { edges { node { actor after } } }
@@ -161,6 +168,15 @@ async def test_a_tier_1_sla_needs_it_legal_and_business(
         "bea": "business",
     }
     assert signed["bea"]["state"] == "APPROVED"
+    # The board and the approvers' notes are internal: the SLA's customer reads neither.
+    customer = Actor("cara", Role.CUSTOMER, customer_id=(await builder.ids(["cust-1"]))["cust-1"])
+    seen = (await ok(schema, graph, customer, SIGNED, id=sla))["node"]
+    assert seen == {
+        "status": "ACTIVE",
+        "approvedBy": ["ivy", "leo", "bea"],
+        "requiredGroups": [],
+        "approvals": [],
+    }
 
 
 async def test_wrong_groups_and_second_signatures_are_refused(

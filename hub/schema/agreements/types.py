@@ -10,6 +10,7 @@ import strawberry
 
 from hub.domain import models, reviews, terms
 from hub.domain.sunset import silenced
+from hub.domain.workflow import Role
 from hub.schema.agreements.terms import Clause, SupportHours
 from hub.schema.base import (
     EARLIEST,
@@ -150,6 +151,12 @@ class Objective:
         )
 
 
+def _is_customer(info: Info) -> bool:
+    """Approval boards and approvers' notes are internal governance: a customer token
+    reads its SLAs' terms, not how they were signed off (docs/security.md)."""
+    return info.context.actor.role is Role.CUSTOMER
+
+
 @strawberry.interface(
     description="One version of an agreement. Versions of one agreement share `lineage`; "
     "a submitted version's terms never change, a revision is a new version."
@@ -183,11 +190,7 @@ class Agreement(Node):
     previous_id: strawberry.Private[str | None]
     approval_log: strawberry.Private[tuple[models.Approval, ...]]
     sunset_at: strawberry.Private[datetime | None]
-    required_groups: list[str] = strawberry.field(
-        description="Approval-board groups that must sign this version, one approval "
-        "each; fixed when it was submitted (empty before, and when no board applies: then "
-        "the policy's number of approvals does)."
-    )
+    required_group_names: strawberry.Private[tuple[str, ...]]
     governance: strawberry.Private[terms.GovernanceTerms]
     next_review: strawberry.Private[datetime | None]
     last_reviewed: strawberry.Private[datetime | None]
@@ -246,9 +249,20 @@ class Agreement(Node):
         return self.last_reviewed
 
     @strawberry.field(
-        description="Who approved this version, for which board group, when, with what note."
+        description="Approval-board groups that must sign this version, one approval "
+        "each; fixed when it was submitted (empty before, and when no board applies: then "
+        "the policy's number of approvals does). Internal: empty for customer tokens."
     )
-    def approvals(self) -> list[Approval]:
+    def required_groups(self, info: Info) -> list[str]:
+        return [] if _is_customer(info) else list(self.required_group_names)
+
+    @strawberry.field(
+        description="Who approved this version, for which board group, when, with what "
+        "note. Internal: empty for customer tokens (approvedBy names the approvers)."
+    )
+    def approvals(self, info: Info) -> list[Approval]:
+        if _is_customer(info):
+            return []
         return [Approval.from_domain(a) for a in self.approval_log]
 
     @strawberry.field(description="The version this one revised (null for version 1).")
@@ -427,7 +441,7 @@ def agreement_type(agreement: models.Agreement) -> Agreement:
         previous_id=agreement.previous_id,
         approval_log=agreement.approval_log,
         sunset_at=agreement.sunset_at,
-        required_groups=list(agreement.required_groups),
+        required_group_names=tuple(agreement.required_groups),
         governance=agreement.governance,
         next_review=agreement.next_review_at,
         last_reviewed=agreement.last_reviewed_at,
