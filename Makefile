@@ -6,7 +6,8 @@ LINT_DIR := tools/cypher-lint
 AUDIT_DIR := tools/http-audit
 PYTEST_ARGS ?=
 
-.PHONY: run test setup lint typecheck unit format clean prometheus-installed
+.PHONY: run test setup lint typecheck unit format clean prometheus-installed pdf-installed \
+	chromium-installed
 
 run: setup
 	$(BIN)/hub serve --demo
@@ -14,7 +15,8 @@ run: setup
 test: setup lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed $(LINT_DIR)/node_modules/.installed $(AUDIT_DIR)/node_modules/.installed prometheus-installed
+setup: $(VENV)/.installed $(LINT_DIR)/node_modules/.installed $(AUDIT_DIR)/node_modules/.installed prometheus-installed \
+	pdf-installed chromium-installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +41,23 @@ prometheus-installed:
 	command -v promtool >/dev/null && command -v prometheus >/dev/null || \
 	  ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
 	   apt-get install -y --no-install-recommends prometheus)
+
+# Report PDFs (hub/reports/pdf.py): WeasyPrint's Pango and the DejaVu fonts; poppler's
+# pdftoppm and pdftotext, with which tests/reports/ read the PDFs back.
+pdf-installed:
+	command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && \
+	  test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && \
+	  ldconfig -p | grep -q libpango-1.0 && ldconfig -p | grep -q libharfbuzz-subset || \
+	  ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	   apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+	   libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
+
+# Debian's chromium, driven by Playwright in tests/portal/ (Playwright's own browser
+# download is not used: the tests launch /usr/bin/chromium).
+chromium-installed:
+	command -v chromium >/dev/null || \
+	  ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	   apt-get install -y --no-install-recommends chromium)
 
 lint: setup
 	$(BIN)/ruff check hub tests benchmarks

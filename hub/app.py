@@ -1,4 +1,6 @@
-"""The ASGI application: GraphQL on /graphql, health on /healthz and /readyz.
+"""The ASGI application: GraphQL on /graphql, pushed measurements on
+/api/v1/measurements (`hub.push`), the portal on /portal (`hub.portal`), health on
+/healthz and /readyz.
 
 Long-lived resources (the graph driver) are created here and live as long as the
 app; each GraphQL request gets a fresh `Context` (see `hub.graphql_http`).
@@ -13,13 +15,18 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from hub.engine.exceptions import adopt_maintenance_windows
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.errors import GraphError, GraphUnavailableError
 from hub.graph.migrations import is_current, migrate
 from hub.graphql_http import HubGraphQL, graph_unavailable
+from hub.portal import portal_routes
+from hub.push import PATH as PUSH_PATH
+from hub.push import MeasurementPush
+from hub.reports.http import PATH as REPORTS_PATH
+from hub.reports.http import ReportDownloads
 from hub.settings import Settings
 from hub.sync.scheduler import build_scheduler
 from hub.sync.telemetry import check_settings_bindings
@@ -87,9 +94,16 @@ def create_app(
         return PlainTextResponse("ready")
 
     graphql = HubGraphQL(settings, graph)
+    push = MeasurementPush(settings.api, graph)
+    downloads = ReportDownloads(graph)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Subscriptions (graphql-transport-ws), authenticated in connection_init.
+            WebSocketRoute("/graphql", graphql),
+            Route(PUSH_PATH, push.handle, methods=["POST"]),
+            Route(REPORTS_PATH, downloads.handle, methods=["GET"]),
+            *portal_routes(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

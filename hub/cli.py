@@ -46,6 +46,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(slo_app, name="slo")
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+report_app = typer.Typer(help="Published compliance reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 log = logging.getLogger("hub")
 
@@ -275,6 +277,44 @@ def audit_verify() -> None:
     if not report.intact:
         raise _fail(report.summary())
     typer.echo(report.summary())
+
+
+@report_app.command("verify")
+def report_verify() -> None:
+    """Check every published report snapshot: its files' SHA-256, its hash and the hash
+    chain; exit 1 naming the first mismatch."""
+    from hub.reports.verify import verify_archive
+
+    settings = _settings()
+    report = _with_graph(settings, verify_archive)
+    if not report.intact:
+        raise _fail(report.summary())
+    typer.echo(report.summary())
+
+
+@audit_app.command("run")
+def audit_run(
+    period: Annotated[str, typer.Option(help="The month to audit, YYYY-MM.")],
+) -> None:
+    """The periodic SLA audit of a month: every violation and credit drawn again from
+    its evidence, data coverage, chains verified; prints the findings, archives the
+    report, exits 1 when there are findings."""
+    from hub.domain.periodic_audit import month_period
+    from hub.sync.periodic_audit import run_periodic_audit
+
+    try:
+        month_period(period)
+    except ValueError as exc:
+        raise _fail(str(exc), code=2) from exc
+    settings = _settings()
+    result = _with_graph(
+        settings,
+        lambda g: run_periodic_audit(g, settings, period, datetime.now(UTC), actor=CLI_ACTOR.user),
+    )
+    for line in result.lines():
+        typer.echo(line)
+    if not result.clean:
+        raise typer.Exit(1)
 
 
 def read_bundle(path: Path) -> dict[str, Any]:
@@ -585,12 +625,20 @@ def slo_assess(
         typer.Option(help="Assess the periods ended by this UTC time (default now)."),
     ] = None,
 ) -> None:
-    """Assess breaches now (as `hub serve` does on its interval) and list the violations."""
+    """Assess breaches now (as `hub serve` does on its interval) and list the violations;
+    then look for report anomalies (docs/reporting.md, "Anomalies")."""
+    from hub.domain.breaches import Breach
     from hub.engine.service import ServiceLevels
+    from hub.sync.anomalies import detect_after_assessment
 
     settings = _settings()
     moment = datetime.now(UTC) if at is None else at.replace(tzinfo=at.tzinfo or UTC)
-    breaches = _with_graph(settings, lambda g: ServiceLevels(g, settings.slo).assess(moment))
+
+    async def assess(g: Graph) -> tuple[list[Breach], int | None]:
+        found = await ServiceLevels(g, settings.slo).assess(moment, policy=settings.remediation)
+        return found, await detect_after_assessment(g, settings, moment)
+
+    breaches, anomalies = _with_graph(settings, assess)
     for breach in sorted(breaches, key=lambda b: (b.period.start, b.objective_id)):
         credit = "" if breach.credit_percent is None else f" credit {breach.credit_percent:g}%"
         typer.echo(
@@ -598,6 +646,8 @@ def slo_assess(
             f"{breach.measured:.4f}% < {breach.target:g}%{credit}"
         )
     typer.echo(f"violations: {len(breaches)}")
+    if anomalies is not None:
+        typer.echo(f"new report anomalies: {anomalies}")
 
 
 @app.command()

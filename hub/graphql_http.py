@@ -28,6 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from hub.domain.errors import FieldProblem, InvalidInputError, quoted
@@ -36,6 +37,7 @@ from hub.graph.client import Graph
 from hub.graph.errors import ConflictError
 from hub.graph.repositories import TokenRepository
 from hub.graph.repositories.sync import SyncRun
+from hub.graphql_ws import HubTransportWS, TextWebSocketAdapter
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.schema.errors import UNAVAILABLE_CODES, client_message, extensions_for
@@ -212,10 +214,18 @@ class HubGraphQL(GraphQL[Context, None]):
     `application/graphql-response+json` as the Accept header ranks them (406 if it
     allows neither), the latter with status 400 and no `data` on request errors."""
 
+    # Subscriptions: graphql-transport-ws only, with the token checked in
+    # connection_init (hub.graphql_ws); the legacy graphql-ws protocol is not offered.
+    graphql_transport_ws_handler_class = HubTransportWS
+    websocket_adapter_class = TextWebSocketAdapter
+    # How often an open WebSocket's token is checked again (revoked: closed with 4401).
+    reauthenticate_seconds = 30.0
+
     def __init__(self, settings: Settings, graph: Graph) -> None:
         super().__init__(
             build_schema(settings.api),
             graphql_ide="graphiql" if settings.development else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
         self.graph = graph
@@ -345,6 +355,10 @@ class HubGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         # Only the GraphiQL page comes without an actor, and it runs no operation.
         actor: Actor = request.scope.get("state", {}).get("actor", ANONYMOUS)
+        return self.context_for(actor)
+
+    def context_for(self, actor: Actor) -> Context:
+        """The context of a request (or a WebSocket connection) of `actor`."""
         return Context.create(
             self.graph,
             actor,
@@ -353,6 +367,7 @@ class HubGraphQL(GraphQL[Context, None]):
             run_sync=self._run_sync,
             slo=self.settings.slo,
             boards=self.settings.policy.approval_boards(),
+            settings=self.settings,
         )
 
     async def _run_sync(self, name: str) -> SyncRun:

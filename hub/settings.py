@@ -42,6 +42,15 @@ from hub.domain.notifications import is_email_address
 DEFAULT_CONFIG_FILE = Path("config/hub.toml")
 
 
+def known_time_zone(value: str) -> str:
+    """A time-zone setting, checked against the IANA database."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class SettingsError(Exception):
     """The settings are invalid; the message lists every problem."""
 
@@ -110,6 +119,15 @@ class ApiSettings(BaseModel):
     )
     graceful_shutdown_seconds: int = Field(
         default=10, ge=1, description="`hub serve` cancels requests still running this long"
+    )
+    push_max_body_bytes: int = Field(
+        default=10 << 20, ge=1024, description="a larger POST /api/v1/measurements body gets 413"
+    )
+    push_requests_per_second: float = Field(
+        default=10.0, gt=0, description="pushes one token may send per second, sustained"
+    )
+    push_burst: int = Field(
+        default=20, ge=1, description="pushes one token may send at once; then 429"
     )
 
 
@@ -243,6 +261,11 @@ class JiraSettings(ConnectorSettings):
         default="Time to first response",
         description="the request SLA whose first stop is the ticket's first response",
     )
+    team_field: str | None = Field(
+        default=None,
+        description="issue field naming the team holding a ticket, whose changes are its "
+        "handoffs, e.g. customfield_10001 or assignee (unset: no handoff times from Jira)",
+    )
 
     @field_validator("jql")
     @classmethod
@@ -350,14 +373,7 @@ class BusinessHoursSettings(BaseModel):
     day_end: time = time(17, 0)
     holidays: list[date] = Field(default_factory=list)
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _known_zone = field_validator("time_zone")(known_time_zone)
 
     @model_validator(mode="after")
     def _ordered(self) -> BusinessHoursSettings:
@@ -455,14 +471,7 @@ class PeakSettings(BaseModel):
     hours: list[PeakHoursSettings] = Field(default_factory=list)
     seasons: list[PeakSeasonSettings] = Field(default_factory=list)
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    _known_zone = field_validator("time_zone")(known_time_zone)
 
 
 class TierTargetSettings(BaseModel):
@@ -555,6 +564,17 @@ class SloSettings(BaseModel):
     )
     peak: PeakSettings = PeakSettings()
     suggestions: SuggestionSettings = SuggestionSettings()
+
+    @model_validator(mode="after")
+    def _assess_within_retention(self) -> SloSettings:
+        # A period assessed again after its buckets were pruned would look met and
+        # clear its violation; evidence keeps what it was judged on instead.
+        if self.assess_days >= self.retention_days:
+            raise ValueError(
+                f"assess_days: {self.assess_days} must be below retention_days "
+                f"({self.retention_days}): periods are assessed from the buckets kept"
+            )
+        return self
 
 
 class BackupSettings(BaseModel):
@@ -694,6 +714,116 @@ class RenewalSettings(BaseModel):
     )
 
 
+class BusinessDaysSettings(BaseModel):
+    """The business-day calendar remediation deadlines count in (RCA due dates)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: str = "UTC"
+    working_days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4], description="0 = Monday ... 6 = Sunday"
+    )
+    holidays: list[date] = Field(default_factory=list)
+
+    _known_zone = field_validator("time_zone")(known_time_zone)
+
+    @model_validator(mode="after")
+    def _some_working_day(self) -> BusinessDaysSettings:
+        if not self.working_days or not set(self.working_days) <= set(range(7)):
+            raise ValueError("working_days: give at least one of 0 (Monday) to 6 (Sunday)")
+        return self
+
+
+class EscalationLevelSettings(BaseModel):
+    """One level of the escalation matrix: who hears of a violation or action at it.
+
+    `recipients` are notification list names, addresses or webhook names (as
+    `Recipients` takes them); `business_units` adds recipients for the records of a
+    unit. A step missed `hours_after_due` hours ago escalates to this level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="e.g. team, management, executive")
+    recipients: list[str] = Field(default_factory=list)
+    business_units: dict[str, list[str]] = Field(default_factory=dict)
+    hours_after_due: float = Field(default=0.0, ge=0, le=24 * 365)
+
+
+def _default_escalation_levels() -> list[EscalationLevelSettings]:
+    return [
+        EscalationLevelSettings(name="team"),
+        EscalationLevelSettings(name="management"),
+        EscalationLevelSettings(name="executive"),
+    ]
+
+
+class RemediationPerformanceSettings(BaseModel):
+    """When a vendor or provider team must remediate: misses in a row, or k of the
+    last n periods (docs/remediation.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    consecutive_periods: int = Field(default=3, ge=1, le=120)
+    of_last_periods: int = Field(default=4, ge=1, le=120)
+    last_periods: int = Field(default=6, ge=1, le=120)
+    action_due_days: int = Field(
+        default=30, ge=1, le=365, description="the REMEDIATION action's due date"
+    )
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> RemediationPerformanceSettings:
+        if self.of_last_periods > self.last_periods:
+            raise ValueError("of_last_periods: must not exceed last_periods")
+        return self
+
+
+class RemediationSettings(BaseModel):
+    """From breach to remedy (docs/remediation.md): RCA deadlines, escalation matrix,
+    evidence retention, vendor and team performance, the periodic audit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rca_business_days: dict[str, int] = Field(
+        default_factory=lambda: {"CRITICAL": 2, "MAJOR": 5, "MINOR": 10},
+        description="business days from detection to the RCA's due date, by severity",
+    )
+    calendar: BusinessDaysSettings = BusinessDaysSettings()
+    escalation_levels: list[EscalationLevelSettings] = Field(
+        default_factory=_default_escalation_levels,
+        min_length=1,
+        description="level 1 first: the agreement's owning team, then management, executive",
+    )
+    escalation_interval_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="how often `hub serve` escalates what is due"
+    )
+    evidence_retention_days: int = Field(
+        default=7 * 365, ge=1, description="evidence and closed violations kept this long"
+    )
+    performance: RemediationPerformanceSettings = RemediationPerformanceSettings()
+    performance_interval_hours: int = Field(
+        default=24, ge=1, le=24 * 31, description="how often `hub serve` checks vendors and teams"
+    )
+    minimum_coverage_percent: float = Field(
+        default=90.0, ge=0, le=100, description="the periodic audit's data coverage minimum"
+    )
+    audit_day_of_month: int = Field(
+        default=5, ge=1, le=28, description="the monthly audit of the previous month runs on"
+    )
+
+    @field_validator("rca_business_days")
+    @classmethod
+    def _every_severity(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - {"CRITICAL", "MAJOR", "MINOR"}
+        if unknown:
+            raise ValueError(f"unknown severity {sorted(unknown)[0]}: use CRITICAL, MAJOR, MINOR")
+        missing = {"CRITICAL", "MAJOR", "MINOR"} - set(value)
+        if missing:
+            raise ValueError(f"give the business days for {', '.join(sorted(missing))}")
+        if any(days < 0 for days in value.values()):
+            raise ValueError("business days must be 0 or more")
+        return value
+
+
 class CaseSettings(BaseModel):
     """Cases in a ticketing tool for pending approvals and due reviews (docs/settings.md,
     docs/governance.md "Reviews and renewals"). The connection (url, credentials,
@@ -740,6 +870,32 @@ class CaseSettings(BaseModel):
         return self
 
 
+class ReportingSettings(BaseModel):
+    """Reports' distribution on schedule and the anomalies noticed after each assessment
+    (docs/reporting.md, "Distribution" and "Anomalies")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anomaly_drop_points: float = Field(
+        default=2.0,
+        gt=0,
+        le=100,
+        description="a fall in compliance of more than this many percentage points against "
+        "the mean of the previous periods is an anomaly",
+    )
+    anomaly_periods: int = Field(
+        default=3, ge=1, le=24, description="previous calendar months a period is compared with"
+    )
+    distribution_interval_seconds: int = Field(
+        default=60, ge=0, description="how often `hub serve` looks for due lists; 0: never"
+    )
+    distribution_claim_seconds: int = Field(
+        default=900,
+        ge=30,
+        description="a run claimed by a process that died is taken over after this long",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the hub can be told. See ``docs/settings.md`` for each key."""
 
@@ -770,6 +926,8 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     renewals: RenewalSettings = RenewalSettings()
     cases: CaseSettings = CaseSettings()
+    remediation: RemediationSettings = RemediationSettings()
+    reporting: ReportingSettings = ReportingSettings()
 
     @field_validator("notifications")
     @classmethod

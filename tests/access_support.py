@@ -103,6 +103,24 @@ class World:
         assert found is not None
         return found
 
+    async def violation_in(self, graph: Graph, unit: str, **fields: Any) -> str:
+        """A new ACTIVE SLA of `unit`, breached in January and assessed: its violation's
+        id (for mutations that move a violation's remediation on). `fields` are more
+        fields of the SLA's spec (a credit policy)."""
+        repository = AgreementRepository(graph, clock=authored_then)
+        spec = self.sla_spec(unit, f"Violated SLA {uuid.uuid4().hex[:8]}")
+        if fields:
+            spec = spec.model_copy(update=fields)
+        agreement_id = await repository.create(spec, EDITOR)
+        await repository.submit(agreement_id, EDITOR)
+        await repository.approve(agreement_id, APPROVER)
+        (objective,) = await objectives_of(graph, agreement_id)
+        await store(graph, objective.id, utc(2026, 1, 20), [9_000], [10_000])
+        service = ServiceLevels(graph, bound(objective.id, assess_days=40))
+        await service.assess(ASSESSED_AT, [agreement_id])
+        (violation,) = await service.violations(agreement_id=agreement_id)
+        return violation.id
+
     def sla_spec(self, unit: str, name: str) -> AgreementSpec:
         return AgreementSpec(
             kind=AgreementKind.SLA,

@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from hub.settings import PolicySettings, Settings, SettingsError, load_settings
+from hub.settings import (
+    PolicySettings,
+    RemediationSettings,
+    Settings,
+    SettingsError,
+    SloSettings,
+    load_settings,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -165,3 +173,18 @@ def test_approval_boards_are_validated_at_start_up(policy: dict[str, object], pr
     with pytest.raises(SettingsError) as caught:
         load_settings(policy=policy)
     assert problem in str(caught.value)
+
+
+def test_assessment_never_looks_past_the_telemetry_kept() -> None:
+    with pytest.raises(ValidationError, match="assess_days: 400 must be below retention_days"):
+        SloSettings(assess_days=400, retention_days=400)
+    assert SloSettings(assess_days=93, retention_days=94).assess_days == 93
+
+
+def test_remediation_settings_name_every_severity_once() -> None:
+    with pytest.raises(ValidationError, match="give the business days for MINOR"):
+        RemediationSettings(rca_business_days={"CRITICAL": 1, "MAJOR": 2})
+    with pytest.raises(ValidationError, match="unknown severity LOW"):
+        RemediationSettings(rca_business_days={"CRITICAL": 1, "MAJOR": 2, "MINOR": 3, "LOW": 4})
+    with pytest.raises(ValidationError, match="of_last_periods: must not exceed last_periods"):
+        RemediationSettings(performance={"of_last_periods": 7, "last_periods": 6})

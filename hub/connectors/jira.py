@@ -46,7 +46,18 @@ issues of a page whose changelog is cut, the status changes come from one
 oldest first, paged by ``nextPageToken``), so a long history costs a request per page
 of issues, not per issue. The first response is the stop time of the first completed
 cycle of the request SLA named `RESPONSE_SLA` (JSM's default "Time to first response",
-configurable per connector); Jira has no handoff time, so it stays unset.
+configurable per connector).
+
+Handoffs: with a `team_field` (the issue field naming the team that holds it: an
+Atlassian Team or select custom field such as ``customfield_10001``, or ``assignee``),
+its changelog items (``fieldId``, or ``field`` where there is no id, equal to it) are
+the group changes, ``from`` -> ``to`` (ids; team refs ``jira:<id>``), at their
+history's ``created``; the issue was opened in the first change's ``from``, or, never
+changed, in the field's current value (its ``id``, ``accountId`` or ``value``). The
+bulk changelog is asked for that field too. `hub.domain.handoffs.assignments` makes
+the spans; the first handoff is when the first team handed the issue on. Without a
+`team_field`, or with a changelog the search cut short and the bulk one did not
+complete, the assignments stay unknown (the graph keeps what it had).
 """
 
 from __future__ import annotations
@@ -71,6 +82,7 @@ from hub.connectors.http import (
     SourceClient,
     SourceRejectedError,
 )
+from hub.domain.handoffs import Assignment, GroupChange, assignments
 from hub.domain.sources import (
     Quarantined,
     RecordRejected,
@@ -378,6 +390,48 @@ def state_history(
     )
 
 
+def group_changes(histories: Sequence[Any], team_field: str) -> list[GroupChange]:
+    """The changes of `team_field` in these histories, in time (then history id) order;
+    team refs are ``jira:<id>``."""
+    found: list[tuple[datetime, int, int, GroupChange]] = []
+    for i, history in enumerate(histories):
+        if not isinstance(history, dict):
+            raise RecordRejected(f"changelog.histories[{i}]: expected an object")
+        items = history.get("items") or []
+        if not isinstance(items, list):
+            raise RecordRejected(f"changelog.histories[{i}].items: expected a list")
+        moves = [item for item in items if isinstance(item, dict) and _is_item(item, team_field)]
+        if not moves:
+            continue
+        at = parse_time(history.get("created"), f"changelog.histories[{i}].created")
+        order = _history_order(history.get("id"))
+        for item in moves:
+            change = GroupChange(at, _team_ref(item.get("from")), _team_ref(item.get("to")))
+            found.append((at, order, i, change))
+    found.sort(key=lambda entry: entry[:3])
+    return [change for *_, change in found]
+
+
+def current_team(value: Any) -> str | None:
+    """The team ref of the team field's current value (a team, option or user)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = next((value.get(k) for k in ("id", "accountId", "value") if value.get(k)), None)
+    return _team_ref(value)
+
+
+def _is_item(item: Mapping[str, Any], field_id: str) -> bool:
+    found = item.get("fieldId")
+    return bool(found == field_id) if found is not None else item.get("field") == field_id
+
+
+def _team_ref(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return f"{SOURCE}:{value}" if isinstance(value, str) and value.strip() else None
+
+
 def _history_order(value: Any) -> int:
     """Histories at the same instant in id order (ids grow); one without an id last."""
     if isinstance(value, str) and value.isdigit():
@@ -408,6 +462,7 @@ def parse_issue(
     component_source: str = "manual",
     changelog: Sequence[Any] | None = None,
     response_sla: str | None = RESPONSE_SLA,
+    team_field: str | None = None,
 ) -> SourceIncident:
     """An issue from the search, with its SLA metrics (None: none), as an incident.
 
@@ -415,7 +470,9 @@ def parse_issue(
     every status change, as the bulk changelog gives them) or else from the changelog
     the search expanded; without either, or with one the search cut short, it stays
     empty (unknown). The first response is when the SLA metric `response_sla` first
-    stopped. Raises `RecordRejected` naming the field that makes the issue unusable.
+    stopped. With a `team_field`, the same histories give the spans each team held the
+    issue (`group_changes`). Raises `RecordRejected` naming the field that makes the
+    issue unusable.
     """
     key = issue_key(raw)
     fields = raw.get("fields")
@@ -424,6 +481,10 @@ def parse_issue(
     opened = parse_time(fields.get("created"), "created")
     state = _status(fields.get("status"))
     histories = changelog if changelog is not None else changelog_histories(raw)
+    spans: tuple[Assignment, ...] = ()
+    if team_field is not None and histories is not None:
+        changes = group_changes(histories, team_field)
+        spans = assignments(opened, changes, current_team(fields.get(team_field)))
     try:
         return SourceIncident(
             source=SOURCE,
@@ -437,6 +498,7 @@ def parse_issue(
             resolved_at=_optional_time(fields.get("resolutiondate"), "resolutiondate"),
             responded_at=first_response(slas, response_sla),
             state_history=() if histories is None else state_history(opened, state, histories),
+            assignments=spans,
             component_refs=component_refs(
                 fields.get(component_field), component_source, component_field
             ),
@@ -568,7 +630,8 @@ class JiraServiceManagement:
     the issue field naming the affected components (``components`` or a custom field
     such as ``customfield_10050``); its values are external ids of `component_source`
     (``servicenow`` sys_ids, ``manual`` bundle ids...). `response_sla` names the request
-    SLA whose first stop is the first response (None: no response times)::
+    SLA whose first stop is the first response (None: no response times). `team_field`
+    names the field whose changes are the handoffs (None: none; see the module doc)::
 
         connector = JiraServiceManagement(
             client, jql="project = OPS", component_field="customfield_10050",
@@ -588,6 +651,7 @@ class JiraServiceManagement:
         component_source: str = "manual",
         page_size: int = PAGE_SIZE,
         response_sla: str | None = RESPONSE_SLA,
+        team_field: str | None = None,
     ) -> None:
         if re.search(r"\border\s+by\b", jql, re.IGNORECASE):
             raise ValueError("jql: leave out ORDER BY; the connector orders by updated and key")
@@ -603,6 +667,7 @@ class JiraServiceManagement:
         self._component_source = component_source
         self._page_size = page_size
         self._response_sla = response_sla
+        self._team_field = team_field or None
 
     async def live_keys(self) -> set[str] | None:
         # Tickets are not a CMDB: they name components but never delete them.
@@ -651,6 +716,7 @@ class JiraServiceManagement:
             "updated",
             "resolutiondate",
             self._component_field,
+            *([self._team_field] if self._team_field else []),
         ]
         token: str | None = None
         tokens: set[str] = set()
@@ -703,6 +769,7 @@ class JiraServiceManagement:
                     component_source=self._component_source,
                     changelog=changelogs.get(issue_id) if isinstance(issue_id, str) else None,
                     response_sla=self._response_sla,
+                    team_field=self._team_field,
                 )
             except RecordRejected as exc:
                 page.rejected.append(Quarantined.of(SOURCE, "incident", raw, str(exc), "key"))
@@ -747,11 +814,12 @@ class JiraServiceManagement:
         return found
 
     async def _bulk_changelogs(self, issue_ids: Sequence[str]) -> AsyncIterator[list[Any]]:
-        """Every page of the bulk changelog of these issues, status changes only."""
+        """Every page of the bulk changelog of these issues: status (and team) changes."""
         token: str | None = None
         tokens: set[str] = set()
         while True:
-            body: dict[str, Any] = {"issueIdsOrKeys": list(issue_ids), "fieldIds": [STATUS_FIELD]}
+            fields = [STATUS_FIELD, *([self._team_field] if self._team_field else [])]
+            body: dict[str, Any] = {"issueIdsOrKeys": list(issue_ids), "fieldIds": fields}
             if token is not None:
                 body["nextPageToken"] = token
             data, _ = await self._client.post_json(CHANGELOG_PATH, body)

@@ -46,11 +46,22 @@ read. For an older one it is the first acknowledgement *this run* saw; it is lef
 (the graph keeps what an earlier run wrote) when an ``unacknowledge_log_entry`` or
 ``snooze_log_entry`` before it shows an earlier acknowledgement; but when an earlier
 run saw the un-acknowledgement (an acknowledgement timeout), the acknowledgement after
-it cannot be told from a first one and replaces it. No handoff time and no state
-history: escalations and reassignments (``escalate_log_entry``, ``assign_log_entry``)
-repeat and do not make the incident be read again, and a run sees only its window's
-log, so neither "the first handoff" nor a whole status history can be told apart from a
-partial one without each incident's own log (a request per incident).
+it cannot be told from a first one and replaces it. No state history: a run sees only
+its window's log, so a whole status history cannot be told apart from a partial one
+without each incident's own log (a request per incident).
+
+Handoffs. An incident's team is the team of the escalation policy it is on (its
+``teams``); a ``reassign_log_entry`` or ``escalate_log_entry`` moves it, and the entry's
+``teams`` name the team it went to (PagerDuty fills a log entry's ``teams`` from the
+incident; that they are the teams *after* the action is assumed, not documented). Only
+an incident with such an entry in the run's log costs a request of its own: its whole
+log (``GET /incidents/{id}/log_entries``, paged, these requests run as many at a time
+as the client allows), from which its ``trigger_log_entry``'s team (else its own first
+team) and each move make the assignments (`hub.domain.handoffs`, team refs
+``{source}:<team id>``). Those entries also make an older incident be read again. An
+incident listed in the run's windows without such an entry was held by its first team
+since it opened; an older one read again without one keeps the assignments an earlier
+run wrote (they are left unset here).
 """
 
 from __future__ import annotations
@@ -73,6 +84,7 @@ from hub.connectors.http import (
     SourceClient,
     SourceRejectedError,
 )
+from hub.domain.handoffs import GroupChange, assignments, first_handoff
 from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.domain.sources import (
     Quarantined,
@@ -102,9 +114,12 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DEPENDENCY_BATCH = 25
 
 INCIDENT_STATES = frozenset({"triggered", "acknowledged", "resolved"})
+# Log entries that move an incident to another escalation policy, and so maybe team.
+HANDOFF_LOG_TYPES = frozenset({"reassign_log_entry", "escalate_log_entry"})
+TRIGGER_LOG_TYPE = "trigger_log_entry"
 # Log entries after which an incident reads differently to the hub: its status (ack,
-# un-ack when an acknowledgement times out, snooze, resolve) or its priority or urgency.
-# Notifications, escalations and notes change nothing the hub keeps.
+# un-ack when an acknowledgement times out, snooze, resolve), its priority or urgency,
+# or its team (a handoff). Notifications and notes change nothing the hub keeps.
 CHANGE_LOG_TYPES = frozenset(
     {
         "acknowledge_log_entry",
@@ -113,6 +128,7 @@ CHANGE_LOG_TYPES = frozenset(
         "resolve_log_entry",
         "priority_change_log_entry",
         "urgency_change_log_entry",
+        *HANDOFF_LOG_TYPES,
     }
 )
 # The acknowledgement log entries kept for response times: an acknowledgement, and the
@@ -308,6 +324,7 @@ def parse_incident(
     if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
         raise RecordRejected(f"incident_number: expected an integer, got {number!r}")
     responded = first_acknowledgement(acknowledgement_times(record), logged)
+    team = first_team(record.get("teams"), source)
     try:
         return SourceIncident(
             source=source,
@@ -320,10 +337,50 @@ def parse_incident(
             opened_at=opened,
             resolved_at=resolved,
             responded_at=responded,
+            assignments=assignments(opened, (), team),
             component_refs=(f"{source}:{service}",),
         )
     except ValidationError as exc:
         raise _rejected(exc) from None
+
+
+def first_team(teams: Any, source: str = SOURCE) -> str | None:
+    """The team ref of the first of ``teams`` (team references), None without one."""
+    first = teams[0] if isinstance(teams, list) and teams else None
+    team_id = first.get("id") if isinstance(first, dict) else None
+    return f"{source}:{team_id}" if isinstance(team_id, str) and team_id else None
+
+
+def group_changes(
+    entries: Iterable[Any], opened_in: str | None, source: str = SOURCE
+) -> list[GroupChange]:
+    """The team moves in an incident's log entries (any order): its trigger entry's
+    team (else `opened_in`, its own first team) and then each reassign or escalate
+    entry's team, in time order. An entry without a readable time or team is skipped."""
+    moves: list[tuple[datetime, bool, str]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        kind = entry.get("type")
+        if kind != TRIGGER_LOG_TYPE and kind not in HANDOFF_LOG_TYPES:
+            continue
+        team = first_team(entry.get("teams"), source)
+        try:
+            at = parse_time(entry.get("created_at"), "created_at")
+        except RecordRejected:
+            at = None
+        if at is None or team is None:
+            log.warning("pagerduty: ignoring %s %s: no time or team", kind, entry.get("id"))
+            continue
+        moves.append((at, kind != TRIGGER_LOG_TYPE, team))
+    moves.sort(key=lambda move: move[:2])  # the trigger first at a shared instant
+    holder = next((team for _, handoff, team in moves if not handoff), opened_in)
+    changes = []
+    for at, handoff, team in moves:
+        if handoff:
+            changes.append(GroupChange(at, holder, team))
+            holder = team
+    return changes
 
 
 # ---- fetching ---------------------------------------------------------------------------
@@ -570,6 +627,7 @@ class PagerDutyIncidents:
         incremental = start is not None
         seen: set[str] = set()  # incidents fetched this run: each is read once
         acknowledgements = _AcknowledgementLog()
+        handed: set[str] = set()  # incidents with a reassign or escalate entry this run
         for since, until in _windows(start or now - self._backfill, now, MAX_WINDOW):
             # The window's log first: it holds the acknowledgements of the incidents
             # listed below and names the older incidents that changed (a backfill reads
@@ -583,17 +641,20 @@ class PagerDutyIncidents:
                 {"is_overview": "true", "time_zone": "UTC"},
             ):
                 acknowledgements.add(entries)
+                handed.update(_incidents_of(entries, HANDOFF_LOG_TYPES))
                 if incremental:
                     changed.update(dict.fromkeys(_changed_incidents(entries)))
             params = {"sort_by": "incident_number:asc", "time_zone": "UTC"}
             async for records in self._reader.window(
                 "/incidents", "incidents", since, until, params
             ):
-                yield self._page(records, len(records), seen, acknowledgements)
+                page = self._page(records, len(records), seen, acknowledgements)
+                yield await self._handoffs(page, handed, listed=True)
             older = [i for i in changed if i not in seen]
             for first in range(0, len(older), REFETCH_BATCH):
                 fetched = await self._refetch(older[first : first + REFETCH_BATCH])
-                yield self._page(fetched, len(fetched), seen, acknowledgements)
+                page = self._page(fetched, len(fetched), seen, acknowledgements)
+                yield await self._handoffs(page, handed, listed=False)
             # Everything created or changed before `until` is in: the window is done.
             yield SourcePage(fetched=0, watermarks={**watermarks, WATERMARK: format_time(until)})
 
@@ -631,6 +692,46 @@ class PagerDutyIncidents:
             except RecordRejected as exc:
                 page.rejected.append(Quarantined.of(self.source, "incident", raw, str(exc), "id"))
         return page
+
+    async def _handoffs(self, page: SourcePage, handed: set[str], *, listed: bool) -> SourcePage:
+        """The page with each incident's assignments: from its own log where the run saw
+        it handed on, else (`listed`: created in the run's windows) its first team since
+        it opened, else unknown (left unset)."""
+        wanted = [i.external_id for i in page.incidents if i.external_id in handed]
+        logs: dict[str, list[Any]] = {}
+        if wanted:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = {i: group.create_task(self._incident_log(i)) for i in wanted}
+            except* ConnectorError as failures:
+                raise failures.exceptions[0] from None
+            logs = {i: task.result() for i, task in tasks.items()}
+        incidents = []
+        for incident in page.incidents:
+            own = logs.get(incident.external_id)
+            if own is not None:
+                opened_in = incident.assignments[0].team_ref if incident.assignments else None
+                changes = group_changes(own, opened_in, self.source)
+                spans = assignments(incident.opened_at, changes, opened_in)
+                update = {"assignments": spans, "handed_off_at": first_handoff(spans)}
+                incidents.append(incident.model_copy(update=update))
+            elif listed:
+                incidents.append(incident)
+            else:
+                incidents.append(incident.model_copy(update={"assignments": ()}))
+        return SourcePage(fetched=page.fetched, incidents=incidents, rejected=page.rejected)
+
+    async def _incident_log(self, incident_id: str) -> list[Any]:
+        """Every log entry of one incident (empty when it is gone)."""
+        path = f"/incidents/{quote(incident_id, safe='')}/log_entries"
+        entries: list[Any] = []
+        try:
+            async for page in self._reader.pages(path, "log_entries", {"time_zone": "UTC"}):
+                entries.extend(page)
+        except SourceRejectedError as exc:
+            if exc.status_code != 404:
+                raise
+        return entries
 
     async def _refetch(self, incident_ids: list[str]) -> list[Any]:
         async with asyncio.TaskGroup() as group:
@@ -682,9 +783,14 @@ class _AcknowledgementLog:
 
 def _changed_incidents(entries: Iterable[Any]) -> list[str]:
     """Ids of the incidents these log entries changed, once each, in order."""
+    return _incidents_of(entries, CHANGE_LOG_TYPES)
+
+
+def _incidents_of(entries: Iterable[Any], types: frozenset[str]) -> list[str]:
+    """Ids of the incidents of the log entries of these types, once each, in order."""
     found: dict[str, None] = {}
     for entry in entries:
-        if not isinstance(entry, dict) or entry.get("type") not in CHANGE_LOG_TYPES:
+        if not isinstance(entry, dict) or entry.get("type") not in types:
             continue
         incident = entry.get("incident")
         incident_id = incident.get("id") if isinstance(incident, dict) else None

@@ -21,16 +21,24 @@ earlier of the newest change seen and the server's clock at the start of the run
 a minute, so a change made while paging is fetched again next time rather than lost.
 Values arrive as strings; date-times are ``YYYY-MM-DD HH:MM:SS`` in UTC.
 
-An incident gets no response or handoff time and no state history: the ``incident``
-table has no field for either time (``hold_reason`` and state 3 "On Hold" describe the
-current state only), and the history lives in other tables (``sys_audit``,
-``metric_instance``, ``task_sla``) that would take requests of their own.
+An incident gets no response time and no state history: the ``incident`` table has no
+field for either (``hold_reason`` and state 3 "On Hold" describe the current state
+only), and that history lives in other tables (``metric_instance``, ``task_sla``).
+
+Handoffs: each page of incidents is followed by a read of their ``sys_audit`` rows of
+``assignment_group`` (``tablename=incident^fieldname=assignment_group^documentkeyIN...``,
+`AUDIT_BATCH` incidents a request, paged like any table): each row (``oldvalue`` ->
+``newvalue``, sys_ids of ``sys_user_group``, at ``sys_created_on``) is a group change,
+and `hub.domain.handoffs.assignments` makes the spans each group held the incident
+(team refs ``{source}:{group sys_id}``). An incident without audit rows was held by its
+current ``assignment_group`` since it opened. The first handoff (``handed_off_at``) is
+when the first group handed it on.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +52,7 @@ from hub.connectors.http import (
     OwnsClient,
     SourceClient,
 )
+from hub.domain.handoffs import GroupChange, assignments, first_handoff
 from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.domain.sources import (
     Quarantined,
@@ -79,8 +88,12 @@ CI_FIELDS = (
 RELATION_FIELDS = "sys_id,parent,child,type,sys_updated_on"
 INCIDENT_FIELDS = (
     "sys_id,number,short_description,priority,state,incident_state,opened_at,resolved_at,"
-    "closed_at,cmdb_ci,business_service,sys_updated_on"
+    "closed_at,cmdb_ci,business_service,assignment_group,sys_updated_on"
 )
+AUDIT_FIELDS = "sys_id,documentkey,oldvalue,newvalue,sys_created_on,record_checkpoint"
+# Incidents whose audit rows one request asks for: 100 sys_ids keep the URL near 3.5 kB,
+# well within what proxies and the instance accept, where a whole page of 1000 would not.
+AUDIT_BATCH = 100
 
 # The incident state model since Helsinki (1 New, 2 In Progress, 3 On Hold, 6 Resolved,
 # 7 Closed, 8 Canceled). Instances upgraded from the older model may still hold its
@@ -196,6 +209,7 @@ def parse_incident(raw: Any, source: str = SOURCE) -> SourceIncident:
                 f"{field}: {format_time(moment)} is before opened_at {format_time(opened)}"
             )
     refs = (reference(raw.get(field)) for field in ("cmdb_ci", "business_service"))
+    group = reference(raw.get("assignment_group"))
     priority = raw.get("priority")
     try:
         return SourceIncident(
@@ -210,12 +224,34 @@ def parse_incident(raw: Any, source: str = SOURCE) -> SourceIncident:
             opened_at=opened,
             resolved_at=ended["resolved_at"],
             closed_at=ended["closed_at"],
+            # Held by its group since it opened, until its audit says more (`_handoffs`).
+            assignments=assignments(opened, (), f"{source}:{group}" if group else None),
             # dict.fromkeys keeps the order and drops a business service named twice.
             component_refs=tuple(dict.fromkeys(f"{source}:{ref}" for ref in refs if ref)),
         )
     except ValidationError as exc:
         error = exc.errors()[0]
         raise RecordRejected(f"{error['loc'][0]}: {error['msg']}") from None
+
+
+def parse_group_change(raw: Any, source: str = SOURCE) -> tuple[str, int, GroupChange]:
+    """A ``sys_audit`` row of an incident's ``assignment_group``: the incident's sys_id,
+    the row's ``record_checkpoint`` (orders rows of one second) and the change."""
+    if not isinstance(raw, dict):
+        raise RecordRejected("sys_audit: expected an object")
+    where = f"sys_audit {raw.get('sys_id') or '?'}"
+    document = text(raw, "documentkey")
+    if document is None:
+        raise RecordRejected(f"{where}: documentkey is missing")
+    at = parse_time(raw.get("sys_created_on"), f"{where}.sys_created_on")
+    checkpoint = text(raw, "record_checkpoint") or ""
+    old, new = (text(raw, field) for field in ("oldvalue", "newvalue"))
+    change = GroupChange(
+        at=at,
+        from_ref=f"{source}:{old}" if old else None,
+        to_ref=f"{source}:{new}" if new else None,
+    )
+    return document, int(checkpoint) if checkpoint.isdigit() else 0, change
 
 
 def _incident_state(raw: Mapping[str, Any]) -> str:
@@ -415,10 +451,75 @@ class ServiceNowIncidents(_TableConnector):
             lambda raw: parse_incident(raw, self.source),
             "incident",
         ):
-            yield page
+            yield await self._handoffs(page)
 
     async def live_keys(self) -> set[str] | None:
         return None
+
+    async def _handoffs(self, page: SourcePage) -> SourcePage:
+        """The page with each incident's assignments out of its ``sys_audit`` rows; an
+        incident with a row that cannot be read is quarantined with the reason."""
+        if not page.incidents:
+            return page
+        changes, broken = await self._group_changes([i.external_id for i in page.incidents])
+        incidents: list[SourceIncident] = []
+        rejected = list(page.rejected)
+        for incident in page.incidents:
+            if incident.external_id in broken:
+                # Kept with the audit row that cannot be read, under the incident's sys_id.
+                reason, row = broken[incident.external_id]
+                rejected.append(
+                    Quarantined.of(self.source, "incident", row, reason, id_field="documentkey")
+                )
+                continue
+            found = changes.get(incident.external_id)
+            if not found:
+                incidents.append(incident)
+                continue
+            found.sort(key=lambda row: (row[1].at, row[0]))
+            spans = assignments(incident.opened_at, [change for _, change in found])
+            incidents.append(
+                incident.model_copy(
+                    update={"assignments": spans, "handed_off_at": first_handoff(spans)}
+                )
+            )
+        return SourcePage(
+            fetched=page.fetched,
+            incidents=incidents,
+            rejected=rejected,
+            watermarks=page.watermarks,
+        )
+
+    async def _group_changes(
+        self, sys_ids: Sequence[str]
+    ) -> tuple[dict[str, list[tuple[int, GroupChange]]], dict[str, tuple[str, Any]]]:
+        """The audited ``assignment_group`` changes of these incidents, by sys_id, and
+        the incidents with an unreadable row (the reason and the row)."""
+        found: dict[str, list[tuple[int, GroupChange]]] = {}
+        broken: dict[str, tuple[str, Any]] = {}
+        wanted = list(dict.fromkeys(sys_ids))
+        for start in range(0, len(wanted), AUDIT_BATCH):
+            batch = wanted[start : start + AUDIT_BATCH]
+            params = {
+                "sysparm_query": "tablename=incident^fieldname=assignment_group"
+                f"^documentkeyIN{','.join(batch)}^ORDERBYsys_id",
+                "sysparm_fields": AUDIT_FIELDS,
+            }
+            async for rows, _, _ in self._records("sys_audit", params):
+                for raw in rows:
+                    try:
+                        document, checkpoint, change = parse_group_change(raw, self.source)
+                    except RecordRejected as exc:
+                        key = raw.get("documentkey") if isinstance(raw, dict) else None
+                        if isinstance(key, str) and key in batch:
+                            broken[key] = (str(exc), raw)
+                            continue
+                        raise MalformedResponseError(
+                            f"ServiceNow answered GET sys_audit with a row of no asked "
+                            f"incident: {exc}"
+                        ) from None
+                    found.setdefault(document, []).append((checkpoint, change))
+        return found, broken
 
 
 # ---- cases (hub.connectors.cases) ----------------------------------------------------

@@ -1,6 +1,7 @@
 """The demo enterprise: a bundle plus agreements, authored and approved as people would,
 their governance history (see `governance.yaml`), then service-level data for some of
-them (see `service_levels.yaml`)."""
+them (see `service_levels.yaml`), and what was done about their violations (see
+`remediation.yaml`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from hub.demo.governance import GovernanceCounts, apply_governance, extra_terms, governance_data
+from hub.demo.remediation import RemediationCounts, apply_remediation
 from hub.demo.service_levels import ServiceLevelCounts, load_service_levels
 from hub.demo.specs import credit_policy, objective_spec
 from hub.domain.bundle import bundle_data
@@ -36,6 +38,7 @@ class DemoResult:
     agreements: int
     service_levels: ServiceLevelCounts | None = None
     governance: GovernanceCounts | None = None
+    remediation: RemediationCounts | None = None
 
 
 def demo_bundle() -> dict[str, Any]:
@@ -69,12 +72,19 @@ async def load_demo(graph: Graph, clock: Clock = system_clock) -> DemoResult:
     slas = [ids[a["key"]] for a in specs if a["kind"] == AgreementKind.SLA]
     governance = await apply_governance(graph, resolve, ids, AUTHOR, APPROVER)
     service_levels = await load_service_levels(graph, source, ids, slas)
+    customers = {a["key"]: a["customer"] for a in specs if "customer" in a}
+
+    async def customer_of(agreement_key: str) -> str:
+        return await resolve(customers[agreement_key])
+
+    remediation = await apply_remediation(graph, resolve, ids, customer_of)
     return DemoResult(
         loaded=True,
         counts=counts,
         agreements=len(ids),
         service_levels=service_levels,
         governance=governance,
+        remediation=remediation,
     )
 
 

@@ -58,6 +58,7 @@ def extra_terms(raw: dict[str, Any] | None, loaded_at: datetime) -> dict[str, An
         "regulations": tuple(raw.get("regulations", [])),
         "jurisdiction": raw.get("jurisdiction"),
         "data_residency": tuple(raw.get("dataResidency", [])),
+        "indemnity_percent": raw.get("indemnityPercent"),
     }
     if "effectiveToDaysAfterLoad" in raw:
         day = loaded_at.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -119,9 +119,10 @@ async def load_service_levels(
     buckets = await write(telemetry["objectives"], telemetry.get("gaps", []))
     incidents = demo_incidents(source, data.get("incidents", []))
     await SyncRepository(graph).write_batch(source, incidents=incidents)
-    settings = SloSettings()
+    settings = SloSettings(assess_days=int(data.get("assessDays", 93)))
     at = _at(data["assessAt"])
-    breaches = await assess_violations(graph, settings, at, list(sla_ids), record_clock=lambda: at)
+    assessed = [*sla_ids, *(agreement_ids[key] for key in data.get("assessAlso", []))]
+    breaches = await assess_violations(graph, settings, at, assessed, record_clock=lambda: at)
     if late["objectives"]:
         arrived = _at(late["arrivedAt"])
         await write(late["objectives"], [])

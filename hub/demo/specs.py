@@ -47,6 +47,7 @@ def credit_policy(raw: dict[str, Any] | None) -> CreditPolicySpec | None:
             ],
             "cap_percent": raw.get("capPercent", 100.0),
             "monthly_fee": raw.get("monthlyFee"),
+            "currency": raw.get("currency"),
         }
     )
 

@@ -11,10 +11,11 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-from hub.domain import terms
+from hub.domain import money, terms
 from hub.domain.change_control import Binding, canonical
 from hub.domain.reviews import ReviewCycle
 from hub.domain.terms import ClauseSpec, GovernanceTerms, SupportHoursSpec
@@ -300,7 +301,15 @@ class CreditPolicySpec(BaseModel):
 
     tiers: tuple[CreditTierSpec, ...] = Field(min_length=1)
     cap_percent: float = Field(default=100.0, gt=0, le=100, allow_inf_nan=False)
-    monthly_fee: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # Money is Decimal (hub.domain.money); floats (stored before, or GraphQL Float
+    # input) are read by their shortest form. Credits need the fee and its currency.
+    monthly_fee: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, code: str | None) -> str | None:
+        return None if code is None else money.currency_code(code)
 
     @field_validator("tiers")
     @classmethod
@@ -337,6 +346,8 @@ class AgreementSpec(BaseModel):
     effective_from: datetime | None = None
     effective_to: datetime | None = None
     credit_policy: CreditPolicySpec | None = None
+    # An OLA's or UC's share of the credits of the SLAs it underpins (INDEMNIFICATION).
+    indemnity_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
     # Regulatory terms (hub.domain.terms): null support hours are around the clock.
     support_hours: SupportHoursSpec | None = None
     clauses: tuple[ClauseSpec, ...] = ()
@@ -383,6 +394,11 @@ class AgreementSpec(BaseModel):
                 raise ValueError(f"{other_name}: an {self.kind} takes no {other_name}")
         if self.credit_policy is not None and self.kind is not AgreementKind.SLA:
             raise ValueError("creditPolicy: only an SLA owes service credits")
+        if self.indemnity_percent is not None and self.kind is AgreementKind.SLA:
+            raise ValueError(
+                "indemnityPercent: only an OLA or UC carries a share of SLA credits; "
+                "leave it out for an SLA"
+            )
         if self.kind is AgreementKind.SLA and self.underpins:
             raise ValueError("underpins: an SLA underpins nothing; OLAs and UCs underpin SLAs")
         if self.kind is not AgreementKind.SLA:
@@ -597,6 +613,8 @@ class Agreement:
     """An SLA's level (SERVICE when none was given); None for an OLA or UC."""
     parent_lineage: str | None = None
     """The lineage of an SLA's parent SLA (`hub.domain.levels`)."""
+    indemnity_percent: float | None = None
+    """An OLA's or UC's share of the credits of the SLAs it underpins."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.domain.handoffs import Assignment, first_handoff
 from hub.domain.models import ComponentKind, LifecycleStatus
 
 
@@ -110,6 +111,10 @@ class SourceIncident(_SourceRecord):
     `component_refs` are external-ref keys (``source:externalId``) of the affected
     services and CIs; they may belong to another source than the incident's own
     (a Jira issue naming a ServiceNow CI).
+
+    `assignments` are the spans each team held the ticket (`hub.domain.handoffs`),
+    empty where the source does not say; without a `handed_off_at` of its own the
+    ticket's first handoff is when the team it was opened in handed it on.
     """
 
     number: str | None = None
@@ -124,8 +129,29 @@ class SourceIncident(_SourceRecord):
     responded_at: datetime | None = None
     handed_off_at: datetime | None = None
     state_history: tuple[StateChange, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
     component_refs: tuple[str, ...] = ()
     clocks: tuple[TicketClock, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_handoff(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("handed_off_at") is None:
+            spans = data.get("assignments") or ()
+            if all(isinstance(span, Assignment) for span in spans):
+                handed = first_handoff(tuple(spans))
+                if handed is not None:
+                    return {**data, "handed_off_at": handed}
+        return data
+
+    @field_validator("assignments")
+    @classmethod
+    def _utc_assignments(cls, value: tuple[Assignment, ...]) -> tuple[Assignment, ...]:
+        for span in value:
+            moments = (span.assigned_at, span.handed_off_at)
+            if any(m is not None and m.tzinfo is None for m in moments):
+                raise ValueError("assignment times must carry a time zone")
+        return value
 
     @field_validator("opened_at", "resolved_at", "closed_at", "responded_at", "handed_off_at")
     @classmethod
@@ -153,6 +179,9 @@ class SourceIncident(_SourceRecord):
                 [{"at": _iso(c.at), "state": c.state} for c in self.state_history]
             )
             if self.state_history
+            else None,
+            "assignments": json.dumps([span.to_json() for span in self.assignments])
+            if self.assignments
             else None,
             "sourceUpdatedAt": _iso(self.updated_at),
             "clocks": json.dumps([c.model_dump(mode="json") for c in self.clocks]),

@@ -20,7 +20,7 @@ from hub.graph.repositories.agreements import objective_from_props
 from hub.graph.repositories.objectives import ObjectiveRepository
 from hub.graph.repositories.telemetry import Discrepancy, TelemetryRepository
 from hub.graph.repositories.violations import Violation, ViolationFilter, ViolationRepository
-from hub.settings import SloSettings
+from hub.settings import RemediationSettings, SloSettings
 
 
 class ServiceLevels:
@@ -75,9 +75,15 @@ class ServiceLevels:
         return [found.get(key, []) for key in keys]
 
     async def assess(
-        self, at: datetime, agreement_ids: Sequence[str] | None = None
+        self,
+        at: datetime,
+        agreement_ids: Sequence[str] | None = None,
+        policy: RemediationSettings | None = None,
     ) -> list[Breach]:
-        return await vi.assess_violations(self._graph, self._settings, at, agreement_ids)
+        """Assess violations at `at`; `policy` sets the deadlines of new remediations."""
+        return await vi.assess_violations(
+            self._graph, self._settings, at, agreement_ids, policy=policy
+        )
 
     async def violations(
         self,

@@ -2,7 +2,9 @@
 
 Buckets are stored per objective under a source key: the connector's name for the
 primary measurement (e.g. ``prometheus``), and ``<connector>:secondary`` for a
-secondary one, so one connector may even be both.
+secondary one, so one connector may even be both. An objective that no connector
+measures is measured by the points pushed to it (`POST /api/v1/measurements`), stored
+under ``push`` (`TelemetrySources.read_keys`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.domain.models import Objective
+from hub.domain.push import PUSH_SOURCE
 from hub.settings import TelemetryBinding
 
 PRIMARY, SECONDARY = "primary", "secondary"
@@ -28,6 +31,12 @@ class TelemetrySources:
     @property
     def keys(self) -> list[str]:
         return [k for k in (self.primary, self.secondary) if k is not None]
+
+    @property
+    def read_keys(self) -> list[str]:
+        """The keys status reads, primary first: pushed points are the primary source
+        of an objective without a connector's."""
+        return self.keys if self.primary is not None else [PUSH_SOURCE, *self.keys]
 
 
 def telemetry_sources(

@@ -7,6 +7,14 @@ service holding them) and turn each into a settled outcome on the configured
 business-hours calendar (or the supported hours of their agreement, which replace
 it), paused in the configured states.
 
+Handoff time: the clock of an OLA's HANDOFF_TIME objective runs, for each ticket, from
+when the agreement's provider team got it (its first span in the ticket's
+`assignments`, `hub.domain.handoffs`) to when that team handed it on (else the
+ticket's resolution); a ticket the team never held is not counted, and a ticket
+without any assignment history keeps the fallback below (opening to first handoff or
+resolution). Objectives of agreements without a provider team (SLAs) time the first
+handoff (`handedOffAt`).
+
 Approved exceptions (`hub.graph.repositories.exceptions`) of the components an
 objective answers for are left out of it: telemetry buckets inside one are excused
 (`BucketSeries.excusing`), and ticket clocks stop in it. They are read in one
@@ -17,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +39,7 @@ from hub.domain.business_time import (
     ticket_buckets,
     ticket_outcome,
 )
+from hub.domain.handoffs import Assignment
 from hub.domain.models import Indicator, Objective
 from hub.domain.windows import Window, objective_window, snap
 from hub.engine.sources import telemetry_sources
@@ -81,8 +90,12 @@ def measured_span(objective: Objective, at: datetime) -> tuple[Window, Window]:
 
 @dataclass(frozen=True, slots=True)
 class TicketRules:
+    """How ticket clocks run for one objective. `handoff_team`: the keys naming the
+    provider team of its agreement (external-ref keys and its id), None without one."""
+
     calendar: BusinessCalendar
     pause_states: frozenset[str]
+    handoff_team: frozenset[str] | None = None
 
     @classmethod
     def of(cls, settings: SloSettings) -> TicketRules:
@@ -95,7 +108,12 @@ class TicketRules:
         hours = support_hours_from_json(stored)
         if hours is None:
             return self
-        return TicketRules(calendar=hours.calendar(), pause_states=self.pause_states)
+        return replace(self, calendar=hours.calendar())
+
+    def for_provider_team(self, keys: frozenset[str] | None) -> TicketRules:
+        """The rules for the objectives of an agreement provided by the team these
+        keys name (`StatusEngine.provider_teams`); None: no provider team."""
+        return replace(self, handoff_team=keys)
 
 
 def ticket_outcomes(
@@ -150,6 +168,15 @@ def ticket_times(
         return None
     stops = (from_iso(ticket.get(field)) for field in TICKET_STOPS[objective.indicator])
     stop = next((s for s in stops if s is not None), None)
+    if objective.indicator is Indicator.HANDOFF_TIME and rules.handoff_team is not None:
+        spans = ticket_assignments(ticket)
+        if spans:
+            held = provider_span(spans, rules.handoff_team)
+            if held is None:
+                return None  # the provider team never had it: not its handoff
+            ends = (from_iso(ticket.get(field)) for field in ("resolvedAt", "closedAt"))
+            opened = held.assigned_at
+            stop = held.handed_off_at or next((e for e in ends if e is not None), None)
     history = json.loads(ticket.get("stateHistory") or "[]")
     pauses = pauses_from_states(
         [(datetime.fromisoformat(h["at"]), h["state"]) for h in history],
@@ -157,6 +184,20 @@ def ticket_times(
         until=stop or now,
     )
     return TicketTimes(opened, stop, pauses)
+
+
+def ticket_assignments(ticket: dict[str, Any]) -> tuple[Assignment, ...]:
+    """The ticket's stored assignment history (JSON text; empty when unknown)."""
+    return tuple(Assignment.from_json(raw) for raw in json.loads(ticket.get("assignments") or "[]"))
+
+
+def provider_span(spans: Sequence[Assignment], team: frozenset[str]) -> Assignment | None:
+    """The first span held by the team `team` names: a span's team ref (a key
+    ``source:externalId``) matches one of the team's external-ref keys, or names the
+    team's own id as its external id."""
+    return next(
+        (s for s in spans if s.team_ref in team or s.team_ref.partition(":")[2] in team), None
+    )
 
 
 class StatusEngine:
@@ -223,17 +264,27 @@ class StatusEngine:
             for o, series in zip(objectives, await self.series(objectives, at), strict=True)
         ]
 
+    async def provider_teams(self, objectives: Sequence[Objective]) -> dict[str, frozenset[str]]:
+        """For each HANDOFF_TIME objective whose agreement has a provider team (an OLA),
+        the keys naming that team: its external-ref keys and its id."""
+        wanted = [o.id for o in objectives if o.indicator is Indicator.HANDOFF_TIME]
+        if not wanted:
+            return {}
+        rows = await self._graph.read(q.OBJECTIVE_PROVIDER_TEAMS, ids=wanted)
+        return {row["id"]: frozenset([row["teamId"], *row["refs"]]) for row in rows}
+
     async def _telemetry_series(
         self, objectives: Sequence[Objective], span: Window
     ) -> dict[str, BucketSeries]:
         sources = {o.id: telemetry_sources(o, self._settings.bindings) for o in objectives}
-        wanted = [(o.id, key) for o in objectives for key in sources[o.id].keys]
+        wanted = [(o.id, key) for o in objectives for key in sources[o.id].read_keys]
         stored = await self._telemetry.many_series(wanted, span) if wanted else {}
         found = {}
         for objective in objectives:
             # Secondary first, so that the primary wins wherever it has data. Stored
             # series span whole days around `span`; one source needs no overlay at all.
-            layers = [stored[(objective.id, key)] for key in reversed(sources[objective.id].keys)]
+            keys = sources[objective.id].read_keys
+            layers = [stored[(objective.id, key)] for key in reversed(keys)]
             series = layers[0] if layers else BucketSeries.empty(span.start, span.end)
             for layer in layers[1:]:
                 series = series.overlay(layer)
@@ -255,7 +306,13 @@ class StatusEngine:
             **{"from": to_iso(span.start), "to": to_iso(at)},
         )
         tickets = {row["id"]: row["tickets"] for row in rows}
-        rules = {row["id"]: self._rules.for_support_hours(row["supportHours"]) for row in rows}
+        teams = await self.provider_teams(objectives)
+        rules = {
+            row["id"]: self._rules.for_support_hours(row["supportHours"]).for_provider_team(
+                teams.get(row["id"])
+            )
+            for row in rows
+        }
         return {
             o.id: ticket_buckets(
                 ticket_outcomes(

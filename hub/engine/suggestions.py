@@ -161,10 +161,13 @@ class SuggestionEngine:
         )
         by_id = {row["id"]: row for row in rows}
         excused = await self._status.excused(tickets, span, span.end)
+        teams = await self._status.provider_teams(tickets)
         found: dict[str, list[float]] = {}
         for objective in tickets:
             row = by_id.get(objective.id)
-            rules = self._ticket_rules.for_support_hours(row["supportHours"] if row else None)
+            rules = self._ticket_rules.for_support_hours(
+                row["supportHours"] if row else None
+            ).for_provider_team(teams.get(objective.id))
             found[objective.id] = ticket_clocks(
                 objective,
                 row["tickets"] if row else [],

@@ -16,13 +16,16 @@ closed, and assessing again with the same data changes nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from hub.domain.breaches import Breach, CreditPolicy, CreditTier, SeverityRules, assess
-from hub.domain.models import CreditPolicySpec, Tier
+from hub.domain.buckets import BucketSeries
+from hub.domain.evidence import credit_policy_content, severity_rules_content
+from hub.domain.models import CreditPolicySpec, Objective, Tier
 from hub.domain.terms_in_force import part_in_force, prorated, version_end
 from hub.domain.windows import Window, calendar_periods, snap
 from hub.engine.status import StatusEngine
@@ -31,7 +34,7 @@ from hub.graph.cypher import service_levels as q
 from hub.graph.ids import Clock, from_iso, system_clock, to_iso
 from hub.graph.repositories.agreements import credit_policy_from_json, objective_from_props
 from hub.graph.repositories.violations import PeriodVerdict, Violation, ViolationRepository
-from hub.settings import SloSettings
+from hub.settings import RemediationSettings, SloSettings
 
 __all__ = ["Violation", "assess_violations", "credit_policy", "highest_tier", "severity_rules"]
 
@@ -89,6 +92,85 @@ def in_force_over(row: Mapping[str, Any]) -> tuple[datetime | None, datetime | N
     return max(start, ancestor_start), min(ends) if ends else None
 
 
+def _days(series: BucketSeries, part: Window) -> list[dict[str, Any]]:
+    """The part's good and total per UTC day (the evidence of a verdict)."""
+    days = []
+    day = part.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < part.end:
+        span = Window(max(day, part.start), min(day + timedelta(days=1), part.end))
+        tally = series.tally(span)
+        days.append({"day": day.date().isoformat(), "good": tally.good, "total": tally.total})
+        day += timedelta(days=1)
+    return days
+
+
+def _incidents(tickets: Sequence[Mapping[str, Any]], part: Window) -> list[dict[str, Any]]:
+    """The tickets of what the agreement covers that were open during the part."""
+    start, end = to_iso(part.start), to_iso(part.end)
+    counted = [
+        {
+            "id": t.get("id"),
+            "number": t.get("number"),
+            "priority": t.get("priority"),
+            "openedAt": t.get("openedAt"),
+            "resolvedAt": t.get("resolvedAt"),
+        }
+        for t in tickets
+        if t.get("openedAt", "") < end and (t.get("resolvedAt") or end) >= start
+    ]
+    return sorted(counted, key=lambda t: (t["openedAt"] or "", t["id"] or ""))
+
+
+def evidence_of(
+    row: Mapping[str, Any],
+    objective: Objective,
+    period: Window,
+    part: Window,
+    series: BucketSeries,
+    breach: Breach,
+    tickets: Sequence[Mapping[str, Any]],
+    rules: SeverityRules,
+) -> dict[str, Any]:
+    tier = highest_tier(row["tiers"])
+    """What a verdict was drawn from, in the form `hub.domain.evidence` reads back."""
+    spec = credit_policy_from_json(row["creditPolicy"])
+    policy = credit_policy(spec)
+    fee = None if spec is None or spec.monthly_fee is None else str(spec.monthly_fee)
+    currency = getattr(spec, "currency", None)
+    props = row["objective"]
+    stored_bindings = props.get("bindings")
+    return {
+        "agreement": {
+            "id": row["agreementId"],
+            "lineage": row.get("lineage") or row["agreementId"],
+            "kind": row.get("kind") or "SLA",
+            "version": int(row["version"]),
+        },
+        "objective": {
+            "id": objective.id,
+            "name": objective.name,
+            "indicator": str(objective.indicator),
+            "target": objective.target,
+            "threshold": objective.threshold,
+            "windowKind": str(objective.window_kind),
+        },
+        "period": {"start": to_iso(period.start), "end": to_iso(period.end)},
+        "part": {"start": to_iso(part.start), "end": to_iso(part.end)},
+        "bindings": json.loads(stored_bindings) if isinstance(stored_bindings, str) else [],
+        "days": _days(series, part),
+        "incidents": _incidents(tickets, part),
+        "verdict": {
+            "measured": breach.measured,
+            "target": breach.target,
+            "severity": str(breach.severity),
+            "creditPercent": breach.credit_percent,
+        },
+        "creditPolicy": None if policy is None else credit_policy_content(policy, fee, currency),
+        "severityRules": severity_rules_content(rules),
+        "tier": None if tier is None else str(tier),
+    }
+
+
 async def assess_violations(
     graph: Graph,
     settings: SloSettings,
@@ -96,6 +178,7 @@ async def assess_violations(
     agreement_ids: Sequence[str] | None = None,
     rules: SeverityRules | None = None,
     record_clock: Clock = system_clock,
+    policy: RemediationSettings | None = None,
 ) -> list[Breach]:
     """Assess every ended period of the last `settings.assess_days`, each part by the
     SLA version in force in it, and store the violations found; returns the breaches
@@ -105,7 +188,7 @@ async def assess_violations(
     is the violations' record time: the server's, or the demo's fixed instants."""
     lookback = Window(snap(at) - timedelta(days=settings.assess_days), snap(at))
     rows = await graph.read(
-        q.SLA_OBJECTIVES_IN_FORCE_DURING,
+        q.AGREEMENT_OBJECTIVES_IN_FORCE_DURING,
         ids=None if agreement_ids is None else list(agreement_ids),
         **{"from": to_iso(lookback.start), "to": to_iso(at)},
     )
@@ -114,14 +197,12 @@ async def assess_violations(
     engine = StatusEngine(graph, settings)
     objectives = [objective_from_props(row["objective"]) for row in rows]
     series = await engine.series_between(objectives, lookback, at) if objectives else {}
-    breaches: list[Breach] = []
-    verdicts: list[PeriodVerdict] = []
+    rules = rules or severity_rules(settings)
+    found: list[tuple[Mapping[str, Any], Objective, Window, Window, Breach | None]] = []
     for row, objective in zip(rows, objectives, strict=True):
         effective_from, end = in_force_over(row)
-        policy = credit_policy(credit_policy_from_json(row["creditPolicy"]))
+        credits = credit_policy(credit_policy_from_json(row["creditPolicy"]))
         tier = highest_tier(row["tiers"])
-        # The terms that judged the part: the agreement's version number.
-        version = int(row["version"])
         for period in calendar_periods(objective.window_kind, lookback.start, lookback.end):
             if period.end > at or period.start < lookback.start:
                 continue
@@ -136,19 +217,47 @@ async def assess_violations(
                 series[objective.id].tally(part),
                 objective.target,
                 tier,
-                policy,
-                rules or severity_rules(settings),
+                credits,
+                rules,
             )
             if breach is not None and part != period:
                 breach = replace(
                     breach, credit_percent=prorated(breach.credit_percent, period, part)
                 )
-            verdicts.append(
-                PeriodVerdict(row["agreementId"], objective.id, period, version, breach, part)
-            )
-            if breach is not None:
-                breaches.append(breach)
-    await ViolationRepository(graph, clock=record_clock).record(
+            found.append((row, objective, period, part, breach))
+    # One read of the tickets of every breached objective, for the evidence.
+    breached = sorted({o.id for _, o, _, _, b in found if b is not None})
+    tickets: dict[str, list[Mapping[str, Any]]] = {}
+    if breached:
+        for ticket_row in await graph.read(
+            q.OBJECTIVE_TICKETS, ids=breached, **{"from": to_iso(lookback.start), "to": to_iso(at)}
+        ):
+            tickets[ticket_row["id"]] = ticket_row["tickets"]
+    verdicts = [
+        PeriodVerdict(
+            row["agreementId"],
+            objective.id,
+            period,
+            int(row["version"]),
+            breach,
+            part,
+            agreement_kind=row.get("kind") or "SLA",
+            evidence=None
+            if breach is None
+            else evidence_of(
+                row,
+                objective,
+                period,
+                part,
+                series[objective.id],
+                breach,
+                tickets.get(objective.id, ()),
+                rules,
+            ),
+        )
+        for row, objective, period, part, breach in found
+    ]
+    await ViolationRepository(graph, clock=record_clock, policy=policy).record(
         verdicts, f"assessment at {to_iso(at)}"
     )
-    return breaches
+    return [breach for *_, breach in found if breach is not None]

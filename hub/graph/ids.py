@@ -24,6 +24,18 @@ PREFIXES = {
     "ApiToken": "tok",
     "Violation": "vio",
     "ServiceException": "exc",
+    "Remediation": "rem",
+    "Evidence": "evd",
+    "Action": "act",
+    "Escalation": "esc",
+    "Credit": "crd",
+    "ServiceReview": "srv",
+    "AuditReport": "ard",
+    "ReportSnapshot": "rsn",
+    "ReportComment": "rcm",
+    "DistributionList": "dls",
+    "ReportAnomaly": "ran",
+    "ChangeRequest": "chr",
 }
 _KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 

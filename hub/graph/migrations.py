@@ -12,21 +12,31 @@ from dataclasses import dataclass
 
 from hub.graph.client import Graph
 from hub.graph.cypher import Cypher
+from hub.graph.cypher import actions as acq
 from hub.graph.cypher import agreements as agq
 from hub.graph.cypher import audit as aq
 from hub.graph.cypher import cases as cq
+from hub.graph.cypher import change_requests as chq
+from hub.graph.cypher import credits as crq
+from hub.graph.cypher import distribution as dq
+from hub.graph.cypher import escalations as esq
 from hub.graph.cypher import exceptions as xq
 from hub.graph.cypher import identity as iq
 from hub.graph.cypher import levels as lq
 from hub.graph.cypher import notifications as nq
 from hub.graph.cypher import objectives as oq
+from hub.graph.cypher import periodic_audit as paq
+from hub.graph.cypher import remediation as remq
+from hub.graph.cypher import reports as rpq
 from hub.graph.cypher import reviews as rq
 from hub.graph.cypher import schema as q
+from hub.graph.cypher import service_reviews as srq
 from hub.graph.cypher import telemetry as tq
 from hub.graph.ids import utc_now
 from hub.graph.repositories.agreements import version_agreements
 from hub.graph.repositories.audit import chain_unsequenced_records
 from hub.graph.repositories.identity import assign_token_ids
+from hub.graph.repositories.remediation import remediations_for_legacy_violations
 from hub.graph.repositories.violations import violations_to_revisions
 
 log = logging.getLogger(__name__)
@@ -178,6 +188,52 @@ MIGRATIONS: tuple[Migration, ...] = (
             cq.CASE_SUBJECT_KEY_UNIQUE,
             cq.CASE_STATE_INDEX,
             cq.CASE_SUBJECT_INDEX,
+        ),
+    ),
+    Migration(
+        15,
+        "remediation of violations",
+        # One remediation per violated period (its key); violations recorded before
+        # remediation existed get theirs, detected when they were recorded.
+        (
+            remq.REMEDIATION_ID_UNIQUE,
+            remq.REMEDIATION_KEY_UNIQUE,
+            remq.REMEDIATION_STATUS_INDEX,
+            remq.REMEDIATION_VIOLATION_INDEX,
+            remq.EVIDENCE_ID_UNIQUE,
+        ),
+        data=remediations_for_legacy_violations,
+    ),
+    Migration(
+        16,
+        "remediation and reporting records",
+        # The unique step key is what keeps two hub processes from escalating one
+        # missed step twice (`hub.sync.escalations`).
+        (
+            crq.CREDIT_ID_UNIQUE,
+            acq.ACTION_ID_UNIQUE,
+            acq.ACTION_SUBJECT_INDEX,
+            acq.ACTION_STATUS_INDEX,
+            esq.ESCALATION_STEP_UNIQUE,
+            esq.ESCALATION_SUBJECT_INDEX,
+            srq.SERVICE_REVIEW_ID_UNIQUE,
+            paq.AUDIT_REPORT_ID_UNIQUE,
+            paq.AUDIT_REPORT_PERIOD_INDEX,
+            chq.CHANGE_REQUEST_ID_UNIQUE,
+            dq.DISTRIBUTION_LIST_ID_UNIQUE,
+            dq.DISTRIBUTION_RUN_KEY_UNIQUE,
+            dq.DISTRIBUTION_RUN_LIST_INDEX,
+            dq.REPORT_ANOMALY_KEY_UNIQUE,
+            dq.REPORT_ANOMALY_PERIOD_INDEX,
+            # A finished month of an objective is summed from its telemetry days.
+            rpq.REPORT_TELEMETRY_DAY_OBJECTIVE_INDEX,
+            rpq.REPORT_SNAPSHOT_ID_UNIQUE,
+            rpq.REPORT_SNAPSHOT_SEQUENCE_INDEX,
+            rpq.REPORT_FILE_KEY_UNIQUE,
+            rpq.REPORT_FILE_SNAPSHOT_INDEX,
+            rpq.REPORT_COMMENT_ID_UNIQUE,
+            rpq.REPORT_COMMENT_SERVICE_INDEX,
+            rpq.REPORT_SNAPSHOT_HEAD_KEY_UNIQUE,
         ),
     ),
 )

@@ -24,9 +24,11 @@ from hub.schema.agreements.types import (
 from hub.schema.audit.queries import AuditQueries
 from hub.schema.audit.types import AuditRecord
 from hub.schema.base import DATETIME_SCALAR, DateTime
+from hub.schema.change_requests import ChangeRequestMutations, ChangeRequestQueries
 from hub.schema.components.mutations import ComponentMutations
 from hub.schema.components.queries import ComponentQueries
 from hub.schema.components.types import ConfigurationItem, Service
+from hub.schema.distribution import DistributionMutations, DistributionQueries
 from hub.schema.errors import ErrorPolicy, HubSchema
 from hub.schema.exceptions.mutations import ExceptionMutations
 from hub.schema.exceptions.queries import ExceptionQueries
@@ -34,10 +36,18 @@ from hub.schema.limits import RequestLimits
 from hub.schema.nodes import NodeQueries
 from hub.schema.parties.queries import PartyQueries
 from hub.schema.parties.types import Customer, Team, Vendor
+from hub.schema.remediation.actions import ActionMutations
+from hub.schema.remediation.credits import CreditMutations, CreditQueries
+from hub.schema.remediation.performance import PerformanceQueries
+from hub.schema.remediation.reviews import ServiceReviewMutations, ServiceReviewQueries
+from hub.schema.remediation.trends import TrendQueries
+from hub.schema.remediation.workflow import RemediationMutations, RemediationQueries
+from hub.schema.reports import ReportMutations, ReportQueries
 from hub.schema.service_levels.ownership import OwnershipMutations
 from hub.schema.service_levels.queries import ServiceLevelQueries
 from hub.schema.service_levels.suggestions import SuggestionQueries
 from hub.schema.service_levels.types import Violation
+from hub.schema.subscriptions import Subscription
 from hub.schema.sync.queries import SyncMutations, SyncQueries
 from hub.schema.traversals.queries import TraversalQueries
 from hub.settings import ApiSettings
@@ -56,6 +66,14 @@ class Query(
     AuditQueries,
     ExceptionQueries,
     TemplateQueries,
+    RemediationQueries,
+    CreditQueries,
+    ServiceReviewQueries,
+    PerformanceQueries,
+    TrendQueries,
+    ChangeRequestQueries,
+    DistributionQueries,
+    ReportQueries,
 ):
     pass
 
@@ -68,6 +86,13 @@ class Mutation(
     ExceptionMutations,
     ComponentMutations,
     OwnershipMutations,
+    RemediationMutations,
+    CreditMutations,
+    ActionMutations,
+    ServiceReviewMutations,
+    ChangeRequestMutations,
+    DistributionMutations,
+    ReportMutations,
 ):
     pass
 
@@ -84,6 +109,7 @@ def build_schema(api: ApiSettings | None = None) -> strawberry.Schema:
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         # Types reached only through interfaces must be named to be in the schema.
         types=[
             Service,

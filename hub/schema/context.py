@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import strawberry
 
+from hub.domain.access import Scope
 from hub.domain.boards import Board
 from hub.domain.errors import FieldProblem, InvalidInputError
 from hub.domain.models import Tier
@@ -29,7 +31,39 @@ from hub.graph.repositories.reviews import ReviewRepository
 from hub.graph.repositories.sunset import SunsetRepository
 from hub.graph.repositories.sync import SyncRepository, SyncRun
 from hub.schema.loaders import Loaders
-from hub.settings import ApiSettings, SloSettings, TierMonitoringSettings
+from hub.settings import (
+    ApiSettings,
+    RemediationSettings,
+    Settings,
+    SloSettings,
+    TierMonitoringSettings,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RemediationContext:
+    """What remediation's repositories are made of for one request: the graph, the
+    token's scope, the request's clock and actor, and the settings (`settings` is None
+    where a test builds a context without them: then nothing is notified)."""
+
+    graph: Graph
+    scope: Scope
+    clock: Callable[[], datetime]
+    actor: Actor
+    policy: RemediationSettings
+    settings: Settings | None
+
+
+L = TypeVar("L")
+
+
+def loader(info: strawberry.Info[Context, None], name: str, make: Callable[[Context], L]) -> L:
+    """The request's dataloader `name`, made by `make` on first use."""
+    cache = info.context.loader_cache
+    if name not in cache:
+        cache[name] = make(info.context)
+    found: L = cache[name]
+    return found
 
 
 @dataclass(slots=True)
@@ -59,6 +93,10 @@ class Context:
     # The request's one instant (see `create`): fields that default to "now" use it, so
     # a page of them agrees and their loaders batch into one call.
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # What remediation's repositories are built from (hub.schema.remediation).
+    remediation: RemediationContext | None = None
+    # Per-request dataloaders made on first use by modules that own them (`loader`).
+    loader_cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -70,6 +108,7 @@ class Context:
         run_sync: Callable[[str], Awaitable[SyncRun]] | None = None,
         slo: SloSettings | None = None,
         boards: Sequence[Board] = (),
+        settings: Settings | None = None,
     ) -> Context:
         # The one place where a request's scope is bound: every repository that reads
         # or changes scoped records gets the token's scope here, and applies it to each
@@ -118,6 +157,14 @@ class Context:
             boards=tuple(boards),
             run_sync=run_sync,
             now=now,
+            remediation=RemediationContext(
+                graph,
+                scope,
+                clock,
+                actor,
+                settings.remediation if settings else RemediationSettings(),
+                settings,
+            ),
         )
 
     def page_size(self, first: int | None) -> int:

@@ -56,6 +56,10 @@ from hub.settings import ApiSettings
 # Root fields whose answer comes from a walk over the graph, and can be most of the
 # estate: they count as lists of the largest page size.
 WALKS = frozenset({"dependencyChain", "impact", "coverageGaps", "rootCause"})
+# Lists that only project a value computed whole before they are read (a compliance
+# report's drill-down, built once per request, hub.reports): nesting them asks for no
+# more work, so each counts as one object.
+PROJECTIONS = frozenset({("Report", "rows"), ("ReportRow", "children")})
 
 
 class RequestLimits(SchemaExtension):
@@ -229,6 +233,8 @@ class _Estimator:
         is_list = isinstance(_nullable(definition.type), GraphQLList)
         connection = "first" in definition.args
         walk = name in WALKS and parent is self.schema.query_type
+        if (getattr(parent, "name", None), name) in PROJECTIONS:
+            return 1 + self.cost(node.selection_set, child_type, None)
         if connection:
             size = self.first(node, definition)
         elif walk:

@@ -9,6 +9,7 @@ from hub.graph.ids import kind_of
 from hub.schema.agreements.types import load_agreements
 from hub.schema.audit.types import AuditRecord
 from hub.schema.base import Node
+from hub.schema.change_requests import change_request_node
 from hub.schema.components.types import load_component
 from hub.schema.context import Info
 from hub.schema.exceptions.types import ServiceException
@@ -41,6 +42,32 @@ async def resolve_node(info: Info, node_id: str) -> Node | None:
             exceptions = await info.context.exceptions.by_ids([node_id])
             exception = exceptions.get(node_id)
             return None if exception is None else ServiceException.from_domain(exception)
+        case "Credit":
+            from hub.schema.remediation.credits import credit_node
+
+            return await credit_node(info, node_id)
+        case "Action":
+            from hub.schema.remediation.actions import action_node
+
+            return await action_node(info, node_id)
+        case "ServiceReview":
+            from hub.schema.remediation.reviews import service_review_node
+
+            return await service_review_node(info, node_id)
+        case "ChangeRequest":
+            return await change_request_node(info, node_id)
+        case "ReportSnapshot":
+            from hub.schema.reports.types import snapshot_node
+
+            return await snapshot_node(info, node_id)
+        case "DistributionList":
+            from hub.schema.distribution import distribution_list_node
+
+            return await distribution_list_node(info, node_id)
+        case "ReportAnomaly":
+            from hub.schema.distribution import anomaly_node
+
+            return await anomaly_node(info, node_id)
         case "AuditRecord":
             # Audit records by id are for admins only; to anyone else they do not exist.
             if not info.context.actor.can(Role.ADMIN):

@@ -63,6 +63,7 @@ def _jira(settings: Settings) -> tuple[Connector, SourceClient]:
         component_source=jira.component_source,
         response_sla=jira.response_sla,
         page_size=jira.page_size,
+        team_field=jira.team_field,
     )
     return connector, client
 

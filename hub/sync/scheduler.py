@@ -1,7 +1,11 @@
 """Scheduled jobs inside `hub serve`: each enabled connector's sync on its interval,
 the breach assessment, the scheduled backup (`hub.sync.backups`), the
 notification dispatcher (`hub.notify`), the renewal reminders
-(`hub.sync.renewals`) and the cases in the ticketing tool (`hub.sync.cases`).
+(`hub.sync.renewals`), the cases in the ticketing tool (`hub.sync.cases`), the
+remediation jobs (`hub.sync.escalations`, `hub.sync.performance`,
+`hub.sync.periodic_audit`), report
+distribution (`hub.sync.distribution`) and, after each assessment, report anomalies
+(`hub.sync.anomalies`).
 
 A telemetry source's job runs at the shortest tier interval (`[slo.monitoring]`) when
 that is shorter than the connector's, and each run measures only the objectives whose
@@ -23,14 +27,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from hub.domain.monitoring import due_objectives, scheduled_interval
 from hub.engine.service import ServiceLevels
+from hub.events import status_events
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
 from hub.graph.repositories.ownership import OwnershipRepository
 from hub.notify.outbox import dispatch_notifications
 from hub.settings import Settings
+from hub.sync.anomalies import detect_after_assessment
 from hub.sync.backups import first_run_time, run_scheduled_backup
 from hub.sync.cases import reconcile_cases
+from hub.sync.distribution import run_due_distributions
+from hub.sync.escalations import escalate
 from hub.sync.lease import LeaseHeldError, lease_holder
+from hub.sync.performance import review_performance
+from hub.sync.periodic_audit import previous_month, run_periodic_audit
 from hub.sync.registry import connector_settings, enabled, is_telemetry
 from hub.sync.renewals import send_renewal_reminders
 from hub.sync.service import sync_now
@@ -92,11 +102,17 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
 
     async def assess() -> None:
         try:
-            breaches = await ServiceLevels(graph, settings.slo).assess(datetime.now(UTC))
+            breaches = await ServiceLevels(graph, settings.slo).assess(
+                datetime.now(UTC), policy=settings.remediation
+            )
         except GraphError as exc:
             log.error("scheduled breach assessment failed: %s", exc)
             return
         log.info("scheduled breach assessment: %d violations", len(breaches))
+        # Live status subscriptions re-read the objectives found in breach (hub.events).
+        status_events.publish(b.objective_id for b in breaches)
+        # Report anomalies of the months just assessed (docs/reporting.md).
+        await detect_after_assessment(graph, settings, datetime.now(UTC))
 
     scheduler.add_job(
         assess,
@@ -160,6 +176,27 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
             max_instances=1,
             coalesce=True,
         )
+    if settings.reporting.distribution_interval_seconds:
+
+        async def distribute() -> None:
+            try:
+                report = await run_due_distributions(graph, settings, datetime.now(UTC))
+            except GraphError as exc:  # a run not made stays due for the next
+                log.error("scheduled report distribution failed: %s", exc)
+                return
+            if report.due:
+                log.info("scheduled report distribution: %s", report)
+
+        # Runs are claimed in the graph: two hub processes never make one run twice.
+        scheduler.add_job(
+            distribute,
+            "interval",
+            seconds=settings.reporting.distribution_interval_seconds,
+            id="reports:distribute",
+            name="report distribution",
+            max_instances=1,
+            coalesce=True,
+        )
     if settings.cases.system is not None:
 
         async def cases() -> None:
@@ -181,4 +218,66 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
             max_instances=1,
             coalesce=True,
         )
+    remediation = settings.remediation
+
+    async def escalate_due() -> None:
+        try:
+            report = await escalate(graph, settings, datetime.now(UTC))
+        except GraphError as exc:  # a step not escalated now is due at the next run
+            log.error("scheduled escalation failed: %s", exc)
+            return
+        if report.escalated:
+            log.info("scheduled escalation: %s", report)
+
+    # Unique step keys keep restarts and replicas from escalating one step twice.
+    scheduler.add_job(
+        escalate_due,
+        "interval",
+        minutes=remediation.escalation_interval_minutes,
+        next_run_time=datetime.now(UTC),
+        id="remediation:escalate",
+        name="violation escalation",
+        max_instances=1,
+        coalesce=True,
+    )
+
+    async def review_parties() -> None:
+        try:
+            review = await review_performance(graph, settings, datetime.now(UTC))
+        except GraphError as exc:
+            log.error("scheduled vendor and team performance review failed: %s", exc)
+            return
+        if review.opened:
+            log.info("performance review: %d remediation actions opened", review.opened)
+
+    scheduler.add_job(
+        review_parties,
+        "interval",
+        hours=remediation.performance_interval_hours,
+        next_run_time=datetime.now(UTC),
+        id="remediation:performance",
+        name="vendor and team performance",
+        max_instances=1,
+        coalesce=True,
+    )
+
+    async def audit_last_month() -> None:
+        now = datetime.now(UTC)
+        try:
+            await run_periodic_audit(graph, settings, previous_month(now), now)
+        except GraphError as exc:
+            log.error("periodic SLA audit failed: %s", exc)
+
+    # Each replica that runs it archives a report; each later one corrects the one
+    # before (docs/remediation.md, "Periodic audits").
+    scheduler.add_job(
+        audit_last_month,
+        "cron",
+        day=remediation.audit_day_of_month,
+        hour=2,
+        id="remediation:audit",
+        name="periodic SLA audit",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler

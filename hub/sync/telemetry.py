@@ -38,6 +38,7 @@ from hub.domain.models import BudgetingMethod, Objective
 from hub.domain.sources import Quarantined
 from hub.domain.windows import BUCKET_SECONDS, Window, objective_window, snap
 from hub.engine.sources import PRIMARY, source_key, telemetry_sources
+from hub.events import status_events
 from hub.graph.client import Graph
 from hub.graph.ids import from_iso, to_iso
 from hub.graph.repositories.bindings import BindingRepository, Pin
@@ -588,11 +589,14 @@ async def run_telemetry_sync(
             if down.is_set():
                 break
             done += len(batch)
+        measured = list(spans)
         for plan in plans:
             if plan.objective.id in spans:
                 await reconcile(telemetry, plan.objective, spans[plan.objective.id], settings)
                 spans.pop(plan.objective.id)
         await telemetry.prune((now - timedelta(days=settings.retention_days)).date())
+        # Live status subscriptions re-read what this run measured (hub.events).
+        status_events.publish(measured)
         run.status = "FAILED" if failures else "SUCCEEDED"
         run.error = "; ".join(failures) or None
     return run

@@ -25,6 +25,8 @@ from fakes.jira import (
     component,
     option,
     status_item,
+    team,
+    team_item,
 )
 from fakes.server import serve_app
 from hypothesis import given
@@ -52,7 +54,7 @@ from hub.connectors.jira import (
     search_jql,
     user_zone,
 )
-from hub.domain.sources import RecordRejected, SourcePage
+from hub.domain.sources import RecordRejected, SourceIncident, SourcePage
 from hub.graph.client import Graph
 from hub.graph.repositories.sync import SyncRepository
 from hub.sync.pipeline import run_sync
@@ -971,7 +973,8 @@ async def test_status_changes_and_the_first_response_come_with_the_issues(
         (at(80), "In Progress"),
     ]
     assert found[key].responded_at == at(12)
-    assert found[key].handed_off_at is None  # Jira has no handoff time
+    assert found[key].handed_off_at is None  # no team field: no handoffs
+    assert found[key].assignments == ()
     assert [(c.at, c.state) for c in found[plain].state_history] == [(at(1), "Open")]
     assert found[plain].responded_at is None
     [search] = searches(fake)
@@ -1241,3 +1244,98 @@ async def test_a_sync_writes_incidents_quarantine_and_watermark(
     again = await run_sync(graph, jira)
     assert (again.status, again.quarantined) == ("SUCCEEDED", 0)
     assert await repository.quarantined(jira.name, limit=10) == []
+
+
+# ---- handoffs: the team field's changelog ---------------------------------------------------
+
+TEAM_FIELD = "customfield_10001"
+NETWORK, DATABASE, APPLICATION = (
+    team("t-net", "Network"),
+    team("t-db", "Database"),
+    team("t-app", "Application"),
+)
+
+
+def spans(incident: SourceIncident) -> list[tuple[str, datetime, datetime | None]]:
+    return [(a.team_ref, a.assigned_at, a.handed_off_at) for a in incident.assignments]
+
+
+def test_team_field_changes_are_group_changes_in_time_order() -> None:
+    created = datetime(2024, 3, 1, 7, 15, tzinfo=UTC)  # issue()'s, 08:15 +0100
+    raw = with_changelog(
+        history("101", "2024-03-01T08:25:00.000+0100", moved("Open", "In Progress")),
+        history("102", "2024-03-01T08:35:00.000+0100", team_item(TEAM_FIELD, NETWORK, DATABASE)),
+        history(
+            "103", "2024-03-01T09:10:30.000+0100", team_item(TEAM_FIELD, DATABASE, APPLICATION)
+        ),
+        **{TEAM_FIELD: APPLICATION},
+    )
+
+    record = parse_issue(raw, team_field=TEAM_FIELD)
+
+    assert spans(record) == [
+        ("jira:t-net", created, created + timedelta(minutes=20)),
+        ("jira:t-db", created + timedelta(minutes=20), created + timedelta(minutes=55.5)),
+        ("jira:t-app", created + timedelta(minutes=55.5), None),
+    ]
+    assert record.handed_off_at == created + timedelta(minutes=20)
+    assert parse_issue(raw).assignments == ()  # no team field configured
+
+
+def test_an_issue_never_moved_was_held_by_its_team_since_creation() -> None:
+    record = parse_issue(with_changelog(**{TEAM_FIELD: DATABASE}), team_field=TEAM_FIELD)
+
+    assert spans(record) == [("jira:t-db", datetime(2024, 3, 1, 7, 15, tzinfo=UTC), None)]
+    assert record.handed_off_at is None
+
+
+async def test_an_issue_handed_network_database_application_gets_its_spans(
+    fake: FakeJira, client: SourceClient
+) -> None:
+    key = fake.add_issue(created=at(0), status="Open", fields={TEAM_FIELD: NETWORK})
+    fake.reassign(key, TEAM_FIELD, DATABASE, at=at(20))
+    fake.transition(key, "In Progress", at=at(30))
+    fake.reassign(key, TEAM_FIELD, APPLICATION, at=at(55.5))
+    unassigned = fake.add_issue(created=at(1), status="Open")
+    fake.now = at(90)
+
+    pages = await collect(connector(client, team_field=TEAM_FIELD))
+
+    found = {incident.external_id: incident for page in pages for incident in page.incidents}
+    # Hand-computed: network 0-20 min, database 20-55.5 min, application since.
+    assert spans(found[key]) == [
+        ("jira:t-net", at(0), at(20)),
+        ("jira:t-db", at(20), at(55.5)),
+        ("jira:t-app", at(55.5), None),
+    ]
+    assert found[key].handed_off_at == at(20)
+    assert [c.state for c in found[key].state_history] == ["Open", "In Progress"]
+    assert found[unassigned].assignments == ()
+    [search] = searches(fake)
+    assert TEAM_FIELD in search.body["fields"]
+
+
+async def test_team_changes_of_a_cut_changelog_come_from_the_bulk_changelog(
+    client: SourceClient,
+) -> None:
+    fake = FakeJira(time_zone="Europe/Berlin", now=NOW, changelog_limit=1)
+    key = fake.add_issue(created=at(0), status="Open", fields={TEAM_FIELD: NETWORK})
+    fake.reassign(key, TEAM_FIELD, DATABASE, at=at(20))
+    fake.add_history(
+        key, [{"field": "labels", "fieldtype": "jira", "fieldId": "labels"}], at=at(30)
+    )
+    fake.reassign(key, TEAM_FIELD, APPLICATION, at=at(55.5))
+    fake.now = at(90)
+
+    with serve_app(fake.app) as url:
+        async with SourceClient("jira", url, auth=(fake.email, fake.api_token)) as own:
+            pages = await collect(connector(own, team_field=TEAM_FIELD))
+
+    [incident] = [incident for page in pages for incident in page.incidents]
+    assert spans(incident) == [
+        ("jira:t-net", at(0), at(20)),
+        ("jira:t-db", at(20), at(55.5)),
+        ("jira:t-app", at(55.5), None),
+    ]
+    [bulk] = fake.requests_for(CHANGELOG_PATH)
+    assert bulk.body["fieldIds"] == ["status", TEAM_FIELD]

@@ -4,6 +4,7 @@ into the session graph."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,11 +27,13 @@ from hub.connectors.pagerduty import (
     auth_headers,
     first_acknowledgement,
     format_time,
+    group_changes,
     parse_dependency,
     parse_incident,
     parse_service,
     priority_of,
 )
+from hub.domain.handoffs import GroupChange
 from hub.domain.models import ComponentKind, LifecycleStatus
 from hub.domain.sources import RecordRejected, SourceIncident, SourcePage
 from hub.graph.client import Graph
@@ -815,3 +818,127 @@ async def test_a_sync_writes_services_dependencies_and_incidents(
     gone = await components.lookup(source, spare[0])
     assert gone is not None
     assert (await components.by_ids([gone]))[gone].status is LifecycleStatus.DELETED
+
+
+# ---- handoffs: reassign and escalate log entries ---------------------------------------------
+
+NET, DB, APP = "PNET001", "PDB0001", "PAPP001"
+
+
+def spans(record: SourceIncident) -> list[tuple[str, datetime, datetime | None]]:
+    return [(a.team_ref, a.assigned_at, a.handed_off_at) for a in record.assignments]
+
+
+def log_entry(kind: str, at: datetime, team: str | None) -> dict[str, Any]:
+    teams = [{"id": team, "type": "team_reference"}] if team else []
+    return {"id": f"R{at:%H%M}", "type": kind, "created_at": format_time(at), "teams": teams}
+
+
+def test_an_incident_is_held_by_its_first_team_since_it_opened() -> None:
+    record = parse_incident(incident(teams=[{"id": NET, "type": "team_reference"}]))
+
+    assert spans(record) == [(f"pagerduty:{NET}", datetime(2024, 3, 1, 8, tzinfo=UTC), None)]
+    assert parse_incident(incident()).assignments == ()
+
+
+def test_team_moves_come_from_the_trigger_and_reassign_and_escalate_entries() -> None:
+    entries = [  # newest first, as PagerDuty lists them
+        log_entry("resolve_log_entry", minutes(90), APP),
+        log_entry("escalate_log_entry", minutes(55), APP),
+        log_entry("acknowledge_log_entry", minutes(30), DB),
+        log_entry("reassign_log_entry", minutes(20), DB),
+        log_entry("reassign_log_entry", minutes(21), None),  # no team: skipped
+        log_entry("trigger_log_entry", minutes(0), NET),
+    ]
+
+    assert group_changes(entries, opened_in=None, source="pd") == [
+        GroupChange(minutes(20), f"pd:{NET}", f"pd:{DB}"),
+        GroupChange(minutes(55), f"pd:{DB}", f"pd:{APP}"),
+    ]
+    # Without a team on the trigger entry, the incident's own first team opened it.
+    assert group_changes(entries[:-1], opened_in="pd:X", source="pd")[0].from_ref == "pd:X"
+
+
+async def test_an_incident_handed_network_database_application_gets_its_spans(
+    client: SourceClient, fake: FakePagerDuty
+) -> None:
+    api = fake.add_service("api")
+    opened = NOW - timedelta(hours=3)
+    handed = fake.add_incident(api, created_at=opened, team=NET)
+    fake.reassign(handed, DB, at=opened + timedelta(minutes=20))
+    fake.acknowledge(handed, at=opened + timedelta(minutes=30))
+    fake.reassign(
+        handed, APP, at=opened + timedelta(minutes=55, seconds=30), log_type="escalate_log_entry"
+    )
+    fake.resolve(handed, at=opened + timedelta(minutes=90))
+    stays = fake.add_incident(api, created_at=NOW - timedelta(hours=2), team=DB)
+    teamless = fake.add_incident(api, created_at=NOW - timedelta(hours=1))
+
+    found = incidents_of(await collect(incidents_connector(client, page_size=2)))
+
+    # Hand-computed: network 0-20 min, database 20-55.5 min, application since.
+    assert spans(found[handed]) == [
+        (f"pagerduty:{NET}", opened, opened + timedelta(minutes=20)),
+        (f"pagerduty:{DB}", opened + timedelta(minutes=20), opened + timedelta(minutes=55.5)),
+        (f"pagerduty:{APP}", opened + timedelta(minutes=55.5), None),
+    ]
+    assert found[handed].handed_off_at == opened + timedelta(minutes=20)
+    assert spans(found[stays]) == [(f"pagerduty:{DB}", NOW - timedelta(hours=2), None)]
+    assert found[teamless].assignments == ()
+    # Only the incident handed on had its own log read: 6 entries, pages of 2.
+    own = fake.requests_to(f"/incidents/{handed}/log_entries")
+    assert [(r.param("offset"), r.param("limit")) for r in own] == [
+        ("0", "2"),
+        ("2", "2"),
+        ("4", "2"),
+    ]
+    assert {r.path for r in fake.requests if r.path.startswith("/incidents/")} == {
+        f"/incidents/{handed}/log_entries"
+    }
+
+
+async def test_a_later_run_keeps_the_spans_unless_it_sees_a_handoff(
+    graph: Graph, client: SourceClient, fake: FakePagerDuty, source: str
+) -> None:
+    api = fake.add_service("api")
+    opened = NOW - timedelta(hours=2)
+    made = fake.add_incident(api, created_at=opened, team=NET)
+    fake.reassign(made, DB, at=opened + timedelta(minutes=10))
+    moved_later = fake.add_incident(api, created_at=opened, team=NET)
+    connector = PagerDutyIncidents(client, name=f"pd-{source}", source=source, clock=lambda: NOW)
+    assert (await run_sync(graph, connector)).status == "SUCCEEDED"
+    repository = SyncRepository(graph)
+    keys = [f"{source}:{made}", f"{source}:{moved_later}"]
+    before = {
+        row["props"]["externalId"]: row["props"] for row in await repository.incidents_by_keys(keys)
+    }
+    assert before[made]["handedOffAt"] == "2024-12-31T22:10:00.000000Z"
+    assert "handedOffAt" not in before[moved_later]
+
+    # The next run reads `made` again for its acknowledgement only (its spans stay as
+    # the first run wrote them) and `moved_later` for its reassignment (its whole log).
+    later = NOW + timedelta(hours=1)
+    fake.acknowledge(made, at=NOW + timedelta(minutes=5))
+    fake.reassign(moved_later, APP, at=NOW + timedelta(minutes=20))
+    fake.now = later
+    connector = PagerDutyIncidents(client, name=f"pd-{source}", source=source, clock=lambda: later)
+    assert (await run_sync(graph, connector)).status == "SUCCEEDED"
+
+    after = {
+        row["props"]["externalId"]: row["props"] for row in await repository.incidents_by_keys(keys)
+    }
+    assert after[made]["state"] == "acknowledged"
+    assert after[made]["assignments"] == before[made]["assignments"]
+    assert json.loads(after[moved_later]["assignments"]) == [
+        {
+            "team": f"{source}:{NET}",
+            "assignedAt": "2024-12-31T22:00:00.000000Z",
+            "handedOffAt": "2025-01-01T00:20:00.000000Z",
+        },
+        {
+            "team": f"{source}:{APP}",
+            "assignedAt": "2025-01-01T00:20:00.000000Z",
+            "handedOffAt": None,
+        },
+    ]
+    assert after[moved_later]["handedOffAt"] == "2025-01-01T00:20:00.000000Z"

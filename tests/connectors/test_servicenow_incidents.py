@@ -4,6 +4,7 @@ the real embedded graph, next to CIs a CMDB sync of the same source wrote)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,10 @@ from hub.connectors.servicenow import (
     INCIDENT_FIELDS,
     ServiceNowCmdb,
     ServiceNowIncidents,
+    parse_group_change,
     parse_incident,
 )
+from hub.domain.handoffs import GroupChange
 from hub.domain.models import LifecycleStatus
 from hub.domain.sources import RecordRejected
 from hub.graph.client import Graph
@@ -433,3 +436,128 @@ async def test_a_second_run_fetches_only_what_changed(
     found = await stored(graph, incidents.source, ids[0])
     props = found[ids[0]]["props"]
     assert (props["state"], props["closedAt"]) == ("Closed", "2026-03-01T09:11:07.000000Z")
+
+
+# ---- handoffs: sys_audit of assignment_group ----------------------------------------------
+
+NETWORK, DATABASE, APPLICATION = "1" * 32, "2" * 32, "3" * 32
+
+
+def test_an_incident_is_held_by_its_current_group_until_its_audit_says_more() -> None:
+    record = parse_incident(incident(assignment_group=NETWORK))
+
+    assert [(a.team_ref, a.assigned_at, a.handed_off_at) for a in record.assignments] == [
+        (f"servicenow:{NETWORK}", datetime(2026, 3, 1, 8, 15, tzinfo=UTC), None)
+    ]
+    assert record.handed_off_at is None
+
+
+def test_an_audit_row_is_a_group_change() -> None:
+    document, checkpoint, change = parse_group_change(
+        {
+            "sys_id": "9" * 32,
+            "documentkey": "a" * 32,
+            "oldvalue": NETWORK,
+            "newvalue": "",
+            "sys_created_on": "2026-03-01 09:00:00",
+            "record_checkpoint": "4",
+        },
+        source="sn",
+    )
+
+    assert (document, checkpoint) == ("a" * 32, 4)
+    assert change == GroupChange(datetime(2026, 3, 1, 9, tzinfo=UTC), f"sn:{NETWORK}", None)
+
+
+async def test_an_incident_handed_network_database_application_gets_its_spans(
+    graph: Graph, fake: FakeServiceNow, cmdb: ServiceNowCmdb, incidents: ServiceNowIncidents
+) -> None:
+    sys_ids, _ = await estate(graph, fake, cmdb)
+    handed = fake.add_incident(
+        state="2",
+        opened_at="2026-03-01 07:00:00",
+        cmdb_ci=sys_ids["db"],
+        assignment_group=NETWORK,
+    )
+    fake.reassign(handed, DATABASE, at="2026-03-01 07:20:00")
+    fake.reassign(handed, APPLICATION, at="2026-03-01 07:55:30")
+    fake.update("incident", handed, state="6", resolved_at="2026-03-01 08:30:00")
+    stays = fake.add_incident(opened_at="2026-03-01 07:10:00", assignment_group=DATABASE)
+    unassigned = fake.add_incident(opened_at="2026-03-01 07:11:00")
+    others = [fake.add_incident(assignment_group=NETWORK) for _ in range(2)]  # a 2nd page
+    fake.advance(600)
+
+    run = await run_sync(graph, incidents)
+
+    assert run.status == "SUCCEEDED", run.error
+    assert (run.fetched, run.quarantined) == (5, 0)
+    found = await stored(graph, incidents.source, handed, stays, unassigned, *others)
+    source = incidents.source
+    # Hand-computed: network 07:00-07:20, database 07:20-07:55:30, application since.
+    assert json.loads(found[handed]["props"]["assignments"]) == [
+        {
+            "team": f"{source}:{NETWORK}",
+            "assignedAt": "2026-03-01T07:00:00.000000Z",
+            "handedOffAt": "2026-03-01T07:20:00.000000Z",
+        },
+        {
+            "team": f"{source}:{DATABASE}",
+            "assignedAt": "2026-03-01T07:20:00.000000Z",
+            "handedOffAt": "2026-03-01T07:55:30.000000Z",
+        },
+        {
+            "team": f"{source}:{APPLICATION}",
+            "assignedAt": "2026-03-01T07:55:30.000000Z",
+            "handedOffAt": None,
+        },
+    ]
+    assert found[handed]["props"]["handedOffAt"] == "2026-03-01T07:20:00.000000Z"
+    assert json.loads(found[stays]["props"]["assignments"]) == [
+        {
+            "team": f"{source}:{DATABASE}",
+            "assignedAt": "2026-03-01T07:10:00.000000Z",
+            "handedOffAt": None,
+        }
+    ]
+    assert "handedOffAt" not in found[stays]["props"]
+    assert not {"assignments", "handedOffAt"} & set(found[unassigned]["props"])
+    # One audit query per page of incidents (two pages of three), for that page's sys_ids,
+    # paged like any table (three rows a request): a page whose incidents have more than
+    # three audit rows takes a second request (which page depends on the random sys_ids).
+    audits = fake.requests_for("sys_audit")
+    offsets: dict[str, list[int]] = {}
+    for request in audits:
+        offsets.setdefault(request.params["sysparm_query"], []).append(request.offset)
+    assert all(found == list(range(0, 3 * len(found), 3)) for found in offsets.values())
+    assert len(offsets) == 2  # one query per page of incidents
+    queries = {r.params["sysparm_query"] for r in audits}
+    assert len(queries) == 2
+    assert all(
+        q.startswith("tablename=incident^fieldname=assignment_group^documentkeyIN") for q in queries
+    )
+    for sys_id in (handed, stays, unassigned, *others):
+        assert sum(sys_id in query for query in queries) == 1, sys_id
+
+
+async def test_an_unreadable_audit_row_quarantines_its_incident(
+    graph: Graph, fake: FakeServiceNow, cmdb: ServiceNowCmdb, incidents: ServiceNowIncidents
+) -> None:
+    await estate(graph, fake, cmdb)
+    broken = fake.add_incident(assignment_group=NETWORK)
+    fine = fake.add_incident(assignment_group=NETWORK)
+    fake.reassign(broken, DATABASE)
+    row = next(r for r in fake.tables["sys_audit"].values() if r["newvalue"] == DATABASE)
+    fake.update("sys_audit", row["sys_id"], sys_created_on="yesterday")
+
+    run = await run_sync(graph, incidents)
+
+    assert (run.fetched, run.updated, run.quarantined) == (2, 1, 1)
+    entries = await SyncRepository(graph).quarantined(incidents.name, limit=10)
+    assert [(e.external_id, e.reason) for e in entries] == [
+        (
+            broken,
+            f"sys_audit {row['sys_id']}.sys_created_on: 'yesterday' is not YYYY-MM-DD HH:MM:SS",
+        )
+    ]
+    assert json.loads(entries[0].payload)["sys_id"] == row["sys_id"]  # the row kept
+    assert fine in await stored(graph, incidents.source, fine)

@@ -144,7 +144,7 @@ async def test_a_split_period_is_judged_by_each_version_for_its_part(
     with listening(graph) as log:
         await service.assess(utc(2026, 5, 2), [v1])
     assert not set(WRITES) & set(log.names)
-    assert log.names.count("service_levels.SLA_OBJECTIVES_IN_FORCE_DURING") == 1
+    assert log.names.count("service_levels.AGREEMENT_OBJECTIVES_IN_FORCE_DURING") == 1
     assert await listed(service, v1, v2) == [first, second]
 
     # Late data lifts version 2's part to 19,940 / 20,000 = 99.7: met by 99.5 (though

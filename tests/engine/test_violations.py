@@ -190,11 +190,15 @@ async def test_assessing_again_with_the_same_data_records_nothing(setup: Setup) 
 
     again = await listed(setup)
     assert again == first  # same revisions: ids, figures and record times
-    # Nothing written at all: no revision closed or recorded, no audit record.
+    # Nothing written at all: no revision closed or recorded, no remediation or
+    # evidence, no audit record (the breached objectives' tickets are read once, for
+    # the evidence a changed verdict would freeze).
     assert [n for n in log.names if n.startswith("service_levels.")] == [
-        "service_levels.SLA_OBJECTIVES_IN_FORCE_DURING",
+        "service_levels.AGREEMENT_OBJECTIVES_IN_FORCE_DURING",
+        "service_levels.OBJECTIVE_TICKETS",
         "service_levels.CURRENT_VIOLATIONS",
     ]
+    assert not [n for n in log.names if n.startswith("remediation.")]
     assert "audit.APPEND_AUDIT_RECORDS" not in log.names
     assert all(v.agreement_version == 1 for v in again.values())
 

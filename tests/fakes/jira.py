@@ -27,6 +27,12 @@ new ``status``; `add_history` for others, `add_raw_history` for malformed ones):
 
     fake.transition(key, "Waiting for customer", at=...)
 
+and so are moves between teams in a Team custom field (`FakeJira.reassign`, items as
+`team_item` writes them: ``fieldtype`` ``custom``, team ids in ``from``/``to``; the
+field's value is `team`'s ``{"id", "name"}``, an assumed shape)::
+
+    fake.reassign(key, "customfield_10001", team("t-db", "Database"), at=...)
+
 Wire format, and how sure we are of each point
 ----------------------------------------------
 From Atlassian's REST reference and the OpenAPI models generated from it (jira.js,
@@ -140,6 +146,8 @@ __all__ = [
     "component",
     "option",
     "status_item",
+    "team",
+    "team_item",
 ]
 
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -214,6 +222,27 @@ def status_item(before: str, after: str) -> dict[str, Any]:
         "fromString": before,
         "to": STATUS_IDS.get(after, str(10000 + len(after))),
         "toString": after,
+    }
+
+
+def team(team_id: str, name: str) -> dict[str, Any]:
+    """An Atlassian team as a Team custom field holds it (assumed shape: id and name)."""
+    return {"id": team_id, "name": name}
+
+
+def team_item(
+    field_id: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A changelog item for a change of a Team custom field: team ids in ``from``/``to``
+    (null for none), names in ``fromString``/``toString``."""
+    return {
+        "field": "Team",
+        "fieldtype": "custom",
+        "fieldId": field_id,
+        "from": before["id"] if before else None,
+        "fromString": before["name"] if before else None,
+        "to": after["id"] if after else None,
+        "toString": after["name"] if after else None,
     }
 
 
@@ -740,6 +769,25 @@ class FakeJira:
             before, issue.status = issue.status, status
             issue.updated = max(issue.updated, when)
             self._log(issue, [status_item(before, status)], when)
+
+    def reassign(
+        self,
+        key: str,
+        field_id: str,
+        to: Mapping[str, Any] | None,
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Move an issue to another team (`team`; None: none) in the Team custom field
+        `field_id` at `at` (default now), logging the change (`team_item`); its updated
+        time moves to `at` unless it is later already."""
+        with self._lock:
+            issue = self.issues[key]
+            when = (at or self._now).astimezone(UTC)
+            before = issue.fields.get(field_id)
+            issue.fields[field_id] = dict(to) if to else None
+            issue.updated = max(issue.updated, when)
+            self._log(issue, [team_item(field_id, before, to)], when)
 
     def add_history(
         self, key: str, items: Sequence[Mapping[str, Any]], *, at: datetime | None = None

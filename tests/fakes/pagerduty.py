@@ -17,7 +17,7 @@ so the hub's real httpx client runs end to end against it (serve it with
 Routes (GET only): ``/services``, ``/business_services``,
 ``/service_dependencies/technical_services/{id}``,
 ``/service_dependencies/business_services/{id}``, ``/incidents``, ``/incidents/{id}``,
-``/log_entries``.
+``/log_entries``, ``/incidents/{id}/log_entries``.
 
 Wire format, and how sure we are of each point
 ----------------------------------------------
@@ -57,6 +57,13 @@ Seen in third-party code, not in the reference:
 - 401 body ``{"error": {"message": "Unauthorized", "code": 2006}}``.
 
 Assumed (chosen here, unverified):
+
+- Teams: an incident's ``teams`` are those of the escalation policy it is on; every log
+  entry carries the incident's ``teams`` as they are after the entry's action, so a
+  ``reassign_log_entry`` (``assignees``: user references) or ``escalate_log_entry``
+  names the team the incident went to (`FakePagerDuty.reassign`), and the
+  ``trigger_log_entry`` the team it opened in (``add_incident(team=...)``).
+  ``/incidents/{id}/log_entries`` pages that incident's entries, newest first.
 
 - The 429 body ``{"error": {"message": "Rate Limit Exceeded", "code": 2020}}``, and no
   ``Retry-After`` header.
@@ -180,6 +187,10 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _team_ref(team_id: str) -> Json:
+    return {"id": team_id, "type": "team_reference", "summary": team_id}
+
+
 def _user_ref(name: str) -> Json:
     uid = "PUSER" + "".join(c for c in name.upper() if c.isalnum())[:6]
     return {"id": uid, "type": "user_reference", "summary": name}
@@ -271,6 +282,7 @@ class FakePagerDuty:
                 Route("/incidents", self._endpoint(self._list_incidents)),
                 Route("/incidents/{id}", self._endpoint(self._get_incident)),
                 Route("/log_entries", self._endpoint(self._list_log_entries)),
+                Route("/incidents/{id}/log_entries", self._endpoint(self._incident_log_entries)),
             ]
         )
 
@@ -377,9 +389,11 @@ class FakePagerDuty:
         urgency: str = "high",
         priority: str | None = None,
         incident_id: str | None = None,
+        team: str | None = None,
     ) -> str:
-        """A triggered incident on a technical service, with its trigger and notify log
-        entries; returns its id. Change it with `acknowledge`, `resolve`, `set_priority`."""
+        """A triggered incident on a technical service (its escalation policy that of
+        `team`, if given), with its trigger and notify log entries; returns its id. Change
+        it with `acknowledge`, `resolve`, `set_priority`, `reassign`."""
         with self._lock:
             iid = incident_id or self._new_id("Q")
             number = next(self._numbers)
@@ -413,7 +427,7 @@ class FakePagerDuty:
                 "urgency": urgency,
                 "priority": self._priority_ref(priority),
                 "escalation_policy": service["escalation_policy"],
-                "teams": [],
+                "teams": [_team_ref(team)] if team else [],
                 "pending_actions": [],
                 "alert_counts": {"all": 1, "triggered": 1, "resolved": 0},
                 "is_mergeable": True,
@@ -468,6 +482,33 @@ class FakePagerDuty:
             data["updated_at"] = _iso(at)
             self._add_log(incident_id, "priority_change_log_entry", at)
 
+    def reassign(
+        self,
+        incident_id: str,
+        team: str,
+        *,
+        at: datetime,
+        user: str = "Bea",
+        log_type: str = "reassign_log_entry",
+    ) -> None:
+        """Reassign the incident to `team`'s escalation policy (`log_type`
+        ``escalate_log_entry``: escalated to it), logged with `user` as the assignee."""
+        with self._lock:
+            data = self._incidents[incident_id].data
+            data["teams"] = [_team_ref(team)]
+            data["escalation_policy"] = {
+                "id": f"PEP{team.upper()[:8]}",
+                "type": "escalation_policy_reference",
+                "summary": team,
+            }
+            data["assignments"] = (
+                []
+                if data["status"] == "resolved"
+                else [{"at": _iso(at), "assignee": _user_ref(user)}]
+            )
+            data["updated_at"] = _iso(at)
+            self._add_log(incident_id, log_type, at, assignees=[_user_ref(user)])
+
     def incident(self, incident_id: str) -> Json:
         """A copy of the incident as the API shows it."""
         with self._lock:
@@ -498,11 +539,12 @@ class FakePagerDuty:
             return None
         return {"id": f"PRI{name.upper()}", "type": "priority_reference", "summary": name}
 
-    def _add_log(self, incident_id: str, log_type: str, at: datetime) -> None:
+    def _add_log(self, incident_id: str, log_type: str, at: datetime, **extra: Any) -> None:
         data = self._incidents[incident_id].data
         lid = self._new_id("R")
         self._log.append(
             {
+                **extra,
                 "id": lid,
                 "type": log_type,
                 "summary": log_type.removesuffix("_log_entry").replace("_", " ").capitalize(),
@@ -512,7 +554,7 @@ class FakePagerDuty:
                 "channel": {"type": "web_ui"},
                 "service": {"id": data["service"]["id"], "type": "service_reference"},
                 "incident": {"id": incident_id, "type": "incident_reference"},
-                "teams": [],
+                "teams": copy.deepcopy(data.get("teams") or []),
                 "contexts": [],
             }
         )
@@ -780,6 +822,20 @@ class FakePagerDuty:
         if incident is None:
             return _json(404, _error("Not Found", 2100))
         return _json(200, {"incident": incident.data})
+
+    def _incident_log_entries(self, request: Request) -> Response:
+        incident_id = request.path_params["id"]
+        if incident_id not in self._incidents:
+            return _json(404, _error("Not Found", 2100))
+        overview = request.query_params.get("is_overview") == "true"
+        chosen = [
+            entry
+            for entry in self._log
+            if entry["incident"]["id"] == incident_id
+            and not (overview and entry["type"] in OVERVIEW_EXCLUDED)
+        ]
+        chosen.sort(key=lambda e: e["created_at"], reverse=True)
+        return self._page(request, "log_entries", chosen)
 
     def _list_log_entries(self, request: Request) -> Response:
         window = self._window(request)

@@ -90,6 +90,14 @@ and every response's ``Date`` header, so a client's idea of the server time agre
 with the data (`serve_app` leaves uvicorn's own ``Date`` out). Rate-limit windows use
 the real clock, since clients sleep real time.
 
+Audit (``sys_audit``), as ServiceNow's "Viewing Sys Audit" page describes its columns:
+``tablename``, ``fieldname``, ``documentkey`` (the audited record's sys_id, a plain
+string), ``oldvalue``/``newvalue`` (a reference field's sys_ids, "" for empty),
+``user``, ``record_checkpoint`` (the record's update count) and ``sys_created_on``
+(when the change was made). Only ``incident.assignment_group`` is audited here: an
+incident added with a group gets an insert row ("" -> group, at its ``opened_at``), and
+`reassign` one per move. Queried like any table (``documentkeyIN...``, paging).
+
 Records are stored as plain dicts; change them through the helpers (`update`,
 `delete`, ...) so query results cached per data version are dropped.
 """
@@ -289,8 +297,22 @@ _BASE_COLUMNS: Mapping[str, Mapping[str, str | None]] = {
         "closed_at": None,
         "cmdb_ci": "cmdb_ci",
         "business_service": "cmdb_ci_service",
+        "assignment_group": "sys_user_group",
         "calendar_duration": None,
         "business_duration": None,
+    },
+    # One row per change of an audited field (see `FakeServiceNow.reassign`).
+    "sys_audit": {
+        **dict.fromkeys(_SYS_COLUMNS),
+        "tablename": None,
+        "fieldname": None,
+        "documentkey": None,
+        "oldvalue": None,
+        "newvalue": None,
+        "user": None,
+        "reason": None,
+        "record_checkpoint": None,
+        "internal_checkpoint": None,
     },
 }
 
@@ -533,6 +555,7 @@ class FakeServiceNow:
                 "cmdb_rel_type",
                 "cmn_location",
                 "incident",
+                "sys_audit",
                 *WRITABLE_TABLES,
             )
         }
@@ -735,7 +758,57 @@ class FakeServiceNow:
             "business_service": _wire(business_service),
         }
         record.update({k: _wire(v) for k, v in fields.items()})
-        return self._insert("incident", "incident", record, sys_id)
+        created = self._insert("incident", "incident", record, sys_id)
+        if record.get("assignment_group"):
+            # Stamped at the opening: an incident is created when it is opened.
+            group = record["assignment_group"]
+            self._audit("incident", created, "assignment_group", "", group, 0, record["opened_at"])
+        return created
+
+    def reassign(self, incident: str, group: str, *, at: str | datetime | None = None) -> None:
+        """Move an incident to another assignment group (a ``sys_user_group`` sys_id,
+        "" for none) at `at` (default `now`), as a user would: the incident changes and
+        a ``sys_audit`` row records the move."""
+        with self._lock:
+            record = self._find("incident", incident)
+            if record is None:
+                raise KeyError(f"no incident {incident}")
+            when = _wire(at) or self.now
+            old = record.get("assignment_group") or ""
+            self.update("incident", incident, assignment_group=group, sys_updated_on=when)
+            checkpoint = int(record["sys_mod_count"])
+            self._audit("incident", incident, "assignment_group", old, group, checkpoint, when)
+
+    def _audit(
+        self,
+        table: str,
+        document: str,
+        field: str,
+        old: str,
+        new: str,
+        checkpoint: int,
+        at: str | None = None,
+    ) -> None:
+        row = self._insert(
+            "sys_audit",
+            "sys_audit",
+            {
+                "tablename": table,
+                "fieldname": field,
+                "documentkey": document,
+                "oldvalue": old,
+                "newvalue": new,
+                "user": self.username,
+                "reason": "",
+                "record_checkpoint": str(checkpoint),
+                "internal_checkpoint": f"{checkpoint:016x}",
+            },
+            None,
+        )
+        if at is not None:
+            self.tables["sys_audit"][row]["sys_created_on"] = at
+            self.tables["sys_audit"][row]["sys_updated_on"] = at
+            self._data_changed()
 
     def add_record(self, table: str, *, sys_id: str | None = None, **fields: object) -> str:
         """Add a record to any other table (created on first use)."""

@@ -424,7 +424,7 @@ async def test_walks_gaps_and_service_levels_use_the_version_in_force(
         assert {g.component_id for g in found[in_force]} == {ids[exposed], ids["db"]}
         # The service-level engine judges by the SLA version in force (during a second).
         rows = await graph.read(
-            slq.SLA_OBJECTIVES_IN_FORCE_DURING,
+            slq.AGREEMENT_OBJECTIVES_IN_FORCE_DURING,
             ids=[v1, v2],
             **{"from": to_iso(moment), "to": to_iso(moment + SECOND)},
         )

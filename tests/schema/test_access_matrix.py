@@ -342,6 +342,10 @@ async def fresh_service(world: World, graph: Graph, unit: str) -> dict[str, Any]
     return {"id": await world.service_in(graph, unit)}
 
 
+async def fresh_violation(world: World, graph: Graph, unit: str) -> dict[str, Any]:
+    return {"id": await world.violation_in(graph, unit)}
+
+
 def moved_to(field: str, status: str) -> Present:
     return lambda data, world, unit: data[field]["status"] == status
 
@@ -536,6 +540,15 @@ CASES: list[Case] = [
         lambda world: {"id": UNKNOWN_IDS["Agreement"], "knownAt": KNOWN_AT},
     ),
     Case(
+        "Query.violationsOf",
+        "of-an-sla",
+        "query V($id: ID) { violationsOf(agreementId: $id) { edges { node { id } } } }",
+        ids("sla:{unit}"),
+        connection_has("violationsOf", "violation:{unit}"),
+        SCOPED,
+        unknown_id("Agreement"),
+    ),
+    Case(
         "Query.rootCause",
         "of-an-sla",
         "query R($id: ID!, $from: DateTime!, $to: DateTime!)"
@@ -622,6 +635,26 @@ CASES: list[Case] = [
         lambda data, world, unit: data["approveAgreement"]["status"] == "ACTIVE",
         from_role(Role.APPROVER, (SEES, SEES, NOT_FOUND)),
         unknown_id("Agreement"),
+    ),
+    Case(
+        "Mutation.recordRootCause",
+        "a-violation",
+        'mutation R($id: ID!) { recordRootCause(violationId: $id, summary: "matrix") { id } }',
+        ids("violation:{unit}"),
+        answered("recordRootCause"),
+        from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
+        unknown_id("Violation"),
+    ),
+    Case(
+        "Mutation.proposeTargetRevision",
+        "a-violation",
+        'mutation P($id: ID!) { proposeTargetRevision(violationId: $id, reason: "matrix",'
+        " objectives: [{indicator: AVAILABILITY, target: 99.5, windowKind: CALENDAR_MONTH}])"
+        " { id version } }",
+        fresh_violation,
+        lambda data, world, unit: data["proposeTargetRevision"]["version"] == 2,
+        from_role(Role.EDITOR, (SEES, SEES, NOT_FOUND)),
+        unknown_id("Violation"),
     ),
     Case(
         "Mutation.reviseAgreement",
@@ -742,6 +775,26 @@ CASES: list[Case] = [
         from_role(Role.ADMIN, (BAD_INPUT, BAD_INPUT, BAD_INPUT)),
     ),
 ]
+
+# Cases kept next to the features they cover; their modules import this module by its
+# name (run as a script, __main__ regenerates the doc through that module instead).
+if __name__ != "__main__":
+    import change_request_cases
+    import distribution_cases
+    import remediation_cases_actions
+    import remediation_cases_credits
+    import remediation_cases_performance
+    import report_cases
+
+    for _module in (
+        remediation_cases_credits,
+        remediation_cases_actions,
+        remediation_cases_performance,
+        change_request_cases,
+        report_cases,
+        distribution_cases,
+    ):
+        CASES.extend(_module.CASES.values())
 
 
 def served_fields(schema: strawberry.Schema) -> set[str]:
@@ -888,7 +941,15 @@ def test_the_security_doc_shows_this_matrix() -> None:
     assert shown == matrix_markdown()
 
 
-if __name__ == "__main__":
+def write_security_doc() -> None:
     text = SECURITY_DOC.read_text()
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
     SECURITY_DOC.write_text(text[:start] + "\n" + matrix_markdown() + "\n" + text[end:])
+
+
+if __name__ == "__main__":
+    # The case modules import this one by name: regenerate through that module, not
+    # through __main__, so that they and it share one CASES.
+    import test_access_matrix
+
+    test_access_matrix.write_security_doc()

@@ -344,6 +344,12 @@ TERMS: dict[str, Any] = {
     "effectiveTo": "2031-01-01T00:00:00Z",
     "customerId": "<cust-2>",
     "creditPolicy": {"tiers": [{"belowPercent": 50, "creditPercent": 1}]},
+    "creditPolicy.currency": {
+        "tiers": [{"belowPercent": 50, "creditPercent": 1}],
+        "monthlyFee": 100.5,
+        "currency": "USD",
+    },
+    "indemnityPercent": 50,
     "supportHours": {"timeZone": "Europe/Berlin", "days": [1, 2], "start": "08:00", "end": "18:00"},
     "clauses": [{"kind": "EXCLUSION", "text": "Third-party outages."}],
     "regulations": ["GDPR"],

@@ -12,6 +12,9 @@ from hub.settings import Settings
 from hub.sync.registry import enabled
 from hub.sync.scheduler import build_scheduler
 
+# Escalation, the vendor and team review, the monthly audit (docs/remediation.md).
+REMEDIATION = ("remediation:audit", "remediation:escalate", "remediation:performance")
+
 
 def test_each_enabled_connector_gets_one_non_overlapping_job(graph: Graph) -> None:
     settings = Settings(
@@ -23,6 +26,8 @@ def test_each_enabled_connector_gets_one_non_overlapping_job(graph: Graph) -> No
 
     assert sorted(jobs) == [
         "backup:scheduled",
+        *REMEDIATION,
+        "reports:distribute",
         "slo:assess",
         "sync:pagerduty",
         "sync:pagerduty-services",
@@ -45,7 +50,13 @@ def test_a_prometheus_url_schedules_its_sync_beside_the_breach_assessment(
     jobs = {job.id: job for job in build_scheduler(settings, graph).get_jobs()}
 
     assert enabled(settings) == ["prometheus"]
-    assert sorted(jobs) == ["backup:scheduled", "slo:assess", "sync:prometheus"]
+    assert sorted(jobs) == [
+        "backup:scheduled",
+        *REMEDIATION,
+        "reports:distribute",
+        "slo:assess",
+        "sync:prometheus",
+    ]
     # TIER_1 objectives are measured every 60 s by default ([slo.monitoring]), which is
     # shorter than the connector's interval: the job runs that often.
     assert jobs["sync:prometheus"].trigger.interval == timedelta(seconds=60)
@@ -53,13 +64,20 @@ def test_a_prometheus_url_schedules_its_sync_beside_the_breach_assessment(
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
 
 
-def test_no_configured_source_means_only_the_breach_assessment_and_the_backup(
+def test_no_configured_source_means_only_the_breach_assessment_backup_and_remedies(
     graph: Graph,
 ) -> None:
     settings = Settings()
     assert enabled(settings) == []
-    job, backup = build_scheduler(settings, graph).get_jobs()
+    job, backup, distribute, escalate, performance, audit = build_scheduler(
+        settings, graph
+    ).get_jobs()
     assert job.id == "slo:assess"
+    assert distribute.id == "reports:distribute"
+    assert escalate.trigger.interval == timedelta(minutes=15)
+    assert performance.trigger.interval == timedelta(hours=24)
+    assert audit.id == "remediation:audit"
+    assert str(audit.trigger) == "cron[day='5', hour='2']"
     assert job.trigger.interval == timedelta(seconds=settings.slo.assess_interval_seconds)
     assert backup.id == "backup:scheduled"
     assert backup.trigger.interval == timedelta(hours=24)

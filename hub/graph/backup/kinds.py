@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hub.graph.cypher import Cypher
 from hub.graph.cypher import backup as q
+from hub.graph.cypher import distribution as dq
 
 LabelSet = tuple[str, ...]
 """A node's labels, sorted: `("Component", "Service")`."""
@@ -89,6 +90,22 @@ KEY_LABELS: Sequence[KeyLabel] = (
     KeyLabel("NotificationAttachment", "key", q.NODES_NOTIFICATION_ATTACHMENT),
     KeyLabel("Review", "id", q.NODES_REVIEW, q.OUT_OF_REVIEW),
     KeyLabel("Case", "id", q.NODES_CASE),
+    KeyLabel("ReportSnapshot", "id", q.NODES_REPORT_SNAPSHOT),
+    KeyLabel("ReportSnapshotHead", "key", q.NODES_REPORT_SNAPSHOT_HEAD),
+    KeyLabel("ReportFile", "key", q.NODES_REPORT_FILE),
+    KeyLabel("ReportComment", "id", q.NODES_REPORT_COMMENT),
+    KeyLabel("Remediation", "id", q.NODES_REMEDIATION, q.OUT_OF_REMEDIATION),
+    KeyLabel("Evidence", "id", q.NODES_EVIDENCE),
+    KeyLabel("Credit", "id", q.NODES_CREDIT, q.OUT_OF_CREDIT),
+    KeyLabel("Action", "id", q.NODES_ACTION),
+    KeyLabel("Escalation", "id", q.NODES_ESCALATION),
+    KeyLabel("ServiceReview", "id", q.NODES_SERVICE_REVIEW, q.OUT_OF_SERVICE_REVIEW),
+    KeyLabel("AuditReport", "id", q.NODES_AUDIT_REPORT, q.OUT_OF_AUDIT_REPORT),
+    KeyLabel("AuditReportHead", "key", q.NODES_AUDIT_REPORT_HEAD),
+    KeyLabel("ChangeRequest", "id", q.NODES_CHANGE_REQUEST, q.OUT_OF_CHANGE_REQUEST),
+    KeyLabel("DistributionList", "id", dq.NODES_DISTRIBUTION_LIST),
+    KeyLabel("DistributionRun", "key", dq.NODES_DISTRIBUTION_RUN),
+    KeyLabel("ReportAnomaly", "key", dq.NODES_REPORT_ANOMALY),
 )
 KEY_LABEL_BY_NAME = {k.label: k for k in KEY_LABELS}
 
@@ -122,6 +139,22 @@ NODE_KINDS: Sequence[NodeKind] = (
     ),
     NodeKind(("Review",), "Review", q.RESTORE_REVIEWS),
     NodeKind(("Case",), "Case", q.RESTORE_CASES),
+    NodeKind(("ReportSnapshot",), "ReportSnapshot", q.RESTORE_REPORT_SNAPSHOTS),
+    NodeKind(("ReportSnapshotHead",), "ReportSnapshotHead", q.RESTORE_REPORT_SNAPSHOT_HEADS),
+    NodeKind(("ReportFile",), "ReportFile", q.RESTORE_REPORT_FILES),
+    NodeKind(("ReportComment",), "ReportComment", q.RESTORE_REPORT_COMMENTS),
+    NodeKind(("Remediation",), "Remediation", q.RESTORE_REMEDIATIONS),
+    NodeKind(("Evidence",), "Evidence", q.RESTORE_EVIDENCE),
+    NodeKind(("Credit",), "Credit", q.RESTORE_CREDITS),
+    NodeKind(("Action",), "Action", q.RESTORE_ACTIONS),
+    NodeKind(("Escalation",), "Escalation", q.RESTORE_ESCALATIONS),
+    NodeKind(("ServiceReview",), "ServiceReview", q.RESTORE_SERVICE_REVIEWS),
+    NodeKind(("AuditReport",), "AuditReport", q.RESTORE_AUDIT_REPORTS),
+    NodeKind(("AuditReportHead",), "AuditReportHead", q.RESTORE_AUDIT_REPORT_HEADS),
+    NodeKind(("ChangeRequest",), "ChangeRequest", q.RESTORE_CHANGE_REQUESTS),
+    NodeKind(("DistributionList",), "DistributionList", dq.RESTORE_DISTRIBUTION_LISTS),
+    NodeKind(("DistributionRun",), "DistributionRun", dq.RESTORE_DISTRIBUTION_RUNS),
+    NodeKind(("ReportAnomaly",), "ReportAnomaly", dq.RESTORE_REPORT_ANOMALIES),
 )
 NODE_KIND_BY_LABELS = {k.labels: k for k in NODE_KINDS}
 
@@ -146,6 +179,25 @@ RELATIONSHIP_KINDS: Sequence[RelationshipKind] = (
     RelationshipKind("AFFECTS", "Incident", "Component", q.RESTORE_AFFECTS),
     RelationshipKind("EXCUSES", "ServiceException", "Component", q.RESTORE_EXCUSES),
     RelationshipKind("REVIEWS", "Review", "Agreement", q.RESTORE_REVIEWS_REL),
+    RelationshipKind("HAS_REMEDIATION", "Agreement", "Remediation", q.RESTORE_HAS_REMEDIATION),
+    RelationshipKind("HAS_EVIDENCE", "Remediation", "Evidence", q.RESTORE_HAS_EVIDENCE),
+    RelationshipKind("PROPOSED_REVISION", "Remediation", "Agreement", q.RESTORE_PROPOSED_REVISION),
+    RelationshipKind("HAS_CREDIT", "Remediation", "Credit", q.RESTORE_HAS_CREDIT),
+    RelationshipKind("CORRECTS", "Credit", "Credit", q.RESTORE_CREDIT_CORRECTS),
+    RelationshipKind("CORRECTS", "AuditReport", "AuditReport", q.RESTORE_AUDIT_REPORT_CORRECTS),
+    RelationshipKind("HAS_ACTION", "Remediation", "Action", q.RESTORE_REMEDIATION_HAS_ACTION),
+    RelationshipKind("HAS_ACTION", "ServiceReview", "Action", q.RESTORE_SERVICE_REVIEW_HAS_ACTION),
+    RelationshipKind("HAS_ACTION", "Agreement", "Action", q.RESTORE_AGREEMENT_HAS_ACTION),
+    RelationshipKind("ESCALATED", "Remediation", "Escalation", q.RESTORE_REMEDIATION_ESCALATED),
+    RelationshipKind(
+        "ESCALATED", "ServiceReview", "Escalation", q.RESTORE_SERVICE_REVIEW_ESCALATED
+    ),
+    RelationshipKind("ESCALATED", "Agreement", "Escalation", q.RESTORE_AGREEMENT_ESCALATED),
+    RelationshipKind(
+        "HAS_SERVICE_REVIEW", "Agreement", "ServiceReview", q.RESTORE_HAS_SERVICE_REVIEW
+    ),
+    RelationshipKind("ABOUT", "ChangeRequest", "Agreement", q.RESTORE_CHANGE_REQUEST_ABOUT),
+    RelationshipKind("OPENED", "ChangeRequest", "Agreement", q.RESTORE_CHANGE_REQUEST_OPENED),
 )
 RELATIONSHIP_KIND_BY_NAME = {(k.type, k.from_label, k.to_label): k for k in RELATIONSHIP_KINDS}
 

@@ -66,7 +66,8 @@ CREATE_AGREEMENT = Cypher(
                   a.supportHours = $supportHours, a.clauses = $clauses,
                   a.regulations = $regulations, a.jurisdiction = $jurisdiction,
                   a.dataResidency = $dataResidency, a.reviewCycle = $reviewCycle,
-                  a.level = $level, a.parentLineage = $parentLineage
+                  a.level = $level, a.parentLineage = $parentLineage,
+                  a.indemnityPercent = $indemnityPercent
     WITH a
     UNWIND $objectives AS o
     MERGE (obj:Objective {id: o.id})

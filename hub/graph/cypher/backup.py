@@ -485,3 +485,277 @@ NODES_CASE = Cypher("MATCH (n:Case) RETURN labels(n) AS labels, properties(n) AS
 RESTORE_CASES = Cypher(
     "UNWIND $rows AS row MERGE (n:Case {id: row.key}) SET n += row.props RETURN count(*) AS written"
 )
+
+# Compliance reports (hub/graph/cypher/reports.py): published snapshots, their files,
+# the chain's head, and report commentary. Nodes only: a snapshot names what it
+# corrects and a comment its service by id.
+NODES_REPORT_SNAPSHOT = Cypher(
+    "MATCH (n:ReportSnapshot) RETURN labels(n) AS labels, properties(n) AS props"
+)
+NODES_REPORT_SNAPSHOT_HEAD = Cypher(
+    "MATCH (n:ReportSnapshotHead) RETURN labels(n) AS labels, properties(n) AS props"
+)
+NODES_REPORT_FILE = Cypher(
+    "MATCH (n:ReportFile) RETURN labels(n) AS labels, properties(n) AS props"
+)
+NODES_REPORT_COMMENT = Cypher(
+    "MATCH (n:ReportComment) RETURN labels(n) AS labels, properties(n) AS props"
+)
+RESTORE_REPORT_SNAPSHOTS = Cypher(
+    "UNWIND $rows AS row MERGE (n:ReportSnapshot {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_REPORT_SNAPSHOT_HEADS = Cypher(
+    "UNWIND $rows AS row MERGE (n:ReportSnapshotHead {key: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_REPORT_FILES = Cypher(
+    "UNWIND $rows AS row MERGE (n:ReportFile {key: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_REPORT_COMMENTS = Cypher(
+    "UNWIND $rows AS row MERGE (n:ReportComment {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+
+# ---- remediation (docs/remediation.md) ----------------------------------------------
+NODES_REMEDIATION = Cypher(
+    "MATCH (n:Remediation) RETURN labels(n) AS labels, properties(n) AS props"
+)
+OUT_OF_REMEDIATION = Cypher(
+    """
+    MATCH (a:Remediation)-[r]->(b)
+    RETURN a.id AS from, type(r) AS type, labels(b) AS toLabels, b.id AS toId, b.key AS toKey,
+           properties(r) AS props
+    """
+)
+RESTORE_REMEDIATIONS = Cypher(
+    "UNWIND $rows AS row MERGE (n:Remediation {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+NODES_EVIDENCE = Cypher("MATCH (n:Evidence) RETURN labels(n) AS labels, properties(n) AS props")
+RESTORE_EVIDENCE = Cypher(
+    "UNWIND $rows AS row MERGE (n:Evidence {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+NODES_CREDIT = Cypher("MATCH (n:Credit) RETURN labels(n) AS labels, properties(n) AS props")
+OUT_OF_CREDIT = Cypher(
+    """
+    MATCH (a:Credit)-[r]->(b)
+    RETURN a.id AS from, type(r) AS type, labels(b) AS toLabels, b.id AS toId, b.key AS toKey,
+           properties(r) AS props
+    """
+)
+RESTORE_CREDITS = Cypher(
+    "UNWIND $rows AS row MERGE (n:Credit {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+NODES_ACTION = Cypher("MATCH (n:Action) RETURN labels(n) AS labels, properties(n) AS props")
+RESTORE_ACTIONS = Cypher(
+    "UNWIND $rows AS row MERGE (n:Action {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+NODES_ESCALATION = Cypher("MATCH (n:Escalation) RETURN labels(n) AS labels, properties(n) AS props")
+RESTORE_ESCALATIONS = Cypher(
+    "UNWIND $rows AS row MERGE (n:Escalation {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+NODES_SERVICE_REVIEW = Cypher(
+    "MATCH (n:ServiceReview) RETURN labels(n) AS labels, properties(n) AS props"
+)
+OUT_OF_SERVICE_REVIEW = Cypher(
+    """
+    MATCH (a:ServiceReview)-[r]->(b)
+    RETURN a.id AS from, type(r) AS type, labels(b) AS toLabels, b.id AS toId, b.key AS toKey,
+           properties(r) AS props
+    """
+)
+RESTORE_SERVICE_REVIEWS = Cypher(
+    "UNWIND $rows AS row MERGE (n:ServiceReview {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+NODES_AUDIT_REPORT = Cypher(
+    "MATCH (n:AuditReport) RETURN labels(n) AS labels, properties(n) AS props"
+)
+OUT_OF_AUDIT_REPORT = Cypher(
+    """
+    MATCH (a:AuditReport)-[r]->(b)
+    RETURN a.id AS from, type(r) AS type, labels(b) AS toLabels, b.id AS toId, b.key AS toKey,
+           properties(r) AS props
+    """
+)
+RESTORE_AUDIT_REPORTS = Cypher(
+    "UNWIND $rows AS row MERGE (n:AuditReport {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+NODES_AUDIT_REPORT_HEAD = Cypher(
+    "MATCH (n:AuditReportHead) RETURN labels(n) AS labels, properties(n) AS props"
+)
+RESTORE_AUDIT_REPORT_HEADS = Cypher(
+    "UNWIND $rows AS row MERGE (n:AuditReportHead {key: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_HAS_REMEDIATION = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Agreement {id: row.from})
+    MATCH (b:Remediation {id: row.to})
+    MERGE (a)-[r:HAS_REMEDIATION]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_HAS_EVIDENCE = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Remediation {id: row.from})
+    MATCH (b:Evidence {id: row.to})
+    MERGE (a)-[r:HAS_EVIDENCE]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_PROPOSED_REVISION = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Remediation {id: row.from})
+    MATCH (b:Agreement {id: row.to})
+    MERGE (a)-[r:PROPOSED_REVISION]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_HAS_CREDIT = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Remediation {id: row.from})
+    MATCH (b:Credit {id: row.to})
+    MERGE (a)-[r:HAS_CREDIT]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_CREDIT_CORRECTS = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Credit {id: row.from})
+    MATCH (b:Credit {id: row.to})
+    MERGE (a)-[r:CORRECTS]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_AUDIT_REPORT_CORRECTS = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:AuditReport {id: row.from})
+    MATCH (b:AuditReport {id: row.to})
+    MERGE (a)-[r:CORRECTS]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_REMEDIATION_HAS_ACTION = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Remediation {id: row.from})
+    MATCH (b:Action {id: row.to})
+    MERGE (a)-[r:HAS_ACTION]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_SERVICE_REVIEW_HAS_ACTION = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:ServiceReview {id: row.from})
+    MATCH (b:Action {id: row.to})
+    MERGE (a)-[r:HAS_ACTION]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_AGREEMENT_HAS_ACTION = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Agreement {id: row.from})
+    MATCH (b:Action {id: row.to})
+    MERGE (a)-[r:HAS_ACTION]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_REMEDIATION_ESCALATED = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Remediation {id: row.from})
+    MATCH (b:Escalation {id: row.to})
+    MERGE (a)-[r:ESCALATED]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_SERVICE_REVIEW_ESCALATED = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:ServiceReview {id: row.from})
+    MATCH (b:Escalation {id: row.to})
+    MERGE (a)-[r:ESCALATED]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_AGREEMENT_ESCALATED = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Agreement {id: row.from})
+    MATCH (b:Escalation {id: row.to})
+    MERGE (a)-[r:ESCALATED]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_HAS_SERVICE_REVIEW = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:Agreement {id: row.from})
+    MATCH (b:ServiceReview {id: row.to})
+    MERGE (a)-[r:HAS_SERVICE_REVIEW]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+NODES_CHANGE_REQUEST = Cypher(
+    "MATCH (n:ChangeRequest) RETURN labels(n) AS labels, properties(n) AS props"
+)
+OUT_OF_CHANGE_REQUEST = Cypher(
+    """
+    MATCH (a:ChangeRequest)-[r]->(b)
+    RETURN a.id AS from, type(r) AS type, labels(b) AS toLabels, b.id AS toId, b.key AS toKey,
+           properties(r) AS props
+    """
+)
+RESTORE_CHANGE_REQUESTS = Cypher(
+    "UNWIND $rows AS row MERGE (n:ChangeRequest {id: row.key}) SET n += row.props "
+    "RETURN count(*) AS written"
+)
+RESTORE_CHANGE_REQUEST_ABOUT = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:ChangeRequest {id: row.from})
+    MATCH (b:Agreement {id: row.to})
+    MERGE (a)-[r:ABOUT]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)
+RESTORE_CHANGE_REQUEST_OPENED = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (a:ChangeRequest {id: row.from})
+    MATCH (b:Agreement {id: row.to})
+    MERGE (a)-[r:OPENED]->(b)
+    ON CREATE SET r += row.props
+    RETURN count(*) AS written
+    """
+)

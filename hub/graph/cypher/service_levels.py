@@ -32,18 +32,19 @@ OBJECTIVE_TICKETS = Cypher(
     """
 )
 
-# The SLA versions in force at some instant of [$from, $to), with their objectives: each
+# The agreement versions (SLAs, OLAs and UCs alike) in force at some instant of
+# [$from, $to), with their objectives: each
 # judges the part of a period it was in force in (docs/service-levels.md, "Judged by
 # the terms in force"). $ids, when given, names agreements whose whole lineages are
 # assessed (any version of a lineage stands for all of them). An objective a version
 # inherits (`hub.graph.cypher.levels`) comes with the valid time of the ancestor
 # version it is inherited from (`inherited`): it judges only while both are in force.
-SLA_OBJECTIVES_IN_FORCE_DURING = Cypher(
+AGREEMENT_OBJECTIVES_IN_FORCE_DURING = Cypher(
     """
     OPTIONAL MATCH (given:Agreement)
     WHERE $ids IS NOT NULL AND given.id IN $ids
     WITH collect(DISTINCT coalesce(given.lineage, given.id)) AS lineages
-    MATCH (a:Agreement {kind: 'SLA'})
+    MATCH (a:Agreement)
     WHERE ($ids IS NULL OR coalesce(a.lineage, a.id) IN lineages) AND """
     + validity.in_force_during("a", "$from", "$to")
     + """
@@ -51,7 +52,8 @@ SLA_OBJECTIVES_IN_FORCE_DURING = Cypher(
     WITH a, collect(c.tier) AS tiers
     MATCH (a)-[:HAS_OBJECTIVE]->(o:Objective)
     OPTIONAL MATCH (ancestor:Agreement {id: o.inheritedVersion})
-    RETURN a.id AS agreementId, a.creditPolicy AS creditPolicy,
+    RETURN a.id AS agreementId, a.kind AS kind, a.lineage AS lineage,
+           a.creditPolicy AS creditPolicy,
            a.effectiveFrom AS effectiveFrom, a.effectiveTo AS effectiveTo,
            a.sunsetAt AS sunsetAt, a.version AS version, tiers, o {.*} AS objective,
            CASE WHEN ancestor IS NULL THEN null
@@ -213,5 +215,20 @@ OBJECTIVES_BY_IDS = Cypher(
     + scope.objective_visible("o")
     + """
     RETURN o {.*} AS objective
+    """
+)
+
+# ---- handoffs
+#
+# The provider team of the agreement holding each objective (an OLA's PROVIDED_BY), with
+# the keys of its external refs: a HANDOFF_TIME objective of that agreement times the
+# tickets from when this team got them to when it handed them on (hub/engine/status.py).
+OBJECTIVE_PROVIDER_TEAMS = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (a:Agreement)-[:HAS_OBJECTIVE]->(:Objective {id: id})
+    MATCH (a)-[:PROVIDED_BY]->(t:Team)
+    OPTIONAL MATCH (ref:ExternalRef)-[:REFERS_TO]->(t)
+    RETURN id, t.id AS teamId, collect(ref.key) AS refs
     """
 )

@@ -72,7 +72,10 @@ def credit_policy_json(policy: CreditPolicySpec | None) -> str | None:
                 for t in policy.tiers
             ],
             "capPercent": policy.cap_percent,
-            "monthlyFee": policy.monthly_fee,
+            # A decimal string (money is never a float); policies stored before hold
+            # a number, which `credit_policy_from_json` reads too.
+            "monthlyFee": None if policy.monthly_fee is None else str(policy.monthly_fee),
+            "currency": policy.currency,
         }
     )
     return text
@@ -89,6 +92,7 @@ def credit_policy_from_json(text: str | None) -> CreditPolicySpec | None:
         ),
         cap_percent=data["capPercent"],
         monthly_fee=data.get("monthlyFee"),
+        currency=data.get("currency"),
     )
 
 
@@ -230,6 +234,7 @@ def agreement_from_row(
         else None,
         level=_level(props),
         parent_lineage=props.get("parentLineage"),
+        indemnity_percent=props.get("indemnityPercent"),
         last_reviewed_at=reviewed[-1] if reviewed else None,
     )
 
@@ -498,6 +503,7 @@ class AgreementRepository:
                 effective_from=spec.effective_from,
                 effective_to=spec.effective_to,
                 credit_policy=credit_policy_json(spec.credit_policy),
+                indemnity_percent=spec.indemnity_percent,
                 objectives=objectives,
                 covers=list(spec.covers),
                 counterpart_id=counterpart,
@@ -535,9 +541,11 @@ class AgreementRepository:
         governance: GovernanceTerms | None = None,
         level: SlaLevel | None = None,
         parent_lineage: str | None = None,
+        indemnity_percent: float | None = None,
     ) -> None:
         await tx.run(
             q.CREATE_AGREEMENT,
+            indemnityPercent=indemnity_percent,
             level=None if level is None else str(level),
             parentLineage=parent_lineage,
             **governance_props(governance or GovernanceTerms()),
@@ -681,6 +689,7 @@ class AgreementRepository:
                 effective_from=terms["effectiveFrom"],
                 effective_to=terms["effectiveTo"],
                 credit_policy=credit_policy_json(this.credit_policy),
+                indemnity_percent=this.indemnity_percent,
                 objectives=_with_new_ids(objectives),
                 covers=terms["covers"],
                 counterpart_id=this.counterpart_id,

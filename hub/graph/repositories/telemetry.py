@@ -116,7 +116,7 @@ class TelemetryRepository:
                     _overlay_day(good, total, series, _midnight(day))
             now = utc_now()
             rows = [
-                {"key": key, "props": _day_props(o, s, day, good, total, now)}
+                {"key": key, "props": day_props(o, s, day, good, total, now)}
                 for key, (o, s, day, good, total) in merged.items()
             ]
             await tx.run(q.UPSERT_TELEMETRY_DAYS, rows=rows)
@@ -195,7 +195,7 @@ def _overlay_day(
     total[target] = np.where(has_data, new_total, total[target])
 
 
-def _day_props(
+def day_props(
     objective_id: str, source: str, day: date, good: np.ndarray, total: np.ndarray, now: str
 ) -> dict[str, Any]:
     with_data = ~np.isnan(total)

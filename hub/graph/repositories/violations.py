@@ -34,6 +34,8 @@ from hub.graph.cypher import service_levels as q
 from hub.graph.errors import GraphError
 from hub.graph.ids import Clock, from_iso, new_id, system_clock, to_iso, utc_now
 from hub.graph.repositories.audit import write_audits
+from hub.graph.repositories.remediation import RevisionChange, on_revisions, remediation_key
+from hub.settings import RemediationSettings
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,9 @@ class PeriodVerdict:
     agreement_version: int
     breach: Breach | None
     part: Window | None = None
+    agreement_kind: str = "SLA"
+    # What the verdict was drawn from (hub.domain.evidence), frozen with a new revision.
+    evidence: Mapping[str, Any] | None = None
 
     @property
     def open_key(self) -> str:
@@ -169,6 +174,29 @@ class _Plan:
     opening: list[dict[str, Any]]
     audits: list[AuditEntry]
     revisions: Revisions
+    changes: list[RevisionChange]
+
+
+def _change(
+    verdict: PeriodVerdict,
+    violation_id: str | None,
+    figures: Mapping[str, Any] | None,
+    before: Mapping[str, Any] | None,
+) -> RevisionChange:
+    return RevisionChange(
+        key=remediation_key(
+            verdict.agreement_id, verdict.objective_id, to_iso(verdict.period.start)
+        ),
+        agreement_id=verdict.agreement_id,
+        objective_id=verdict.objective_id,
+        agreement_kind=verdict.agreement_kind,
+        period_start=verdict.period.start,
+        period_end=verdict.period.end,
+        violation_id=violation_id,
+        figures=figures,
+        previous=before,
+        evidence=None if figures is None else verdict.evidence,
+    )
 
 
 class _Moved(Exception):
@@ -215,6 +243,7 @@ def _plan(
     closing: list[dict[str, str]] = []
     opening: list[dict[str, Any]] = []
     audits: list[AuditEntry] = []
+    changes: list[RevisionChange] = []
     recorded = revised = cleared = 0
     for verdict in verdicts:
         before = current.get(verdict.open_key)
@@ -226,6 +255,7 @@ def _plan(
         if figures is None:
             if before is not None:
                 cleared += 1
+                changes.append(_change(verdict, None, None, before))
                 audits.append(
                     AuditEntry.of(
                         ACTOR,
@@ -250,6 +280,7 @@ def _plan(
                 "props": props,
             }
         )
+        changes.append(_change(verdict, props["id"], props, before))
         if before is None:
             recorded += 1
         else:
@@ -264,7 +295,7 @@ def _plan(
                 after=_audited(props),
             )
         )
-    return _Plan(closing, opening, audits, Revisions(recorded, revised, cleared))
+    return _Plan(closing, opening, audits, Revisions(recorded, revised, cleared), changes)
 
 
 def _record_time(current: Mapping[str, dict[str, Any]], clock: Clock) -> str:
@@ -281,12 +312,19 @@ class ViolationRepository:
     """Violation revisions. Reads pass `scope` (the access checkpoint: a violation is
     readable with its agreement); assessment writes are the system's."""
 
-    def __init__(self, graph: Graph, scope: Scope = UNLIMITED, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        scope: Scope = UNLIMITED,
+        clock: Clock = system_clock,
+        policy: RemediationSettings | None = None,
+    ) -> None:
         # `clock` is the record time of writes: the server's, or the instant the demo
-        # records its history at.
+        # records its history at. `policy` sets the remediation deadlines of new ones.
         self._graph = graph
         self._scope = scope
         self._clock = clock
+        self._policy = policy
 
     # ---- writes ---------------------------------------------------------------
 
@@ -310,7 +348,8 @@ class ViolationRepository:
                     raise _Moved
             if plan.opening:
                 await tx.run(q.RECORD_VIOLATIONS, rows=plan.opening)
-            await write_audits(tx, plan.audits)
+            remediations = await on_revisions(tx, plan.changes, now, self._policy)
+            await write_audits(tx, [*plan.audits, *remediations])
             return plan.revisions
 
         for attempt in range(1, _ATTEMPTS + 1):

@@ -97,6 +97,9 @@ class CreditPolicyInput:
     tiers: list[CreditTierInput]
     cap_percent: float = 100.0
     monthly_fee: float | None = None
+    currency: str | None = strawberry.field(
+        default=None, description="ISO 4217 code of the fee (EUR, USD); credits need it."
+    )
 
 
 @strawberry.input
@@ -112,6 +115,11 @@ class AgreementInput:
     effective_from: DateTime | None = None
     effective_to: DateTime | None = None
     credit_policy: CreditPolicyInput | None = None
+    indemnity_percent: float | None = strawberry.field(
+        default=None,
+        description="OLA or UC only: the share (percent) of the credits of the SLAs it "
+        "underpins that it carries, with an INDEMNIFICATION clause.",
+    )
     support_hours: SupportHoursInput | None = None
     clauses: list[ClauseInput] | None = None
     regulations: list[str] | None = None
@@ -245,7 +253,9 @@ def _spec(data: AgreementInput, template: AgreementTemplate | None = None) -> mo
                 ),
                 "cap_percent": data.credit_policy.cap_percent,
                 "monthly_fee": data.credit_policy.monthly_fee,
+                "currency": data.credit_policy.currency,
             },
+            "indemnity_percent": data.indemnity_percent,
             **{key: value for key, value in _terms(data).items() if value is not None},
         }
         if template is not None:

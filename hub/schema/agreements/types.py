@@ -303,6 +303,9 @@ class CreditPolicy:
     tiers: list[CreditTier]
     cap_percent: float
     monthly_fee: float | None
+    currency: str | None = strawberry.field(
+        default=None, description="The ISO 4217 code of the fee; credits need it."
+    )
 
 
 @strawberry.type
@@ -373,7 +376,8 @@ class ServiceLevelAgreement(Agreement):
                 for t in spec.tiers
             ],
             cap_percent=spec.cap_percent,
-            monthly_fee=spec.monthly_fee,
+            monthly_fee=None if spec.monthly_fee is None else float(spec.monthly_fee),
+            currency=spec.currency,
         )
 
     @strawberry.field
@@ -397,8 +401,16 @@ class ServiceLevelAgreement(Agreement):
         return await load_agreements(info, ids)
 
 
+_INDEMNITY = (
+    "The share (percent) of the credits of the SLAs it underpins that it carries, with an "
+    "INDEMNIFICATION clause; null: none."
+)
+
+
 @strawberry.type
 class OperationalLevelAgreement(Agreement):
+    indemnity_percent: float | None = strawberry.field(default=None, description=_INDEMNITY)
+
     @strawberry.field
     async def provider(self, info: Info) -> Team:
         team = await info.context.loaders.team.load(self.counterpart_id)
@@ -408,6 +420,8 @@ class OperationalLevelAgreement(Agreement):
 
 @strawberry.type
 class UnderpinningContract(Agreement):
+    indemnity_percent: float | None = strawberry.field(default=None, description=_INDEMNITY)
+
     @strawberry.field
     async def vendor(self, info: Info) -> Vendor:
         vendor = await info.context.loaders.vendor.load(self.counterpart_id)
@@ -447,7 +461,11 @@ def agreement_type(agreement: models.Agreement) -> Agreement:
         last_reviewed=agreement.last_reviewed_at,
         business_unit=agreement.business_unit,
         region=agreement.region,
-        **({"read": agreement} if agreement.kind is models.AgreementKind.SLA else {}),
+        **(
+            {"read": agreement}
+            if agreement.kind is models.AgreementKind.SLA
+            else {"indemnity_percent": agreement.indemnity_percent}
+        ),
     )
 
 

@@ -10,14 +10,20 @@ import strawberry
 from hub.domain import budget
 from hub.domain.breaches import Severity
 from hub.domain.budget import BudgetState
+from hub.domain.remediation import RemediationStatus
 from hub.engine.violations import Violation as ViolationRecord
 from hub.graph.errors import NotFoundError
-from hub.schema.agreements.types import Agreement, Objective, agreement_type
+from hub.graph.ids import to_iso
+from hub.graph.repositories.remediation import Remediation, remediation_key
+from hub.schema.agreements.types import Agreement, Objective, _is_customer, agreement_type
 from hub.schema.base import DateTime, Node
 from hub.schema.context import Info
 
 if TYPE_CHECKING:
     from hub.schema.components.types import Component
+    from hub.schema.remediation.actions import Action, Escalation
+    from hub.schema.remediation.credits import Credit, Indemnity
+    from hub.schema.remediation.workflow import Evidence, ViolationStatus
 
 for _enum in (BudgetState, Severity):
     strawberry.enum(_enum)
@@ -133,6 +139,140 @@ class Violation(Node):
         if found is None:
             raise NotFoundError("objective", self.objective_id)
         return Objective.from_domain(found)
+
+    # ---- its remediation (remediation.graphql) ------------------------------------
+
+    def _key(self) -> str:
+        return remediation_key(self.agreement_id, self.objective_id, to_iso(self.period_start))
+
+    async def _remediation(self, info: Info) -> Remediation:
+        from hub.schema.remediation.workflow import remediation_of
+
+        found = await remediation_of(info, self._key())
+        if found is None:
+            raise NotFoundError("violation", str(self.id))
+        return found
+
+    @strawberry.field(
+        graphql_type=Annotated[
+            "ViolationStatus", strawberry.lazy("hub.schema.remediation.workflow")
+        ],
+        description="Where the violated period's remediation stands (the period's, "
+        "whichever revision is asked).",
+    )
+    async def status(self, info: Info) -> RemediationStatus:
+        return (await self._remediation(info)).status
+
+    @strawberry.field(description="When the hub first found the period violated.")
+    async def detected_at(self, info: Info) -> DateTime:
+        return (await self._remediation(info)).detected_at
+
+    @strawberry.field(
+        description="When the root-cause analysis is due: business days from detection "
+        "by severity (settings [remediation])."
+    )
+    async def rca_due_at(self, info: Info) -> DateTime:
+        return (await self._remediation(info)).rca_due_at
+
+    @strawberry.field(description="Null for customer tokens (root cause is internal).")
+    async def root_cause_summary(self, info: Info) -> str | None:
+        if _is_customer(info):
+            return None
+        return (await self._remediation(info)).root_cause_summary
+
+    @strawberry.field
+    async def root_cause_recorded_at(self, info: Info) -> DateTime | None:
+        return (await self._remediation(info)).root_cause_recorded_at
+
+    @strawberry.field(description="The components recordRootCause named; empty for customers.")
+    async def root_cause_components(
+        self, info: Info
+    ) -> list[Annotated[Component, strawberry.lazy("hub.schema.components.types")]]:
+        from hub.schema.components.types import load_components
+
+        if _is_customer(info):
+            return []
+        ids = list((await self._remediation(info)).root_cause_component_ids)
+        return list(await load_components(info, ids)) if ids else []
+
+    @strawberry.field(
+        description="The rootCause ranking's top candidate over the period (SLAs only): a "
+        "suggestion shown, never applied. Null for customers, OLAs and UCs."
+    )
+    async def suggested_root_cause(self, info: Info) -> RootCauseCandidate | None:
+        from hub.schema.remediation.workflow import suggested_root_cause
+
+        if _is_customer(info):
+            return None
+        record = await info.context.service_levels.violations_by_ids([str(self.id)])
+        found = record.get(str(self.id))
+        return None if found is None else await suggested_root_cause(info, found)
+
+    @strawberry.field(
+        description="Frozen on detection and on every revision, oldest first; empty for customers."
+    )
+    async def evidence(
+        self, info: Info
+    ) -> list[Annotated[Evidence, strawberry.lazy("hub.schema.remediation.workflow")]]:
+        from hub.schema.remediation.workflow import evidence_of
+
+        if _is_customer(info):
+            return []
+        return await evidence_of(info, await self._remediation(info))
+
+    @strawberry.field(
+        description="Corrective and preventive actions, by due date; empty for customers."
+    )
+    async def actions(
+        self, info: Info
+    ) -> list[Annotated[Action, strawberry.lazy("hub.schema.remediation.actions")]]:
+        from hub.schema.remediation.actions import violation_actions
+
+        if _is_customer(info):
+            return []
+        return await violation_actions(info, (await self._remediation(info)).id)
+
+    @strawberry.field(
+        description="Each escalation along the matrix, oldest first; empty for customers."
+    )
+    async def escalations(
+        self, info: Info
+    ) -> list[Annotated[Escalation, strawberry.lazy("hub.schema.remediation.actions")]]:
+        from hub.schema.remediation.actions import violation_escalations
+
+        if _is_customer(info):
+            return []
+        return await violation_escalations(info, (await self._remediation(info)).id)
+
+    @strawberry.field(
+        description="The period's service credit (its latest: the original, or the latest "
+        "correction of an issued one); null without a credit policy with a fee."
+    )
+    async def credit(
+        self, info: Info
+    ) -> Annotated[Credit, strawberry.lazy("hub.schema.remediation.credits")] | None:
+        from hub.schema.remediation.credits import violation_credit
+
+        return await violation_credit(info, self._key())
+
+    @strawberry.field(
+        description="The share of this period's credit that underpinning OLAs and UCs "
+        "carry (INDEMNIFICATION); empty for customers."
+    )
+    async def indemnities(
+        self, info: Info
+    ) -> list[Annotated[Indemnity, strawberry.lazy("hub.schema.remediation.credits")]]:
+        from hub.schema.remediation.credits import violation_indemnities
+
+        return await violation_indemnities(info, self._key())
+
+    @strawberry.field(description="The DRAFT revision proposed from this violation, if any.")
+    async def target_revision(self, info: Info) -> Agreement | None:
+        from hub.schema.remediation.workflow import target_revision_of
+
+        if _is_customer(info):
+            return None
+        return await target_revision_of(info, await self._remediation(info))
 
     @classmethod
     def from_record(cls, record: ViolationRecord) -> Violation:

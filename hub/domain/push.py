@@ -1,0 +1,394 @@
+"""Measurements pushed to `POST /api/v1/measurements`: the body, its points, and the
+buckets they make. Pure.
+
+A body names one objective (by id, or `service/name`) and carries points, each either
+`good` and `total` counts or a latency `value` in the `unit` the body (or the point)
+gives::
+
+    {"objective": "obj_123", "points": [{"time": "2026-12-07T10:00:00+01:00",
+                                         "good": 998, "total": 1000}]}
+
+A body that is not such JSON is refused whole (`PushBodyError`). Its points then pass
+pulled telemetry's validation (`hub.domain.measurements`), whose functions also turn
+them into buckets:
+
+- good/total counts of an OCCURRENCES objective go through `events_from_rates` with a
+  step of one second (a point's counts are its events, as a rate times its step is);
+- good/total of a TIMESLICES objective through `timeslices` (each point is one slice);
+- latency values through `latency_good` against the objective's threshold, after
+  `per_second` has normalised them to seconds, the unit stored.
+
+A point time is placed like a pulled sample's: it closes the interval before it, so it
+counts in the bucket holding the last instant before it. A time without a UTC offset
+is refused (its zone would be a guess); one with any offset counts at that instant.
+Points refused (no offset, not finite, negative, good above total, in the future, a
+second point at one time) are reported with their reason, to be quarantined; the rest
+are kept by (objective, time), so pushing a time again replaces its point.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hub.domain import measurements
+from hub.domain.buckets import BucketSeries
+from hub.domain.errors import FieldProblem, InvalidInputError, quoted
+from hub.domain.models import BudgetingMethod, Objective
+from hub.domain.windows import BUCKET_SECONDS, EPOCH
+
+FloatArray = npt.NDArray[np.float64]
+
+DAY_SECONDS = 86_400
+# The source key pushed buckets are stored under: the primary source of an objective
+# that no connector measures (`hub.engine.sources`).
+PUSH_SOURCE = "push"
+NO_OFFSET = "time: no UTC offset; give one, e.g. 2026-12-07T10:00:00Z or 2026-12-07T11:00:00+01:00"
+Unit = Literal["ms", "s", "us"]
+
+
+class PushKind(enum.StrEnum):
+    """What a body's points carry."""
+
+    EVENTS = "EVENTS"  # good and total counts
+    LATENCY = "LATENCY"  # a latency value
+
+
+class PushBodyError(InvalidInputError):
+    """A body that is not the contract's JSON (HTTP 400; nothing is kept)."""
+
+
+# ---- the body -------------------------------------------------------------------------
+
+
+class PushedPoint(BaseModel):
+    """One point as sent: `good` and `total`, or `value` (with a `unit` here or on the body)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    time: str = Field(max_length=64)
+    good: float | None = None
+    total: float | None = None
+    value: float | None = None
+    unit: Unit | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> PushedPoint:
+        counts = self.good is not None and self.total is not None
+        if counts == (self.value is not None) or (
+            not counts and (self.good is not None or self.total is not None)
+        ):
+            raise ValueError('give "good" and "total", or a latency "value", not both')
+        if counts and self.unit is not None:
+            raise ValueError('unit: only a latency "value" has a unit')
+        return self
+
+    @property
+    def kind(self) -> PushKind:
+        return PushKind.LATENCY if self.value is not None else PushKind.EVENTS
+
+
+class PushBody(BaseModel):
+    """The body of `POST /api/v1/measurements`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    objective: str = Field(min_length=1, max_length=500)
+    unit: Unit | None = None
+    points: list[PushedPoint]
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PushBody:
+        kinds = {p.kind for p in self.points}
+        if len(kinds) > 1:
+            raise ValueError("points: send either all counts or all latency values, not both")
+        if PushKind.LATENCY in kinds:
+            unitless = [n for n, p in enumerate(self.points) if p.unit is None]
+            if self.unit is None and unitless:
+                raise ValueError(
+                    f'unit: give the latency unit ("ms", "s" or "us") on the body or on '
+                    f"point {unitless[0]}"
+                )
+        return self
+
+    @property
+    def kind(self) -> PushKind:
+        return self.points[0].kind if self.points else PushKind.EVENTS
+
+
+def parse_body(raw: bytes) -> PushBody:
+    """The body, or `PushBodyError` naming every problem (400, nothing kept)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PushBodyError([FieldProblem("body", f"not JSON: {exc}")]) from None
+    if not isinstance(value, dict):
+        raise PushBodyError(
+            [FieldProblem("body", 'send a JSON object: {"objective": ..., "points": [...]}')]
+        )
+    try:
+        return PushBody.model_validate(value)
+    except ValidationError as exc:
+        raise PushBodyError(InvalidInputError.from_validation(exc).problems) from None
+
+
+# ---- points ---------------------------------------------------------------------------
+
+
+def _frozen(values: npt.ArrayLike) -> FloatArray:
+    array = np.array(values, dtype=np.float64, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PointSet:
+    """Points of one objective, sorted by time, one per time: epoch seconds, and either
+    good and total counts or a latency in seconds (NaN in the columns a kind lacks)."""
+
+    kind: PushKind
+    times: FloatArray
+    good: FloatArray
+    total: FloatArray
+    seconds: FloatArray
+
+    @classmethod
+    def of(
+        cls,
+        kind: PushKind,
+        times: npt.ArrayLike,
+        good: npt.ArrayLike | None = None,
+        total: npt.ArrayLike | None = None,
+        seconds: npt.ArrayLike | None = None,
+    ) -> PointSet:
+        at = np.asarray(times, dtype=np.float64)
+        nothing = np.full(at.shape[0], np.nan)
+        columns = [
+            np.asarray(nothing if c is None else c, dtype=np.float64)
+            for c in (good, total, seconds)
+        ]
+        order = np.argsort(at, kind="stable")
+        if np.any(at[order][1:] == at[order][:-1]):
+            raise ValueError("times: a point set holds one point per time")
+        return cls(kind, _frozen(at[order]), *(_frozen(c[order]) for c in columns))
+
+    def __len__(self) -> int:
+        return int(self.times.shape[0])
+
+    def replaced_by(self, newer: PointSet) -> PointSet:
+        """These points with `newer`'s added; where both hold a time, `newer` wins. A set
+        of another kind replaces these altogether (the objective is measured anew)."""
+        if newer.kind is not self.kind:
+            return newer
+        keep = ~np.isin(self.times, newer.times)
+        return PointSet.of(
+            self.kind,
+            np.concatenate((self.times[keep], newer.times)),
+            np.concatenate((self.good[keep], newer.good)),
+            np.concatenate((self.total[keep], newer.total)),
+            np.concatenate((self.seconds[keep], newer.seconds)),
+        )
+
+    def by_day(self) -> dict[date, PointSet]:
+        """The points split by the UTC day of the bucket each counts in (a point at
+        midnight closes the day before's last bucket)."""
+        bucket_starts = (np.ceil(self.times / BUCKET_SECONDS) - 1) * BUCKET_SECONDS
+        day_numbers = np.floor(bucket_starts / DAY_SECONDS).astype(np.int64)
+        found: dict[date, PointSet] = {}
+        for number in np.unique(day_numbers).tolist():
+            mask = day_numbers == number
+            day = (EPOCH + timedelta(days=int(number))).date()
+            found[day] = PointSet.of(
+                self.kind,
+                self.times[mask],
+                self.good[mask],
+                self.total[mask],
+                self.seconds[mask],
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedPoint:
+    """A point refused with its reason; `at` (epoch seconds) is None for a time that
+    could not be read."""
+
+    index: int
+    time: str
+    at: float | None
+    point: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A body's points: those kept, and those refused."""
+
+    kept: PointSet
+    refused: tuple[RefusedPoint, ...] = field(default_factory=tuple)
+
+
+class PushTargetError(ValueError):
+    """The objective does not take the body's points (HTTP 400; nothing kept)."""
+
+
+def check_target(objective: Objective, kind: PushKind) -> None:
+    """Raise `PushTargetError` when `objective` cannot be measured by points of `kind`."""
+    if objective.indicator.ticket_time:
+        raise PushTargetError(
+            f"objective {objective.id} ({objective.indicator}) is measured from tickets, "
+            "not from pushed measurements"
+        )
+    if kind is PushKind.LATENCY and objective.threshold is None:
+        raise PushTargetError(
+            f"objective {objective.id} has no latency threshold to compare a value with; "
+            'push "good" and "total" counts'
+        )
+
+
+def _instant(text: str) -> float | str:
+    """Epoch seconds of an ISO-8601 time with an offset, or why it is refused."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return f"time: {quoted(text)} is not an ISO-8601 time, e.g. 2026-12-07T10:00:00Z"
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return NO_OFFSET
+    return (moment.astimezone(UTC) - EPOCH).total_seconds()
+
+
+def _measured(
+    objective: Objective,
+    kind: PushKind,
+    columns: tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> measurements.Measured:
+    """Pulled telemetry's measurement of (times, good, total, seconds) columns."""
+    times, good, total, seconds = columns
+    if kind is PushKind.LATENCY:
+        assert objective.threshold is not None, "check_target refuses this"
+        values = list(zip(times, seconds, strict=True))
+        return measurements.latency_good(values, "s", objective.threshold, start, end, now)
+    good_points = list(zip(times, good, strict=True))
+    total_points = list(zip(times, total, strict=True))
+    if objective.budgeting_method is BudgetingMethod.TIMESLICES:
+        assert objective.time_slice_target is not None
+        return measurements.timeslices(
+            good_points,
+            total_points,
+            start,
+            end,
+            now,
+            objective.time_slice_seconds or BUCKET_SECONDS,
+            objective.time_slice_target,
+        )
+    return measurements.events_from_rates(good_points, total_points, start, end, now, 1)
+
+
+def measure(
+    objective: Objective, points: PointSet, start: datetime, end: datetime, now: datetime
+) -> measurements.Measured:
+    """The buckets of [start, end) from `points`, and the points refused, exactly as
+    pulled telemetry of the same objective is measured (see the module docstring)."""
+    columns = (
+        points.times.tolist(),
+        points.good.tolist(),
+        points.total.tolist(),
+        points.seconds.tolist(),
+    )
+    return _measured(objective, points.kind, columns, start, end, now)
+
+
+def check_points(body: PushBody, objective: Objective, now: datetime) -> Checked:
+    """Split the body's points into those kept and those refused, each with its reason.
+
+    Times are read first (an offset is required); then the points pass pulled
+    telemetry's validation. Of several points at one time the first is judged as a
+    pulled sample is, and the others are refused as repeats.
+    """
+    check_target(objective, body.kind)
+    times: list[float] = []
+    readable: list[int] = []
+    refused: list[RefusedPoint] = []
+    for n, point in enumerate(body.points):
+        at = _instant(point.time)
+        if isinstance(at, str):
+            refused.append(RefusedPoint(n, point.time, None, _payload(point), at))
+        else:
+            times.append(at)
+            readable.append(n)
+    kind = body.kind
+    points = [body.points[n] for n in readable]
+    good = [p.good if p.good is not None else math.nan for p in points]
+    total = [p.total if p.total is not None else math.nan for p in points]
+    seconds = [
+        p.value / measurements.per_second(p.unit or body.unit) if p.value is not None else math.nan
+        for p in points
+    ]
+    judged = _judged(objective, kind, (times, good, total, seconds), now) if times else {}
+    first_at: dict[float, int] = {}
+    kept: list[int] = []
+    for k, (n, at) in enumerate(zip(readable, times, strict=True)):
+        reasons, repeat = judged.get(at, ([], []))
+        if at in first_at:
+            reason = "; ".join(reasons or repeat or [measurements.DUPLICATE])
+        elif reasons:
+            reason = "; ".join(reasons)
+        else:
+            first_at[at] = k
+            kept.append(k)
+            continue
+        first_at.setdefault(at, k)
+        point = body.points[n]
+        refused.append(RefusedPoint(n, point.time, at, _payload(point), reason))
+    chosen = np.asarray(kept, dtype=np.int64)
+    kept_set = PointSet.of(
+        kind,
+        np.asarray(times, dtype=np.float64)[chosen] if kept else [],
+        np.asarray(good)[chosen] if kept else [],
+        np.asarray(total)[chosen] if kept else [],
+        np.asarray(seconds)[chosen] if kept else [],
+    )
+    return Checked(kept_set, tuple(sorted(refused, key=lambda r: r.index)))
+
+
+def _judged(
+    objective: Objective,
+    kind: PushKind,
+    columns: tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]],
+    now: datetime,
+) -> dict[float, tuple[list[str], list[str]]]:
+    """Pulled telemetry's verdict on the points, by time: (reasons, repeat reasons)."""
+    # Not a PointSet: that holds one point per time, and repeats are for the check to find.
+    margin = timedelta(seconds=BUCKET_SECONDS)
+    start = datetime.fromtimestamp(min(columns[0]), UTC) - margin
+    end = datetime.fromtimestamp(max(columns[0]), UTC) + margin
+    result = _measured(objective, kind, columns, start, end, now)
+    verdict: dict[float, tuple[list[str], list[str]]] = {}
+    for rejected in result.rejected:
+        reasons, repeat = verdict.setdefault(rejected.at, ([], []))
+        target = repeat if rejected.reason.endswith(measurements.DUPLICATE) else reasons
+        if rejected.reason not in target:
+            target.append(rejected.reason)
+    return verdict
+
+
+def _payload(point: PushedPoint) -> dict[str, Any]:
+    return point.model_dump(exclude_none=True)
+
+
+def day_series(objective: Objective, points: PointSet, day: date, now: datetime) -> BucketSeries:
+    """The 288 buckets of UTC `day` from the points that count in it (`PointSet.by_day`)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return measure(objective, points, start, start + timedelta(days=1), now).series

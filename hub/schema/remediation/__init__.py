@@ -1,0 +1,2 @@
+"""Violations and remediation, credits, OLA and vendor performance
+(`remediation.graphql`)."""

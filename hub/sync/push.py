@@ -1,0 +1,185 @@
+"""Pushed measurements: a pusher token's body -> validated points -> buckets, with the
+refused points quarantined as a sync quarantines pulled ones.
+
+`push_measurements` is what `POST /api/v1/measurements` runs once the token is known
+and the body read (`hub.push` does the HTTP). In order: the body must be the contract's
+JSON (`PushBodyError`, 400); the objective it names must be one of the token's
+(`PushForbiddenError`, 403) and take its points (`PushTargetError`, 400); nothing is
+kept before these pass. Then the points are checked (`hub.domain.push.check_points`),
+the kept ones written with the buckets of the days they touch, and the refused ones
+quarantined under the connector `push` with their reason, as records
+`<objective id>|primary@<time>` (the time as sent when it cannot be read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from hub.domain.buckets import BucketSeries
+from hub.domain.push import (
+    PUSH_SOURCE,
+    PointSet,
+    PushBody,
+    RefusedPoint,
+    check_points,
+    day_series,
+    parse_body,
+)
+from hub.domain.sources import Quarantined
+from hub.domain.workflow import Actor, Role
+from hub.events import status_events
+from hub.graph.client import Graph
+from hub.graph.ids import to_iso
+from hub.graph.repositories.push import MeasureDay, PushRepository, PushTarget
+from hub.graph.repositories.sync import SyncRepository
+
+log = logging.getLogger(__name__)
+
+
+class PushForbiddenError(Exception):
+    """The token may not push to the objective the body names (HTTP 403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    """What one push did: points kept, points quarantined, and the objective."""
+
+    objective_id: str
+    accepted: int
+    quarantined: int
+
+
+class PushWriter:
+    """Writes pushed points, several concurrent pushes in one transaction.
+
+    Under load most of a push's cost is its write transaction; pushes that arrive
+    while one is being written wait for it to commit and are then written together
+    (at most `max_batch` a transaction), so the transactions per second stay few
+    however many pushes come. A push returns once its own points are committed; if
+    that transaction fails, every push in it gets the error (and none is kept: the
+    batch is one transaction). One writer per app (`hub.push` holds it).
+    """
+
+    def __init__(self, graph: Graph, max_batch: int = 64) -> None:
+        self._repository = PushRepository(graph)
+        self._max_batch = max_batch
+        self._pending: list[tuple[str, PointSet, MeasureDay, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, objective_id: str, points: PointSet, measure_day: MeasureDay) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Its error is retrieved even when the request stopped waiting for it.
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._pending.append((objective_id, points, measure_day, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        # Shielded: a request cancelled while it waits leaves the batch to finish.
+        await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            try:
+                await self._repository.store_many([(o, p, m) for o, p, m, _ in batch])
+            except Exception as exc:  # every push of the batch hears of it
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+
+def resolve(reference: str, targets: Sequence[PushTarget]) -> PushTarget:
+    """The target `reference` names among a token's: its id, or `service/name` (the
+    name of a service it answers for, then the objective's name). Anything else,
+    an objective of another token included, is `PushForbiddenError`."""
+    for target in targets:
+        if target.objective.id == reference:
+            return target
+    service, slash, name = reference.rpartition("/")
+    named = [
+        t for t in targets if slash and t.objective.name == name and service in t.service_names
+    ]
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        ids = ", ".join(t.objective.id for t in named)
+        raise PushForbiddenError(
+            f"{reference!r} names several of this token's objectives ({ids}); use the id"
+        )
+    raise PushForbiddenError(
+        f"this token may not push to {reference!r}: it pushes only to its own objectives "
+        "(hub token create --role pusher --objective ID), named by id or service/name"
+    )
+
+
+def _quarantined(objective_id: str, refused: Sequence[RefusedPoint]) -> list[Quarantined]:
+    """One record per time, naming every point refused at it (the quarantine keys its
+    records by time, as it does pulled points)."""
+    by_time: dict[str, list[RefusedPoint]] = {}
+    for r in refused:
+        at = r.time if r.at is None else to_iso(datetime.fromtimestamp(r.at, UTC))
+        by_time.setdefault(at, []).append(r)
+    return [
+        Quarantined(
+            source=PUSH_SOURCE,
+            record_type="telemetry",
+            external_id=f"{objective_id}|primary@{at}",
+            payload=json.dumps(
+                {"objective": objective_id, "points": [r.point for r in rs]}, sort_keys=True
+            ),
+            reason="; ".join(dict.fromkeys(r.reason for r in rs)),
+        )
+        for at, rs in by_time.items()
+    ]
+
+
+async def push_measurements(
+    graph: Graph,
+    actor: Actor,
+    raw: bytes,
+    now: datetime | None = None,
+    writer: PushWriter | None = None,
+) -> PushOutcome:
+    """Validate and keep one pushed body (see the module docstring); `writer` batches
+    the writes of concurrent pushes (without one, each push writes alone)."""
+    if actor.role is not Role.PUSHER:
+        raise PushForbiddenError(
+            f"only pusher tokens may push measurements; this one is {actor.role.value} "
+            "(hub token create --role pusher --objective ID)"
+        )
+    body: PushBody = parse_body(raw)
+    repository = PushRepository(graph)
+    target = resolve(body.objective, await repository.targets(sorted(actor.objectives)))
+    objective = target.objective
+    now = now or datetime.now(UTC)
+    checked = check_points(body, objective, now)
+    if len(checked.kept):
+
+        def measure_day(points: PointSet, day: date) -> BucketSeries:
+            return day_series(objective, points, day, now)
+
+        if writer is None:
+            await repository.store(objective.id, checked.kept, measure_day)
+        else:
+            await writer.store(objective.id, checked.kept, measure_day)
+        # Live status subscriptions re-read the objective (hub.events), as after a pull.
+        status_events.publish([objective.id])
+    if checked.refused:
+        rejected = _quarantined(objective.id, checked.refused)
+        await SyncRepository(graph).write_batch(PUSH_SOURCE, rejected=rejected)
+        log.info(
+            "push to %s by %s: %d points quarantined",
+            objective.id,
+            actor.user,
+            len(checked.refused),
+        )
+    return PushOutcome(objective.id, len(checked.kept), len(checked.refused))
