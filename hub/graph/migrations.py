@@ -35,6 +35,7 @@ from hub.graph.cypher import telemetry as tq
 from hub.graph.ids import utc_now
 from hub.graph.repositories.agreements import version_agreements
 from hub.graph.repositories.audit import chain_unsequenced_records
+from hub.graph.repositories.credits import roll_up_existing_credits
 from hub.graph.repositories.identity import assign_token_ids
 from hub.graph.repositories.remediation import remediations_for_legacy_violations
 from hub.graph.repositories.violations import violations_to_revisions
@@ -235,6 +236,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             rpq.REPORT_COMMENT_SERVICE_INDEX,
             rpq.REPORT_SNAPSHOT_HEAD_KEY_UNIQUE,
         ),
+    ),
+    Migration(
+        17,
+        "credit sums on remediations",
+        # violationTrends sums the credits each remediation keeps, not every credit.
+        (),
+        data=roll_up_existing_credits,
     ),
 )
 

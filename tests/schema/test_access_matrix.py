@@ -16,6 +16,7 @@ The five roles that reach the schema run in process on the real embedded graph;
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -776,25 +777,30 @@ CASES: list[Case] = [
     ),
 ]
 
-# Cases kept next to the features they cover; their modules import this module by its
-# name (run as a script, __main__ regenerates the doc through that module instead).
-if __name__ != "__main__":
-    import change_request_cases
-    import distribution_cases
-    import remediation_cases_actions
-    import remediation_cases_credits
-    import remediation_cases_performance
-    import report_cases
+# Cases kept next to the features they cover. Their modules import this one's helpers,
+# so they are imported late, when the tests are collected (`all_cases`).
+FEATURE_CASES = (
+    "remediation_cases_credits",
+    "remediation_cases_actions",
+    "remediation_cases_performance",
+    "change_request_cases",
+    "report_cases",
+    "distribution_cases",
+)
 
-    for _module in (
-        remediation_cases_credits,
-        remediation_cases_actions,
-        remediation_cases_performance,
-        change_request_cases,
-        report_cases,
-        distribution_cases,
-    ):
-        CASES.extend(_module.CASES.values())
+
+def all_cases() -> list[Case]:
+    """`CASES` and those of `FEATURE_CASES`."""
+    found = list(CASES)
+    for name in FEATURE_CASES:
+        found.extend(importlib.import_module(name).CASES.values())
+    return found
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" in metafunc.fixturenames:
+        cases = all_cases()
+        metafunc.parametrize("case", cases, ids=[f"{c.field}:{c.name}" for c in cases])
 
 
 def served_fields(schema: strawberry.Schema) -> set[str]:
@@ -817,10 +823,11 @@ async def world(graph: Graph) -> World:
 
 
 def test_every_query_and_mutation_field_has_a_declared_outcome(schema: strawberry.Schema) -> None:
-    declared = {case.field for case in CASES}
+    cases = all_cases()
+    declared = {case.field for case in cases}
     assert served_fields(schema) - declared == set(), "declare these fields in CASES"
     assert declared - served_fields(schema) == set(), "CASES names fields the schema lacks"
-    for case in CASES:
+    for case in cases:
         assert set(case.expected) == set(ROLES), case.name
 
 
@@ -851,7 +858,6 @@ async def _answer(
 
 @pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.field}:{c.name}" for c in CASES])
 async def test_access(
     case: Case, role: Role, scope: str, schema: strawberry.Schema, graph: Graph, world: World
 ) -> None:
@@ -891,7 +897,6 @@ async def pusher_client(
         yield client, token
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.field}:{c.name}" for c in CASES])
 async def test_a_pusher_token_is_refused_on_every_field(
     case: Case, pusher_client: tuple[httpx.AsyncClient, str], graph: Graph, world: World
 ) -> None:
@@ -926,7 +931,7 @@ def matrix_markdown() -> str:
     outcome for an unlimited token / one in the record's scope / one outside it."""
     header = "| field | record | " + " | ".join(r.value for r in ROLES) + " | pusher |"
     lines = [header, "|" + "---|" * (len(ROLES) + 3)]
-    for case in CASES:
+    for case in all_cases():
         cells = [" / ".join(WORDS[o] for o in case.expected[role]) for role in ROLES]
         lines.append(f"| `{case.field}` | {case.name} | " + " | ".join(cells) + " | 403 |")
     return "\n".join(lines)
@@ -949,7 +954,7 @@ def write_security_doc() -> None:
 
 if __name__ == "__main__":
     # The case modules import this one by name: regenerate through that module, not
-    # through __main__, so that they and it share one CASES.
+    # through __main__, so that they and it share its helpers.
     import test_access_matrix
 
     test_access_matrix.write_security_doc()

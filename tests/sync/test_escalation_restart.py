@@ -95,8 +95,7 @@ def levels_of(receiver: Receiver, subject_id: str) -> list[int]:
     return sorted(
         int(document["data"]["level"])
         for document in receiver.delivered
-        if document["kind"] == "violation.escalated"
-        and document["data"]["subjectId"] == subject_id
+        if document["kind"] == "violation.escalated" and document["data"]["subjectId"] == subject_id
     )
 
 

@@ -135,3 +135,31 @@ INDEMNITIES = Cypher(
            u.clauses AS clauses, coalesce(team.id, vendor.id) AS partyId
     """
 )
+
+# The credits of each remediation summed on it, for aggregations that must not read
+# every credit (violationTrends): exact integer minor units of its currency (a stored
+# amount "1200.00" holds 120000 minor units of 2 digits), waived ones left out. Run in
+# every transaction that writes a credit, after the write.
+ROLL_UP_CREDITS = Cypher(
+    """
+    UNWIND $keys AS key
+    MATCH (r:Remediation {key: key})
+    OPTIONAL MATCH (r)-[:HAS_CREDIT]->(c:Credit)
+    WHERE c.status <> 'WAIVED'
+    WITH r, collect(c) AS credits
+    SET r.creditCurrency = head([c IN credits | c.currency]),
+        r.creditMinor = reduce(total = 0, c IN credits
+                               | total + toInteger(replace(c.amount, '.', ''))),
+        r.creditDigits = coalesce(head([c IN credits WHERE c.amount CONTAINS '.'
+                                        | size(split(c.amount, '.')[1])]), 0)
+    """
+)
+
+# Migration: the roll-up of remediations written before it existed.
+REMEDIATIONS_WITH_CREDITS = Cypher(
+    """
+    MATCH (r:Remediation)-[:HAS_CREDIT]->(:Credit)
+    WHERE r.creditMinor IS NULL
+    RETURN DISTINCT r.key AS key
+    """
+)

@@ -142,7 +142,9 @@ def _distinct(values: LiteralString) -> LiteralString:
 def _trends(groups: LiteralString | None, detail: LiteralString = "null") -> LiteralString:
     """One aggregation. Violated periods are counted on their remediation records (one
     per period; not VOID exactly while the period has a current revision, whose
-    severity it carries), so no violation revision is read. The reader's scope is
+    severity it carries), so no violation revision is read, and their credits are the
+    sums the credit ledger keeps on them (`hub.graph.cypher.credits.ROLL_UP_CREDITS`:
+    exact minor units), so no credit is read either. The reader's scope is
     checked once per agreement; its periods are counted per bucket, `detail` (a group
     value of each record, e.g. its severity, used when `groups` is None) and currency;
     the agreement's group values (`groups`, on `a`) are taken once per agreement, and
@@ -155,17 +157,14 @@ def _trends(groups: LiteralString | None, detail: LiteralString = "null") -> Lit
         + """
     MATCH (a)-[:HAS_REMEDIATION]->(r:Remediation)
     WHERE r.periodStart >= $from AND r.periodStart < $to AND r.status <> 'VOID'
-    WITH a, r,
-         [(r)-[:HAS_CREDIT]->(c:Credit) WHERE NOT coalesce(c.status, '') IN ['WAIVED', 'VOID']
-          | c] AS credits
     WITH a, """
         + _BUCKET
         + """ AS bucket, """
         + detail
         + """ AS detail,
-         head([c IN credits | c.currency]) AS currency, count(r) AS violations,
-         sum(reduce(total = 0.0, c IN credits | total + toFloat(c.amount))) AS amount
-    WITH a, collect({bucket: bucket, detail: detail, currency: currency,
+         r.creditCurrency AS currency, coalesce(r.creditDigits, 0) AS digits,
+         count(r) AS violations, sum(coalesce(r.creditMinor, 0)) AS amount
+    WITH a, collect({bucket: bucket, detail: detail, currency: currency, digits: digits,
                      violations: violations, amount: amount}) AS cells
     WITH cells, """
         + ("null" if groups is None else _distinct(groups))
@@ -174,9 +173,9 @@ def _trends(groups: LiteralString | None, detail: LiteralString = "null") -> Lit
     UNWIND """
         + ("[cell.detail]" if groups is None else "groups")
         + """ AS grp
-    WITH cell.bucket AS bucket, grp, cell.currency AS currency,
+    WITH cell.bucket AS bucket, grp, cell.currency AS currency, cell.digits AS digits,
          sum(cell.violations) AS violations, sum(cell.amount) AS amount
-    RETURN bucket, grp AS `group`, currency, violations, amount
+    RETURN bucket, grp AS `group`, currency, digits, violations, amount
     ORDER BY bucket, `group`, currency
     """
     )

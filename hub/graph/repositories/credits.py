@@ -190,6 +190,8 @@ async def credits_on_revisions(
         await tx.run(q.LINK_CORRECTIONS, rows=corrections)
     if updated:
         await tx.run(q.UPDATE_CREDITS, rows=updated)
+    if created or updated:
+        await tx.run(q.ROLL_UP_CREDITS, keys=sorted({c.key for c in slas}))
     await write_audits(tx, audits)
 
 
@@ -377,6 +379,7 @@ class CreditRepository:
             }
             await tx.run(q.CREATE_CREDITS, rows=[{"key": key, "props": props}])
             await tx.run(q.LINK_CORRECTIONS, rows=[{"id": props["id"], "correctsId": credit.id}])
+            await tx.run(q.ROLL_UP_CREDITS, keys=[key])
             await write_audits(
                 tx,
                 [
@@ -412,6 +415,7 @@ class CreditRepository:
         reason: str | None,
     ) -> Credit:
         await tx.run(q.UPDATE_CREDITS, rows=[{"id": credit.id, "props": props}])
+        await tx.run(q.ROLL_UP_CREDITS, keys=[credit.remediation_key])
         before = _props(credit)
         await write_audits(
             tx,
@@ -445,3 +449,11 @@ class CreditRepository:
             return await self._write(tx, credit, props, actor, action, reason)
 
         return await self._graph.write_transaction(work)
+
+
+async def roll_up_existing_credits(graph: Graph) -> None:
+    """Migration: sum the credits of remediations written before the roll-up existed."""
+    rows = await graph.read(q.REMEDIATIONS_WITH_CREDITS)
+    keys = [row["key"] for row in rows]
+    for start in range(0, len(keys), 1000):
+        await graph.write(q.ROLL_UP_CREDITS, keys=keys[start : start + 1000])

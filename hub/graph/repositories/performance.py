@@ -344,20 +344,25 @@ class PerformanceRepository:
         points: list[TrendPoint] = []
         for (bucket, name), found in sorted(cells.items()):
             moment = datetime.fromisoformat(bucket).replace(tzinfo=UTC)
-            currencies = {row["currency"] for row in found if row["currency"] is not None}
-            if len(currencies) <= 1:
-                found = [
-                    {
-                        "currency": next(iter(currencies), None),
-                        "violations": sum(int(row["violations"]) for row in found),
-                        "amount": sum(float(row["amount"] or 0.0) for row in found),
-                    }
-                ]
+            # Exact: integer minor units of each currency, scaled to its digits.
+            sums: dict[str | None, tuple[int, Decimal]] = {}
             for row in found:
-                amount = Decimal(repr(float(row["amount"] or 0.0))).quantize(
-                    _AMOUNT_PLACES, rounding=ROUND_HALF_EVEN
-                )
+                count, amount = sums.get(row["currency"], (0, Decimal(0)))
+                minor = Decimal(int(row["amount"] or 0)).scaleb(-int(row["digits"] or 0))
+                sums[row["currency"]] = (count + int(row["violations"]), amount + minor)
+            currencies = [c for c in sums if c is not None]
+            if len(currencies) <= 1:
+                counted = sum(count for count, _ in sums.values())
+                total = sum((amount for _, amount in sums.values()), Decimal(0))
+                sums = {next(iter(currencies), None): (counted, total)}
+            for currency, (count, amount) in sums.items():
                 points.append(
-                    TrendPoint(moment, str(name), int(row["violations"]), amount, row["currency"])
+                    TrendPoint(
+                        moment,
+                        str(name),
+                        count,
+                        amount.quantize(_AMOUNT_PLACES, rounding=ROUND_HALF_EVEN),
+                        currency,
+                    )
                 )
         return points
