@@ -252,7 +252,8 @@ async def plant(graph: Graph, args: argparse.Namespace) -> Planted:
 
 
 # A violation as `ViolationRepository.record` leaves it: the current revision, its
-# remediation record (OPEN) and its credit (PROPOSED), in the stored shapes.
+# remediation record (OPEN, with the credit sum the ledger keeps on it) and its credit
+# (PROPOSED), in the stored shapes.
 SEED_VIOLATIONS = Cypher(
     """
     UNWIND $rows AS row
@@ -307,6 +308,9 @@ def raw_row(verdict: PeriodVerdict, fee: Decimal, currency: str) -> dict[str, An
             "detectedAt": RECORDED_AT,
             "escalationLevel": 1,
             "violationId": violation_id,
+            "creditCurrency": currency,
+            "creditMinor": int(str(amount).replace(".", "")),
+            "creditDigits": 2,
         },
         "credit": {
             "id": new_id("Credit"),
