@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import strawberry
 from remediation_support import ViolatedEstate, violated_estate
+from slo_support import incident, utc
 from support import EDITOR, VIEWER, GraphBuilder
 
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph
+from hub.graph.repositories.sync import SyncRepository
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.settings import ApiSettings
@@ -156,3 +158,33 @@ async def test_a_customer_reads_its_sla_violation_without_internals(
     assert found["sla"]["status"] == "ACTIONS_OPEN"
     assert found["sla"]["rootCauseSummary"] is None
     assert found["sla"]["evidence"] == []
+
+
+async def test_the_root_cause_ranking_is_suggested_not_applied(
+    schema: strawberry.Schema, graph: Graph, builder: GraphBuilder
+) -> None:
+    estate = await violated_estate(graph, builder, assess=False)
+    # The database failed for three hours in the violated January.
+    await SyncRepository(graph).write_batch(
+        f"{builder.source}-pd",
+        incidents=[
+            incident(
+                builder.source, "db-down", "db", "P1", utc(2026, 1, 15, 9), utc(2026, 1, 15, 12)
+            )
+        ],
+    )
+    await estate.assess()
+    sla = (await violations(schema, estate))["sla"]
+    query = """
+    query($id: ID!) { node(id: $id) { ... on Violation {
+      rootCauseSummary rootCauseComponents { id }
+      suggestedRootCause { component { id } incidents } } } }
+    """
+    found = (await ok(schema, graph, VIEWER, query, id=sla["id"]))["node"]
+    assert found["suggestedRootCause"] == {"component": {"id": estate.ids["db"]}, "incidents": 1}
+    assert found["rootCauseSummary"] is None  # shown, not applied
+    assert found["rootCauseComponents"] == []
+    # OLAs and UCs have no chain of their own to rank.
+    ola = (await violations(schema, estate))["ola"]
+    data = await ok(schema, graph, VIEWER, query, id=ola["id"])
+    assert data["node"]["suggestedRootCause"] is None
