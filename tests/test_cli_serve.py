@@ -15,8 +15,8 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
+from serve_support import wait_ready
 
 from hub.domain.workflow import Role
 from hub.graph.client import Graph, GraphConnection
@@ -24,20 +24,6 @@ from hub.graph.embedded import free_port
 from hub.graph.repositories import TokenRepository
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"hub serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"hub serve did not become ready:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -66,7 +52,7 @@ def test_sigterm_stops_serve_within_the_grace_period_despite_a_hanging_request(
         )
     hanging: socket.socket | None = None
     try:
-        _wait_ready(process, port, log)
+        wait_ready(process, port, log)
         # Authenticated, and then waiting for a body of 1,000 bytes that never comes.
         hanging = socket.create_connection(("127.0.0.1", port), timeout=5)
         hanging.sendall(

@@ -22,10 +22,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from fakes.server import serve_app
 from notify_support import WEBHOOK_SECRET, Receiver, free_port, settle_leftovers
+from serve_support import wait_ready
 
 from hub.domain.distribution import DistributionChannel, DistributionSpec, Recipient
 from hub.graph.client import Graph, GraphConnection
@@ -47,20 +47,6 @@ async def apart(graph: Graph) -> AsyncIterator[None]:
     for distribution in await repository.lists():
         await repository.delete(distribution.id)
     await settle_leftovers(graph)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"hub serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"hub serve did not become ready:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -91,7 +77,7 @@ def serve(graph_data_dir: Path, tmp_path: Path) -> Iterator[Start]:
                 stderr=subprocess.STDOUT,
             )
         started.append(process)
-        _wait_ready(process, port, log)
+        wait_ready(process, port, log)
         return process
 
     yield start

@@ -26,8 +26,8 @@ import pytest
 from fakes.server import serve_app
 from notify_support import WEBHOOK_SECRET, Receiver, free_port
 from remediation_support import violated_estate
+from serve_support import wait_ready
 from support import GraphBuilder
-from test_distribution_restart import _wait_ready
 
 from hub.graph.client import Graph
 from hub.graph.repositories.remediation import RemediationRepository
@@ -77,7 +77,7 @@ def serve(graph_data_dir: Path, tmp_path: Path) -> Iterator[Start]:
                 stderr=subprocess.STDOUT,
             )
         started.append(process)
-        _wait_ready(process, port, log)
+        wait_ready(process, port, log)
         return process
 
     yield start
