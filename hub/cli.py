@@ -44,7 +44,9 @@ slo_app = typer.Typer(help="Service-level objectives as code (OpenSLO v1).", no_
 app.add_typer(token_app, name="token")
 app.add_typer(demo_app, name="demo")
 app.add_typer(slo_app, name="slo")
-audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit trail, and the periodic SLA audit (`hub audit run`).", no_args_is_help=True
+)
 app.add_typer(audit_app, name="audit")
 report_app = typer.Typer(help="Published compliance reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
