@@ -107,17 +107,17 @@ async def target_revision_of(info: Info, remediation: Remediation) -> Agreement 
     return None if found is None else agreement_type(found)
 
 
-async def suggested_root_cause(info: Info, violation: ViolationRecord) -> RootCauseCandidate | None:
-    """The `rootCause` ranking's top candidate over the violation's period: shown as a
+async def suggested_root_cause(
+    info: Info, agreement_id: str, period: Window
+) -> RootCauseCandidate | None:
+    """The `rootCause` ranking's top candidate over a violation's period: shown as a
     suggestion, never applied."""
     from hub.schema.components.types import load_components
     from hub.schema.service_levels.types import RootCauseCandidate
 
     try:
         candidates = await info.context.service_levels.root_cause(
-            violation.agreement_id,
-            Window(violation.period_start, violation.period_end),
-            info.context.api.max_traversal_depth,
+            agreement_id, period, info.context.api.max_traversal_depth
         )
     except NotAnSlaError:
         return None  # OLAs and UCs have no chain of their own to rank

@@ -11,6 +11,7 @@ from hub.domain import budget
 from hub.domain.breaches import Severity
 from hub.domain.budget import BudgetState
 from hub.domain.remediation import RemediationStatus
+from hub.domain.windows import Window
 from hub.engine.violations import Violation as ViolationRecord
 from hub.graph.errors import NotFoundError
 from hub.graph.ids import to_iso
@@ -204,9 +205,8 @@ class Violation(Node):
 
         if _is_customer(info):
             return None
-        record = await info.context.service_levels.violations_by_ids([str(self.id)])
-        found = record.get(str(self.id))
-        return None if found is None else await suggested_root_cause(info, found)
+        period = Window(self.period_start, self.period_end)
+        return await suggested_root_cause(info, self.agreement_id, period)
 
     @strawberry.field(
         description="Frozen on detection and on every revision, oldest first; empty for customers."
