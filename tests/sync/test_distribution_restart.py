@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 from fakes.server import serve_app
 from notify_support import WEBHOOK_SECRET, Receiver, free_port, settle_leftovers
-from serve_support import wait_ready
+from serve_support import HubProcesses
 
 from hub.domain.distribution import DistributionChannel, DistributionSpec, Recipient
 from hub.graph.client import Graph, GraphConnection
@@ -52,43 +50,24 @@ async def apart(graph: Graph) -> AsyncIterator[None]:
 @pytest.fixture
 def serve(graph_data_dir: Path, tmp_path: Path) -> Iterator[Start]:
     """Start `hub serve` processes with quick distribution and dispatch; stops them all."""
-    started: list[subprocess.Popen[bytes]] = []
+    hubs = HubProcesses(graph_data_dir, tmp_path)
 
     def start(webhook_url: str, name: str) -> subprocess.Popen[bytes]:
-        port = free_port()
-        log = tmp_path / f"{name}.log"
         hooks = {"ops": {"url": webhook_url, "secret": WEBHOOK_SECRET, "timeout_seconds": 2}}
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO,
-                env={
-                    **os.environ,
-                    "HUB_DATA_DIR": str(graph_data_dir),
-                    "HUB_WEBHOOKS": json.dumps(hooks),
-                    "HUB_REPORTING__DISTRIBUTION_INTERVAL_SECONDS": "1",
-                    "HUB_NOTIFICATIONS__DISPATCH_INTERVAL_SECONDS": "1",
-                    "HUB_NOTIFICATIONS__RETRY_BASE_SECONDS": "1",
-                    "HUB_NOTIFICATIONS__RETRY_MAX_SECONDS": "2",
-                    "HUB_SLO__ASSESS_INTERVAL_SECONDS": "3600",
-                },
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(process)
-        wait_ready(process, port, log)
-        return process
+        return hubs.start(
+            name,
+            {
+                "HUB_WEBHOOKS": json.dumps(hooks),
+                "HUB_REPORTING__DISTRIBUTION_INTERVAL_SECONDS": "1",
+                "HUB_NOTIFICATIONS__DISPATCH_INTERVAL_SECONDS": "1",
+                "HUB_NOTIFICATIONS__RETRY_BASE_SECONDS": "1",
+                "HUB_NOTIFICATIONS__RETRY_MAX_SECONDS": "2",
+                "HUB_SLO__ASSESS_INTERVAL_SECONDS": "3600",
+            },
+        )
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    hubs.stop_all()
 
 
 async def _deliveries(graph: Graph, list_id: str) -> list[DeliveryRecord]:

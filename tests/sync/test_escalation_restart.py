@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +24,7 @@ import pytest
 from fakes.server import serve_app
 from notify_support import WEBHOOK_SECRET, Receiver, free_port
 from remediation_support import violated_estate
-from serve_support import wait_ready
+from serve_support import HubProcesses
 from support import GraphBuilder
 
 from hub.graph.client import Graph
@@ -42,7 +40,7 @@ Start = Callable[[str, str], "subprocess.Popen[bytes]"]
 @pytest.fixture
 def serve(graph_data_dir: Path, tmp_path: Path) -> Iterator[Start]:
     """Start `hub serve` processes escalating to the webhook `ops`; stops them all."""
-    started: list[subprocess.Popen[bytes]] = []
+    hubs = HubProcesses(graph_data_dir, tmp_path)
     levels = [
         {"name": "team", "recipients": ["ops"]},
         {
@@ -54,41 +52,22 @@ def serve(graph_data_dir: Path, tmp_path: Path) -> Iterator[Start]:
     ]
 
     def start(webhook_url: str, name: str) -> subprocess.Popen[bytes]:
-        port = free_port()
-        log = tmp_path / f"{name}.log"
         hooks = {"ops": {"url": webhook_url, "secret": WEBHOOK_SECRET, "timeout_seconds": 2}}
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO,
-                env={
-                    **os.environ,
-                    "HUB_DATA_DIR": str(graph_data_dir),
-                    "HUB_WEBHOOKS": json.dumps(hooks),
-                    "HUB_REMEDIATION__RCA_BUSINESS_DAYS": json.dumps(NO_DAYS),
-                    "HUB_REMEDIATION__ESCALATION_LEVELS": json.dumps(levels),
-                    "HUB_NOTIFICATIONS__DISPATCH_INTERVAL_SECONDS": "1",
-                    "HUB_NOTIFICATIONS__BATCH_SIZE": "500",
-                    "HUB_SLO__ASSESS_INTERVAL_SECONDS": "3600",
-                    "HUB_REPORTING__DISTRIBUTION_INTERVAL_SECONDS": "0",
-                },
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(process)
-        wait_ready(process, port, log)
-        return process
+        return hubs.start(
+            name,
+            {
+                "HUB_WEBHOOKS": json.dumps(hooks),
+                "HUB_REMEDIATION__RCA_BUSINESS_DAYS": json.dumps(NO_DAYS),
+                "HUB_REMEDIATION__ESCALATION_LEVELS": json.dumps(levels),
+                "HUB_NOTIFICATIONS__DISPATCH_INTERVAL_SECONDS": "1",
+                "HUB_NOTIFICATIONS__BATCH_SIZE": "500",
+                "HUB_SLO__ASSESS_INTERVAL_SECONDS": "3600",
+                "HUB_REPORTING__DISTRIBUTION_INTERVAL_SECONDS": "0",
+            },
+        )
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    hubs.stop_all()
 
 
 def levels_of(receiver: Receiver, subject_id: str) -> list[int]:
