@@ -257,6 +257,36 @@ async def test_publish_and_download_with_the_token_rules(
     assert denied.status_code == 404
 
 
+async def test_a_customer_reads_only_the_redacted_snapshots_of_its_own(
+    client: httpx.AsyncClient, graph: Graph
+) -> None:
+    # Retail Europe is an internal customer: an operations report scoped to it holds its
+    # OLA rows and internal commentary, and is not for its customer token.
+    retail_eu = stable_id("Customer", "demo", "c-retail-eu")
+    tokens = TokenRepository(graph)
+    editor = await tokens.create("ed2", Role.EDITOR)
+    customer = await tokens.create("re", Role.CUSTOMER, customer_id=retail_eu)
+    scope = {"customerId": retail_eu}
+    internal = (await post(client, editor, PUBLISH, template="operations", scope=scope))[
+        "publishReport"
+    ]
+    own = (await post(client, editor, PUBLISH, template="customer", scope=scope))["publishReport"]
+
+    listed = await post(client, customer, "{ reportSnapshots(first: 50) { id } }")
+    ids = {s["id"] for s in listed["reportSnapshots"]}
+    assert own["id"] in ids
+    assert internal["id"] not in ids
+    node = await post(
+        client, customer, "query($id: ID!) { node(id: $id) { id } }", id=internal["id"]
+    )
+    assert node == {"node": None}
+    for name, expected in ((internal["id"], 404), (own["id"], 200)):
+        got = await client.get(
+            f"/reports/{name}.csv", headers={"Authorization": f"Bearer {customer}"}
+        )
+        assert got.status_code == expected
+
+
 async def test_templates_are_listed(client: httpx.AsyncClient, graph: Graph) -> None:
     viewer = await TokenRepository(graph).create("tv", Role.VIEWER)
     data = await post(client, viewer, "{ reportTemplates }")

@@ -182,7 +182,7 @@ REPORT_SNAPSHOT_LIST = Cypher(
     """
     MATCH (n:ReportSnapshot)
     RETURN n.id AS id, n.sequence AS sequence, n.units AS units, n.regions AS regions,
-           n.customerId AS customerId
+           n.customerId AS customerId, n.redacted AS redacted
     ORDER BY n.sequence DESC
     """
 )

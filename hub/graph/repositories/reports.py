@@ -102,6 +102,8 @@ class StoredSnapshot:
     units: tuple[str, ...]
     regions: tuple[str, ...]
     customer_id: str | None
+    # Published for a customer's eyes: only its SLAs, no internal commentary.
+    redacted: bool = False
 
     @property
     def header(self) -> SnapshotHeader:
@@ -114,11 +116,17 @@ class StoredSnapshot:
 
 
 def snapshot_readable(
-    scope: Scope, units: Iterable[str], regions: Iterable[str], customer_id: str | None
+    scope: Scope,
+    units: Iterable[str],
+    regions: Iterable[str],
+    customer_id: str | None,
+    redacted: bool,
 ) -> bool:
     """A snapshot is readable by a token whose scope covers each of its business units
-    and regions; a customer token reads only the snapshots published for its customer."""
-    if scope.customer_id is not None and customer_id != scope.customer_id:
+    and regions; a customer token reads only the redacted snapshots published for its
+    customer (an internal template's report for an internal customer holds OLA rows and
+    internal commentary, even when it names the customer)."""
+    if scope.customer_id is not None and (customer_id != scope.customer_id or not redacted):
         return False
     return all(scope.units is None or u in scope.units for u in units) and all(
         scope.regions is None or r in scope.regions for r in regions
@@ -168,6 +176,7 @@ def _snapshot(props: dict[str, Any]) -> StoredSnapshot:
         units=tuple(props.get("units") or ()),
         regions=tuple(props.get("regions") or ()),
         customer_id=props.get("customerId"),
+        redacted=bool(props.get("redacted")),
     )
 
 
@@ -351,7 +360,9 @@ class ReportRepository:
         if not rows:
             return None
         found = _snapshot(rows[0]["snapshot"])
-        readable = snapshot_readable(self._scope, found.units, found.regions, found.customer_id)
+        readable = snapshot_readable(
+            self._scope, found.units, found.regions, found.customer_id, found.redacted
+        )
         return found if readable else None
 
     async def snapshots(self, first: int, after: str | None) -> list[StoredSnapshot]:
@@ -361,7 +372,11 @@ class ReportRepository:
             row["id"]
             for row in rows
             if snapshot_readable(
-                self._scope, row["units"] or (), row["regions"] or (), row["customerId"]
+                self._scope,
+                row["units"] or (),
+                row["regions"] or (),
+                row["customerId"],
+                bool(row["redacted"]),
             )
         ]
         if after is not None:
