@@ -24,7 +24,7 @@ VIOLATIONS_OF = """
 query V($kind: [AgreementKind!], $status: [ViolationStatus!]) {
   violationsOf(kind: $kind, status: $status, first: 500) {
     edges { node { id status agreement { id } detectedAt rcaDueAt rootCauseSummary
-                   evidence { sha256 content } } }
+                   rootCauseRecordedAt evidence { sha256 content } } }
   }
 }
 """
@@ -157,6 +157,7 @@ async def test_a_customer_reads_its_sla_violation_without_internals(
     assert sorted(found) == ["sla"]  # OLAs and UCs are internal
     assert found["sla"]["status"] == "ACTIONS_OPEN"
     assert found["sla"]["rootCauseSummary"] is None
+    assert found["sla"]["rootCauseRecordedAt"] is None
     assert found["sla"]["evidence"] == []
 
 

@@ -181,8 +181,10 @@ class Violation(Node):
             return None
         return (await self._remediation(info)).root_cause_summary
 
-    @strawberry.field
+    @strawberry.field(description="Null for customer tokens (root cause is internal).")
     async def root_cause_recorded_at(self, info: Info) -> DateTime | None:
+        if _is_customer(info):
+            return None
         return (await self._remediation(info)).root_cause_recorded_at
 
     @strawberry.field(description="The components recordRootCause named; empty for customers.")
