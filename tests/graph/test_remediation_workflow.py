@@ -127,6 +127,7 @@ async def test_settings_set_the_rca_deadline(graph: Graph, builder: GraphBuilder
     found = await RemediationRepository(graph).by_keys(
         [estate.key(n) for n in ("sla", "ola", "uc")]
     )
+    assert len(found) == 3
     assert all(r.rca_due_at == r.detected_at for r in found.values())
 
 
@@ -134,6 +135,7 @@ async def test_assessing_again_changes_nothing(estate: ViolatedEstate) -> None:
     repository = RemediationRepository(estate.graph)
     keys = [estate.key(n) for n in ("sla", "ola", "uc")]
     before = await repository.by_keys(keys)
+    assert len(before) == 3
     await estate.assess(AT)
     assert await repository.by_keys(keys) == before
     ids = [r.id for r in before.values()]
