@@ -29,18 +29,6 @@ ACTION_STATUS_INDEX = Cypher(
     "CREATE INDEX action_status IF NOT EXISTS FOR (n:Action) ON (n.status)"
 )
 
-# The subject of new actions, with its agreement (for the caller's scope check).
-SUBJECT_AGREEMENT = Cypher(
-    """
-    OPTIONAL MATCH (r:Remediation {id: $subjectId})<-[:HAS_REMEDIATION]-(ra:Agreement)
-    OPTIONAL MATCH (sr:ServiceReview {id: $subjectId})<-[:HAS_SERVICE_REVIEW]-(sa:Agreement)
-    OPTIONAL MATCH (own:Agreement {id: $subjectId})
-    WITH coalesce(ra, sa, own) AS a
-    WHERE a IS NOT NULL
-    RETURN a.id AS agreementId, a.kind AS agreementKind
-    """
-)
-
 # Pre-generated ids: a retried transaction MERGEs the same nodes again.
 CREATE_ACTIONS = Cypher(
     """

@@ -133,11 +133,6 @@ class ActionRepository:
         self._scope = scope
         self._clock = clock
 
-    async def subject_agreement(self, subject_id: str) -> str | None:
-        """The id of the agreement a subject belongs to, unscoped; None if no such subject."""
-        rows = await self._graph.read(q.SUBJECT_AGREEMENT, subjectId=subject_id)
-        return str(rows[0]["agreementId"]) if rows else None
-
     async def add(self, subject_id: str, specs: Sequence[ActionSpec], actor: Actor) -> list[Action]:
         """Add actions to a subject the caller has found through its scope, then settle
         the subject (a closed remediation opens again); returns the new actions."""
