@@ -797,7 +797,10 @@ class RemediationSettings(BaseModel):
         default=15, ge=1, le=24 * 60, description="how often `hub serve` escalates what is due"
     )
     evidence_retention_days: int = Field(
-        default=7 * 365, ge=1, description="evidence and closed violations kept this long"
+        default=7 * 365,
+        ge=1,
+        description="how long evidence and closed violations are to be kept (stated only: "
+        "nothing is deleted yet)",
     )
     performance: RemediationPerformanceSettings = RemediationPerformanceSettings()
     performance_interval_hours: int = Field(
