@@ -17,9 +17,10 @@ notification outbox in the transaction that records it; PORTAL lists show it thr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from hub.domain.access import UNLIMITED
 from hub.domain.anomalies import PeriodFigure, detect
@@ -34,7 +35,7 @@ from hub.domain.notifications import NotificationError, Recipients
 from hub.domain.reports import NO_REGION, NO_UNIT, ReportFilter, ReportRow
 from hub.graph.client import Graph, Transaction
 from hub.graph.errors import GraphError
-from hub.graph.repositories.anomalies import AnomalyRecord, new_anomaly, record_anomaly
+from hub.graph.repositories.anomalies import AnomalyRecord, new_anomaly, record_anomalies
 from hub.graph.repositories.distribution import DistributionRepository
 from hub.notify.outbox import Outbox
 from hub.reports.build import build_report
@@ -165,10 +166,7 @@ async def detect_anomalies(graph: Graph, settings: Settings, now: datetime) -> A
         )
     if result.found:
         lists = await DistributionRepository(graph).of_template(OPERATIONS_TEMPLATE)
-        outbox = Outbox(graph, settings, clock=lambda: now)
-        for anomaly in result.found:
-            if await _record(graph, settings, outbox, lists, anomaly):
-                result.recorded += 1
+        result.recorded = await _record(graph, settings, now, lists, result.found)
     if result.recorded:
         log.info("report anomalies: %d new of %d found", result.recorded, len(result.found))
     return result
@@ -195,16 +193,51 @@ def _admitted(distribution: DistributionList, anomaly: AnomalyRecord) -> bool:
 async def _record(
     graph: Graph,
     settings: Settings,
-    outbox: Outbox,
+    now: datetime,
     lists: list[DistributionList],
-    anomaly: AnomalyRecord,
-) -> bool:
-    """Record `anomaly` and, if it is new, enqueue its notices; True if it was new."""
+    anomalies: Sequence[AnomalyRecord],
+) -> int:
+    """Record every anomaly found in one transaction and enqueue the notices of those
+    that are new (an anomaly of an ended month is found again at every assessment of
+    the month: it is recorded and notified once); the number of new ones."""
+    outbox = Outbox(graph, settings, clock=lambda: now)
+    planned = {a.key: _notices(settings, outbox, lists, a) for a in anomalies}
+
+    async def work(tx: Transaction) -> int:
+        recorded = await record_anomalies(tx, anomalies)
+        fresh = 0
+        for anomaly in anomalies:
+            anomaly_id, new = recorded[anomaly.key]
+            if not new:
+                continue
+            fresh += 1
+            subject, payload, notices = planned[anomaly.key]
+            for distribution, recipients in notices:
+                await outbox.enqueue(
+                    tx,
+                    KIND,
+                    subject,
+                    anomaly.detail,
+                    recipients,
+                    payload={**payload, "id": anomaly_id, "distributionListId": distribution.id},
+                    dedupe_key=f"anomaly:{anomaly.key}:{distribution.id}",
+                    about=anomaly_id,
+                )
+        return fresh
+
+    return await graph.write_transaction(work)
+
+
+def _notices(
+    settings: Settings, outbox: Outbox, lists: list[DistributionList], anomaly: AnomalyRecord
+) -> tuple[str, dict[str, Any], list[tuple[DistributionList, Recipients]]]:
+    """The subject, payload and (list, recipients) of an anomaly's notices, each checked
+    with the outbox before any transaction (one that cannot be sent is logged, left out)."""
     lists_by_name = notification_lists(settings)
     subject = f"Compliance anomaly in {anomaly.period_start.strftime('%Y-%m')}: " + (
         "service" if anomaly.service_id else f"unit {anomaly.business_unit}"
     )
-    payload = {
+    payload: dict[str, Any] = {
         "serviceId": anomaly.service_id,
         "businessUnit": anomaly.business_unit,
         "periodStart": anomaly.period_start,
@@ -230,22 +263,4 @@ async def _record(
             )
             continue
         notices.append((distribution, recipients))
-
-    async def work(tx: Transaction) -> bool:
-        anomaly_id, fresh = await record_anomaly(tx, anomaly)
-        if not fresh:
-            return False
-        for distribution, recipients in notices:
-            await outbox.enqueue(
-                tx,
-                KIND,
-                subject,
-                anomaly.detail,
-                recipients,
-                payload={**payload, "id": anomaly_id, "distributionListId": distribution.id},
-                dedupe_key=f"anomaly:{anomaly.key}:{distribution.id}",
-                about=anomaly_id,
-            )
-        return True
-
-    return await graph.write_transaction(work)
+    return subject, payload, notices

@@ -33,7 +33,7 @@ from test_access_matrix import (
 from hub.domain.distribution import DistributionChannel, DistributionSpec, Recipient
 from hub.domain.workflow import Role
 from hub.graph.client import Graph
-from hub.graph.repositories.anomalies import new_anomaly, record_anomaly
+from hub.graph.repositories.anomalies import new_anomaly, record_anomalies
 from hub.graph.repositories.distribution import DistributionRepository
 
 UNKNOWN_LIST = "dls_00000000000000000000000000000000"
@@ -85,7 +85,7 @@ async def anomaly_of(world: World, graph: Graph, unit: str) -> dict[str, Any]:
         )
 
         async def work(tx: Any) -> str:
-            anomaly_id, _ = await record_anomaly(tx, anomaly)
+            anomaly_id, _ = (await record_anomalies(tx, [anomaly]))[anomaly.key]
             return anomaly_id
 
         world.ids[key] = await graph.write_transaction(work)

@@ -8,6 +8,7 @@ span its regions). Customer tokens read none: anomalies are internal.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,14 +102,18 @@ def _from_props(props: dict[str, Any]) -> AnomalyRecord:
     )
 
 
-async def record_anomaly(tx: Transaction, anomaly: AnomalyRecord) -> tuple[str, bool]:
-    """Record `anomaly` in the caller's transaction unless its key is recorded: the id
-    of the one kept, and whether this call created it."""
+async def record_anomalies(
+    tx: Transaction, anomalies: Sequence[AnomalyRecord]
+) -> dict[str, tuple[str, bool]]:
+    """Record, in one statement of the caller's transaction, each anomaly whose key is not
+    recorded yet: by key, the id of the one kept and whether this call created it."""
     claim = uuid.uuid4().hex
-    [row] = await tx.run(
-        q.RECORD_ANOMALIES, rows=[{"key": anomaly.key, "props": _props(anomaly)}], claim=claim
+    rows = await tx.run(
+        q.RECORD_ANOMALIES,
+        rows=[{"key": a.key, "props": _props(a)} for a in anomalies],
+        claim=claim,
     )
-    return str(row["id"]), bool(row["fresh"])
+    return {str(row["key"]): (str(row["id"]), bool(row["fresh"])) for row in rows}
 
 
 class AnomalyRepository:
