@@ -20,7 +20,7 @@ from access_support import World, build_world
 from remediation_cases_performance import CASES
 from slo_support import objective_spec, objectives_of
 from strawberry.schema.config import StrawberryConfig
-from support import APPROVER, EDITOR, authored_then
+from support import APPROVER, EDITOR, authored_then, listening
 from test_access_matrix import (
     BLIND,
     ROLES,
@@ -400,7 +400,11 @@ async def test_an_audited_change_is_counted_at_once_despite_the_cache(
     await ViolationRepository(graph).record([breach(5)], "test assessment")
     first = await trends(schema, graph, east, "KIND", "MONTH")
     assert first == [("2091-05-01", "SLA", 1, 10.0, "EUR")]
-    assert await trends(schema, graph, east, "KIND", "MONTH") == first  # cached
+    with listening(graph) as log:
+        assert await trends(schema, graph, east, "KIND", "MONTH") == first
+    # Answered from the cache: the audit head was read, the aggregation not sent again.
+    assert "performance.TRENDS_BY_KIND" not in log.names
+    assert "audit.READ_AUDIT_HEAD" in log.names
     await ViolationRepository(graph).record([breach(6)], "test assessment")
     assert await trends(schema, graph, east, "KIND", "MONTH") == [
         ("2091-05-01", "SLA", 1, 10.0, "EUR"),
