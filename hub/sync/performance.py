@@ -93,28 +93,41 @@ async def review_performance(graph: Graph, settings: Settings, now: datetime) ->
     stamp = to_iso(now)
     due = now + timedelta(days=settings.remediation.performance.action_due_days)
     flagged = opened = notified = 0
-    for kind in PartyKind:
-        for party in await repository.parties(kind, None, rule.last_periods, rule):
-            if not party.performance.verdict.remediation_required:
+    parties = [
+        party
+        for kind in PartyKind
+        for party in await repository.parties(kind, None, rule.last_periods, rule)
+        if party.performance.verdict.remediation_required
+    ]
+    lineages = sorted({lineage for p in parties for lineage in p.performance.flagged_lineages})
+    # One read for every flagged agreement: one that stays flagged while its action is
+    # open costs no write transaction (the transaction checks again, against a race).
+    acting = (
+        {row["lineage"] for row in await graph.read(q.OPEN_REMEDIATION_ACTIONS, lineages=lineages)}
+        if lineages
+        else set()
+    )
+    for party in parties:
+        flagged += 1
+        for lineage in party.performance.flagged_lineages:
+            if lineage in acting:
                 continue
-            flagged += 1
-            for lineage in party.performance.flagged_lineages:
-                agreement = party.latest_of(lineage)
-                try:
-                    made = await _act(graph, outbox, settings, rule, party, agreement, stamp, due)
-                except NotificationError as exc:
-                    # Nothing was written: the next run tries again, once the matrix's
-                    # level-1 recipients are fixed. The other agreements go on.
-                    log.error(
-                        "performance: cannot notify about %s (%s); no action opened: %s",
-                        agreement.id,
-                        party.name,
-                        exc,
-                    )
-                    continue
-                if made is not None:
-                    opened += 1
-                    notified += made
+            agreement = party.latest_of(lineage)
+            try:
+                made = await _act(graph, outbox, settings, rule, party, agreement, stamp, due)
+            except NotificationError as exc:
+                # Nothing was written: the next run tries again, once the matrix's
+                # level-1 recipients are fixed. The other agreements go on.
+                log.error(
+                    "performance: cannot notify about %s (%s); no action opened: %s",
+                    agreement.id,
+                    party.name,
+                    exc,
+                )
+                continue
+            if made is not None:
+                opened += 1
+                notified += made
     review = PerformanceReview(flagged, opened, notified)
     if opened:
         log.info("performance: %d parties flagged, %d REMEDIATION actions opened", flagged, opened)
