@@ -170,13 +170,6 @@ ADD_REPORT_FILE_PARTS = Cypher(
     """
 )
 
-REPORT_SNAPSHOT_BY_ID = Cypher(
-    """
-    MATCH (n:ReportSnapshot {id: $id})
-    RETURN n {.*} AS snapshot
-    """
-)
-
 # Every snapshot, newest first, without its content (the listing reads it per page).
 REPORT_SNAPSHOT_LIST = Cypher(
     """

@@ -356,14 +356,17 @@ class ReportRepository:
 
     async def snapshot(self, snapshot_id: str) -> StoredSnapshot | None:
         """The snapshot, if the token may read it."""
-        rows = await self._graph.read(q.REPORT_SNAPSHOT_BY_ID, id=snapshot_id)
-        if not rows:
-            return None
-        found = _snapshot(rows[0]["snapshot"])
-        readable = snapshot_readable(
-            self._scope, found.units, found.regions, found.customer_id, found.redacted
-        )
-        return found if readable else None
+        return (await self.by_ids([snapshot_id])).get(snapshot_id)
+
+    async def by_ids(self, ids: Sequence[str]) -> dict[str, StoredSnapshot]:
+        """The snapshots of `ids` the token may read, by id: one read for them all."""
+        rows = await self._graph.read(q.REPORT_SNAPSHOTS_BY_IDS, ids=list(ids))
+        found = (_snapshot(r["snapshot"]) for r in rows)
+        return {
+            s.id: s
+            for s in found
+            if snapshot_readable(self._scope, s.units, s.regions, s.customer_id, s.redacted)
+        }
 
     async def snapshots(self, first: int, after: str | None) -> list[StoredSnapshot]:
         """The snapshots the token may read, newest first, `first` after the id `after`."""

@@ -6,13 +6,14 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from hub.domain import reports as domain
 from hub.domain.reports import CommentVisibility, ReportAudience, ReportFormat, RowLevel
-from hub.graph.repositories.reports import StoredSnapshot
+from hub.graph.repositories.reports import ReportRepository, StoredSnapshot
 from hub.reports.document import report_from_document
 from hub.schema.base import DateTime, Node
-from hub.schema.context import Info
+from hub.schema.context import Context, Info, loader
 
 if TYPE_CHECKING:
     from hub.schema.agreements.types import Objective
@@ -170,7 +171,9 @@ class ReportSnapshot(Node):
     async def corrects(self, info: Info) -> ReportSnapshot | None:
         if self.stored.corrects_id is None:
             return None
-        return await snapshot_node(info, self.stored.corrects_id)
+        # One read for a page of snapshots' corrections, readable ones only.
+        found = await loader(info, "reports.snapshots", _snapshots).load(self.stored.corrects_id)
+        return None if found is None else ReportSnapshot.from_stored(found)
 
     @classmethod
     def from_stored(cls, stored: StoredSnapshot) -> ReportSnapshot:
@@ -182,6 +185,17 @@ class ReportSnapshot(Node):
             hash=stored.hash,
             stored=stored,
         )
+
+
+def _snapshots(context: Context) -> DataLoader[str, StoredSnapshot | None]:
+    assert context.remediation is not None, "Context.create always sets it"
+    snapshots = ReportRepository(context.remediation.graph, context.actor.scope.at(context.now))
+
+    async def load(ids: list[str]) -> list[StoredSnapshot | None]:
+        found = await snapshots.by_ids(ids)
+        return [found.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
 
 
 async def snapshot_node(info: Info, snapshot_id: str) -> ReportSnapshot | None:
