@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from hub.domain.bundle import BundleError, bundle_data
 from hub.domain.change_control import Binding
@@ -29,6 +30,7 @@ from hub.graph.repositories import BundleImporter, TokenRepository
 from hub.graph.repositories.identity import TokenInfo
 from hub.graph.repositories.sync import SyncRun
 from hub.graph.session import graph_connection, open_graph
+from hub.observability.logs import configure_logging
 from hub.settings import Settings, SettingsError, TelemetryBinding, load_settings
 
 T = TypeVar("T")
@@ -64,11 +66,8 @@ def _settings() -> Settings:
         settings = load_settings()
     except SettingsError as exc:
         raise _fail(str(exc), code=2) from exc
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # Text or JSON lines, each with its request id (docs/observability.md).
+    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
     # The driver logs every retried connection attempt as a warning; ours say enough.
     logging.getLogger("neo4j").setLevel(logging.ERROR)
     # httpx logs every request with its full URL, query values included; ours say enough.
@@ -97,6 +96,12 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Load the demo enterprise if absent and print a viewer token.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes sharing the port (docs/scaling.md), one graph for all."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the GraphQL API (and, with no Neo4j URI, the embedded graph)."""
     from hub.app import create_app
@@ -111,16 +116,30 @@ def serve(
                     f"Demo token (viewer), send as 'Authorization: Bearer <token>':\n{token}\n",
                     err=True,
                 )
+            if workers > 1:
+                from hub.workers import prepare_parent_graph
+
+                # Once, here, before any worker starts (they skip it) and while a
+                # signal still stops `serve` and the graph server.
+                asyncio.run(prepare_parent_graph(settings, connection))
             # uvicorn handles SIGINT/SIGTERM while it serves and re-raises the signal
             # once it has shut down; with these no-op handlers in place that re-raise
             # returns here, so the embedded graph server is stopped in order.
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: None)
+            if workers > 1:
+                from hub.workers import serve_workers
+
+                # uvicorn's supervisor stops its workers on SIGINT/SIGTERM and returns.
+                serve_workers(settings, connection, host=host, port=port, workers=workers)
+                return
             uvicorn.run(
                 create_app(settings, connection),
                 host=host,
                 port=port,
                 log_level=settings.log_level.lower(),
+                # JSON logs: uvicorn's own loggers then go through the hub's handler.
+                log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
                 lifespan="on",
                 # On SIGTERM, requests still running after this long are cancelled:
                 # one that hangs must not keep the process (and its graph) alive.
@@ -546,6 +565,57 @@ def slo_rules(
     for line in skipped:
         typer.echo(f"skipped: {line}", err=True)
     typer.echo(f"objectives: {len(sources)}", err=True)
+
+
+@slo_app.command("backtest")
+def slo_backtest(
+    start: Annotated[datetime, typer.Option("--from", help="First day replayed (UTC).")],
+    end: Annotated[datetime, typer.Option("--to", help="End of the history read (UTC).")],
+    objective: Annotated[
+        list[str] | None,
+        typer.Option(help="An objective's id or name (repeat; default: every measured one)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+    record: Annotated[bool, typer.Option(help="Keep each objective's chosen model on it.")] = True,
+) -> None:
+    """Backtest breach prediction: replay every day of [--from, --to), the linear forecast
+    against the seasonal model, print precision, recall and lead time, and keep on each
+    objective the model it gets (docs/service-levels.md, "Breach prediction")."""
+    import json
+
+    from hub.domain.prediction import report_json, report_lines
+    from hub.engine.prediction import PredictionEngine
+    from hub.graph.repositories import ObjectiveRepository
+
+    settings = _settings()
+    first, last = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end))
+    if last <= first:
+        raise _fail(f"--to ({last:%Y-%m-%d %H:%M}) must come after --from", code=2)
+
+    async def run(graph: Graph) -> tuple[Any, int | None]:
+        objectives = ObjectiveRepository(graph)
+        if objective:
+            named = await objectives.by_ids_or_names(objective)
+            unknown = [ref for ref, found in named.items() if not found]
+            if unknown:
+                raise _fail(f"no objective has the id or name {', '.join(unknown)}", code=2)
+            chosen = list({o.id: o for found in named.values() for o in found}.values())
+        else:
+            chosen = await objectives.measured_objectives()
+        engine = PredictionEngine(graph, settings.slo)
+        result = await engine.backtest(chosen, first, last)
+        written = await engine.record(result, first, last) if record else None
+        return result, written
+
+    result, written = _with_graph(settings, run)
+    if as_json:
+        typer.echo(json.dumps({**report_json(result), "recorded": written}, indent=2))
+        return
+    typer.echo(f"backtest {first:%Y-%m-%d} to {last:%Y-%m-%d}, every midnight (UTC)")
+    for line in report_lines(result):
+        typer.echo(line)
+    if written is not None:
+        typer.echo(f"recorded: {written}")
 
 
 async def _rule_sources(graph: Graph, settings: Settings) -> tuple[list[RuleSource], list[str]]:

@@ -12,7 +12,8 @@ a bounded body and maps outcomes to status codes, each error a JSON problem
 413     a body over ``api.push_max_body_bytes`` (read no further than that)
 429     over the token's rate (``api.push_requests_per_second``, ``api.push_burst``),
         with ``Retry-After`` in seconds
-503     the graph is down, too slow or too busy: send the push again (safe: it replaces)
+503     the graph is down, too slow or too busy, or the batch of concurrent pushes this
+        one was written with failed (logged): send the push again (safe: it replaces)
 ======  ==============================================================================
 
 Nothing is kept on any answer but 200. The rate limit is a token bucket per API token
@@ -37,9 +38,14 @@ from hub.domain.push import PushBodyError, PushTargetError
 from hub.domain.workflow import Role
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
-from hub.graph.repositories import TokenRepository
 from hub.settings import ApiSettings
-from hub.sync.push import PushForbiddenError, PushWriter, push_measurements
+from hub.sync.push import (
+    CredentialLookup,
+    PushBatchError,
+    PushForbiddenError,
+    PushWriter,
+    push_measurements,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +139,7 @@ class MeasurementPush:
     ) -> None:
         self._settings = settings
         self._graph = graph
-        self._tokens = TokenRepository(graph)
+        self._credentials = CredentialLookup(graph, clock=now)
         self._limiter = RateLimiter(
             settings.push_requests_per_second, settings.push_burst, clock=clock
         )
@@ -143,22 +149,24 @@ class MeasurementPush:
     async def handle(self, request: Request) -> Response:
         try:
             return await self._handle(request)
-        except GraphError as exc:
+        except (GraphError, PushBatchError) as exc:
             # Down, too slow, or still in conflict with other writes after the
-            # driver's retries: worth sending again, and safe to.
-            log.warning("push refused, the graph could not serve it: %s", exc)
+            # driver's retries; or the batch this push was written with failed (its
+            # cause logged by PushWriter): worth sending again, and safe to.
+            log.warning("push refused, the graph could not keep it: %s", exc)
             return problem(
                 503,
                 "Graph unavailable",
-                "the hub's graph is down or too busy to keep this push; send the same "
-                "push again later (a point pushed again replaces itself)",
+                "the hub could not keep this push (its graph is down or too busy, or "
+                "storing the pushes written with it failed); nothing was kept: send the "
+                "same push again later (a point pushed again replaces itself)",
                 headers={"Retry-After": "5"},
             )
 
     async def _handle(self, request: Request) -> Response:
         token = _bearer(request)
-        actor = None if token is None else await self._tokens.authenticate(token)
-        if actor is None:
+        credential = None if token is None else await self._credentials.lookup(token)
+        if credential is None:
             return problem(
                 401,
                 "Unauthorized",
@@ -166,6 +174,7 @@ class MeasurementPush:
                 "pusher token with `hub token create --role pusher --objective ID`",
                 headers={"WWW-Authenticate": 'Bearer realm="hub"'},
             )
+        actor = credential.actor
         if actor.role is not Role.PUSHER:
             return problem(
                 403,
@@ -196,7 +205,12 @@ class MeasurementPush:
             )
         try:
             outcome = await push_measurements(
-                self._graph, actor, raw, now=self._now(), writer=self._writer
+                self._graph,
+                actor,
+                raw,
+                now=self._now(),
+                writer=self._writer,
+                targets=credential.targets,
             )
         except PushBodyError as exc:
             return problem(

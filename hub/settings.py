@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from hub.domain.boards import Board
+from hub.domain.budget_policy import BudgetAction
 from hub.domain.change_control import Binding
 from hub.domain.identification import DEFAULT_ATTRIBUTES, DEFAULT_PRECEDENCE, Identification
 from hub.domain.models import AgreementKind, Tier
@@ -98,7 +99,15 @@ class ApiSettings(BaseModel):
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     default_page_size: int = Field(default=50, ge=1)
-    max_traversal_depth: int = Field(default=25, ge=1)
+    max_traversal_depth: int = Field(
+        default=25,
+        # Not below the contract's default maxDepth (10): a plain dependencyChain(id:)
+        # would otherwise be refused for a depth nobody asked for.
+        ge=10,
+        le=100,
+        description="the one depth bound of every walk: the largest maxDepth of "
+        "dependencyChain and impact, and how deep coverage gaps and root cause walk",
+    )
     max_body_bytes: int = Field(
         default=1 << 20, ge=1024, description="a larger POST /graphql body gets 413"
     )
@@ -128,6 +137,10 @@ class ApiSettings(BaseModel):
     )
     push_burst: int = Field(
         default=20, ge=1, description="pushes one token may send at once; then 429"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="GET /metrics needs this bearer token; unset: loopback clients only",
     )
 
 
@@ -525,6 +538,84 @@ def _default_monitoring() -> dict[Tier, TierMonitoringSettings]:
     }
 
 
+class BudgetActionSettings(BaseModel):
+    """One action of an error-budget policy; `level` only (and always) for
+    NOTIFY_ESCALATION_LEVEL: 1 is the first level of `[remediation] escalation_levels`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: BudgetAction
+    level: int | None = Field(default=None, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _level_with_escalation(self) -> BudgetActionSettings:
+        if (self.action is BudgetAction.NOTIFY_ESCALATION_LEVEL) != (self.level is not None):
+            raise ValueError(
+                "level: give one for NOTIFY_ESCALATION_LEVEL (1 = the matrix's first level) "
+                "and none for other actions"
+            )
+        return self
+
+
+class BudgetPolicySettings(BaseModel):
+    """What an error-budget policy does at AT_RISK and at EXHAUSTED (docs/service-levels.md,
+    "Error-budget policies"); a freeze is lifted above `freeze_lift_percent` remaining."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_risk: list[BudgetActionSettings] = Field(default_factory=list)
+    exhausted: list[BudgetActionSettings] = Field(default_factory=list)
+    freeze_lift_percent: float = Field(
+        default=25.0, ge=0, lt=100, description="budget remaining above which a freeze lifts"
+    )
+
+
+def _policy(at_risk: list[str], exhausted: list[str]) -> BudgetPolicySettings:
+    def actions(names: list[str]) -> list[BudgetActionSettings]:
+        return [
+            BudgetActionSettings(action=BudgetAction(name.partition(":")[0]), level=int(level))
+            if (level := name.partition(":")[2])
+            else BudgetActionSettings(action=BudgetAction(name))
+            for name in names
+        ]
+
+    return BudgetPolicySettings(at_risk=actions(at_risk), exhausted=actions(exhausted))
+
+
+def _default_budget_policies() -> dict[Tier, BudgetPolicySettings]:
+    owner, freeze = "NOTIFY_OWNER", "CHANGE_FREEZE"
+    return {
+        Tier.TIER_1: _policy([owner], [owner, freeze, "NOTIFY_ESCALATION_LEVEL:2"]),
+        Tier.TIER_2: _policy([owner], [owner, freeze, "NOTIFY_ESCALATION_LEVEL:1"]),
+        Tier.TIER_3: _policy([], [owner]),
+        Tier.TIER_4: _policy([], [owner]),
+    }
+
+
+class BudgetPoliciesSettings(BaseModel):
+    """Error-budget policies that act (`hub.sync.budget_policies`): per tier, and per
+    agreement (its id or lineage; overrides the tier). `owners` says how to reach an
+    owner team: team id or name -> recipients (list names, addresses, webhook names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="how often `hub serve` applies them"
+    )
+    tiers: dict[Tier, BudgetPolicySettings] = Field(default_factory=_default_budget_policies)
+    agreements: dict[str, BudgetPolicySettings] = Field(default_factory=dict)
+    owners: dict[str, list[str]] = Field(default_factory=dict)
+
+    def levels(self) -> set[int]:
+        """Every escalation level a configured policy names (the default tiers' are
+        left out: a matrix shorter than they assume skips those notices, said per run)."""
+        tiers = self.tiers.values() if "tiers" in self.model_fields_set else ()
+        policies = [*tiers, *self.agreements.values()]
+        return {
+            a.level for p in policies for a in (*p.at_risk, *p.exhausted) if a.level is not None
+        }
+
+
 class SloSettings(BaseModel):
     """The service level engine: telemetry buckets, alerting, ticket clocks, breaches."""
 
@@ -564,6 +655,7 @@ class SloSettings(BaseModel):
     )
     peak: PeakSettings = PeakSettings()
     suggestions: SuggestionSettings = SuggestionSettings()
+    budget_policies: BudgetPoliciesSettings = BudgetPoliciesSettings()
 
     @model_validator(mode="after")
     def _assess_within_retention(self) -> SloSettings:
@@ -827,6 +919,33 @@ class RemediationSettings(BaseModel):
         return value
 
 
+class AtRiskLevelSettings(BaseModel):
+    """One position of the at-risk path: a level of `[remediation] escalation_levels`
+    (its name, or its number: 1 is the first) and how long it has to acknowledge before
+    the next position is told."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: str | int = Field(description="a matrix level's name, or its number (1 = first)")
+    hours_to_acknowledge: float = Field(gt=0, le=24 * 365)
+
+
+class AtRiskEscalationSettings(BaseModel):
+    """Escalation when at risk (`hub.sync.at_risk`; docs/service-levels.md, "Escalation
+    when at risk"): the path an AT_RISK episode of an ACTIVE-mode objective climbs while
+    nobody acknowledges it. Without `path`, every matrix level in order, each with
+    `default_hours_to_acknowledge`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="run the job in `hub serve`")
+    interval_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="how often `hub serve` looks for episodes"
+    )
+    path: list[AtRiskLevelSettings] | None = Field(default=None, min_length=1)
+    default_hours_to_acknowledge: float = Field(default=4.0, gt=0, le=24 * 365)
+
+
 class CaseSettings(BaseModel):
     """Cases in a ticketing tool for pending approvals and due reviews (docs/settings.md,
     docs/governance.md "Reviews and renewals"). The connection (url, credentials,
@@ -912,6 +1031,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path("./var")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line, with the request id (docs/observability.md).
+    log_format: Literal["text", "json"] = "text"
     neo4j: Neo4jSettings = Neo4jSettings()
     embedded: EmbeddedGraphSettings = EmbeddedGraphSettings()
     api: ApiSettings = ApiSettings()
@@ -930,6 +1051,7 @@ class Settings(BaseSettings):
     renewals: RenewalSettings = RenewalSettings()
     cases: CaseSettings = CaseSettings()
     remediation: RemediationSettings = RemediationSettings()
+    at_risk_escalation: AtRiskEscalationSettings = AtRiskEscalationSettings()
     reporting: ReportingSettings = ReportingSettings()
 
     @field_validator("notifications")
@@ -954,6 +1076,43 @@ class Settings(BaseSettings):
             notifications is None or value.list not in notifications.lists
         ):
             raise ValueError(f"list: no [notifications.lists.{value.list}] is configured")
+        return value
+
+    @field_validator("remediation")
+    @classmethod
+    def _budget_policy_levels_exist(
+        cls, value: RemediationSettings, info: ValidationInfo
+    ) -> RemediationSettings:
+        slo = info.data.get("slo")
+        named = set() if slo is None else slo.budget_policies.levels()
+        beyond = sorted(level for level in named if level > len(value.escalation_levels))
+        if beyond:
+            raise ValueError(
+                f"escalation_levels: [slo.budget_policies] notifies level {beyond[0]} but "
+                f"the matrix has {len(value.escalation_levels)}; add levels or lower the policy's"
+            )
+        return value
+
+    @field_validator("at_risk_escalation")
+    @classmethod
+    def _at_risk_path_names_levels(
+        cls, value: AtRiskEscalationSettings, info: ValidationInfo
+    ) -> AtRiskEscalationSettings:
+        remediation = info.data.get("remediation")
+        if remediation is None or value.path is None:
+            return value
+        names = [level.name for level in remediation.escalation_levels]
+        for n, item in enumerate(value.path):
+            known = (
+                1 <= item.level <= len(names)
+                if isinstance(item.level, int)
+                else item.level in names
+            )
+            if not known:
+                raise ValueError(
+                    f"path.{n}.level: {item.level!r} is no level of [remediation] "
+                    f"escalation_levels; give one of {', '.join(names)} or 1 to {len(names)}"
+                )
         return value
 
     @field_validator("cases")

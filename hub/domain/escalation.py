@@ -94,7 +94,8 @@ class Due:
     reason: str
 
 
-def _shown(moment: datetime) -> str:
+def shown(moment: datetime) -> str:
+    """An instant as notices write it (ISO 8601, UTC as Z)."""
     return moment.isoformat().replace("+00:00", "Z")
 
 
@@ -115,7 +116,7 @@ def due(subject: Subject, levels: Sequence[Level], now: datetime) -> list[Due]:
 
     detected = step_key(subject.id, DETECTED)
     if subject.detected and detected not in subject.escalated:
-        when = "" if subject.detected_at is None else f" at {_shown(subject.detected_at)}"
+        when = "" if subject.detected_at is None else f" at {shown(subject.detected_at)}"
         record(detected, 1, f"violation detected{when}")
         level = max(level, 1)
     for step in sorted(subject.steps, key=lambda s: (s.due_at, s.key)):
@@ -124,6 +125,6 @@ def due(subject: Subject, levels: Sequence[Level], now: datetime) -> list[Due]:
         target = min(level + 1, top)
         if now < step.due_at + timedelta(hours=levels[target - 1].hours_after_due):
             continue
-        record(step.key, target, f"{step.what} was due {_shown(step.due_at)} and is not done")
+        record(step.key, target, f"{step.what} was due {shown(step.due_at)} and is not done")
         level = target
     return found

@@ -392,3 +392,105 @@ def day_series(objective: Objective, points: PointSet, day: date, now: datetime)
     """The 288 buckets of UTC `day` from the points that count in it (`PointSet.by_day`)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return measure(objective, points, start, start + timedelta(days=1), now).series
+
+
+BUCKETS_A_DAY = DAY_SECONDS // BUCKET_SECONDS
+# Bump when `measure` changes what it makes of the same points and terms: every stored
+# day is then measured whole again on its next push.
+MEASURE_VERSION = 1
+
+
+def measuring_terms(objective: Objective) -> str:
+    """A fingerprint of everything `measure` reads from `objective` (its budgeting
+    method, latency threshold, time-slice target and length), stored with a pushed day's
+    buckets. Objectives are edited in place, so buckets stored under other terms than
+    the objective's now are stale: `day_series_after` then measures the whole day.
+
+    >>> from hub.domain.models import Indicator, WindowKind
+    >>> o = Objective("o", Indicator.LATENCY, 99.0, 0.3, WindowKind.ROLLING, 28, None)
+    >>> measuring_terms(o)
+    '[1,"OCCURRENCES",0.3,null,null]'
+    """
+    terms = [
+        MEASURE_VERSION,
+        objective.budgeting_method.value,
+        objective.threshold,
+        objective.time_slice_target,
+        objective.time_slice_seconds,
+    ]
+    return orjson.dumps(terms).decode()
+
+
+def day_series_after(
+    objective: Objective,
+    merged: PointSet,
+    new: PointSet,
+    day: date,
+    now: datetime,
+    stored: BucketSeries | None,
+    stored_terms: str | None = None,
+) -> BucketSeries:
+    """`day_series` of `merged` (the day's stored points with `new` merged in), measuring
+    only the buckets that `new` touches when `stored` holds the day's buckets as they
+    were before, measured under `stored_terms` (`measuring_terms`): each bucket is
+    measured from its own points alone, so the others cannot change. A push of 100
+    minutes then measures about 20 buckets, not 288. Without `stored` (a first push, or
+    points of another kind), or when `stored_terms` are not `objective`'s now (it was
+    edited since, or the day was stored before terms were), the whole day is measured.
+    Equal to `day_series(objective, merged, day, now)` either way.
+    """
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if (
+        stored is None
+        or stored_terms != measuring_terms(objective)
+        or len(new) == 0
+        or stored.start != start
+        or len(stored) != BUCKETS_A_DAY
+    ):
+        return day_series(objective, merged, day, now)
+    origin = (start - EPOCH).total_seconds()
+    # A point closes the interval before it: on a boundary it counts in the bucket before.
+    touched = np.ceil((new.times - origin) / BUCKET_SECONDS).astype(np.int64) - 1
+    first = max(int(touched.min()), 0)
+    last = min(int(touched.max()), BUCKETS_A_DAY - 1) + 1
+    if first >= last:
+        return day_series(objective, merged, day, now)
+    index = np.ceil((merged.times - origin) / BUCKET_SECONDS).astype(np.int64) - 1
+    inside = (index >= first) & (index < last)
+    span = PointSet.of(
+        merged.kind,
+        merged.times[inside],
+        merged.good[inside],
+        merged.total[inside],
+        merged.seconds[inside],
+    )
+    span_start = start + timedelta(seconds=first * BUCKET_SECONDS)
+    span_end = start + timedelta(seconds=last * BUCKET_SECONDS)
+    measured = measure(objective, span, span_start, span_end, now).series
+    good, total = stored.good.copy(), stored.total.copy()
+    good[first:last] = measured.good
+    total[first:last] = measured.total
+    return BucketSeries(start, good, total)
+
+
+@dataclass(frozen=True, slots=True)
+class DayMeasure:
+    """How the days of one push to `objective` are measured, at `now`
+    (`day_series_after`); `terms` are stored with the buckets it makes."""
+
+    objective: Objective
+    now: datetime
+
+    @property
+    def terms(self) -> str:
+        return measuring_terms(self.objective)
+
+    def __call__(
+        self,
+        merged: PointSet,
+        new: PointSet,
+        day: date,
+        stored: BucketSeries | None,
+        stored_terms: str | None,
+    ) -> BucketSeries:
+        return day_series_after(self.objective, merged, new, day, self.now, stored, stored_terms)

@@ -22,12 +22,12 @@ from hub.domain.buckets import BucketSeries
 from hub.domain.errors import quoted
 from hub.domain.models import AgreementKind, Objective, Walk
 from hub.domain.windows import BUCKET_SECONDS, Window
-from hub.graph.client import Graph, Transaction
-from hub.graph.cypher import root_cause as chain_q
+from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
 from hub.graph.errors import NotFoundError
 from hub.graph.ids import from_iso, kind_of, to_iso
 from hub.graph.repositories.agreements import AgreementRepository
+from hub.graph.repositories.traversals import TraversalRepository
 
 PRIORITY_WEIGHT = {"P1": 5.0, "P2": 4.0, "P3": 3.0, "P4": 2.0, "P5": 1.0}
 MAX_OVERLAP_HOURS = 24.0
@@ -127,32 +127,16 @@ async def walk_paths(
     graph: Graph, roots: Sequence[str], max_depth: int
 ) -> dict[str, tuple[str, ...]]:
     """Everything within `max_depth` hops below any of `roots`, through ACTIVE
-    components, with its shortest path from a root: one breadth-first walk seeded with
-    all of them, one statement per level in one read transaction.
+    components, with its shortest path from a root: the shared walk
+    (`hub.graph.repositories.traversals.walk_down`) seeded with all of them, one
+    statement per level in one read transaction.
 
     The paths are those `shortest_paths` finds from one walk per root: the levels grow
     in root order and each node's providers are taken in id order, so a node reached at
     the same depth from several roots keeps the first root's path.
     """
-    seeds = list(dict.fromkeys(roots))
-
-    async def walk(tx: Transaction) -> dict[str, tuple[str, ...]]:
-        paths: dict[str, tuple[str, ...]] = {root: (root,) for root in seeds}
-        frontier, depth = seeds, 0
-        while frontier and depth < max_depth:
-            below: dict[str, list[str]] = {}
-            for row in await tx.run(chain_q.CHAIN_LEVEL, frontier=frontier):
-                below.setdefault(row["source"], []).append(row["target"])
-            reached = []
-            for node in frontier:
-                for provider in sorted(below.get(node, ())):
-                    if provider not in paths:
-                        paths[provider] = (*paths[node], provider)
-                        reached.append(provider)
-            frontier, depth = reached, depth + 1
-        return paths
-
-    return await graph.read_transaction(walk)
+    walk = await TraversalRepository(graph).walk_down(roots, max_depth)
+    return walk.paths()
 
 
 async def ranked(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j.exceptions import ConstraintError, DriverError, Neo4jError, ServiceUnavailable
 
-from hub.graph.cypher import Cypher
+from hub.graph.cypher import Cypher, statement_name
 from hub.graph.errors import GraphError, GraphTimeoutError, GraphUnavailableError
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,19 @@ class Transaction:
 
     async def run(self, statement: Cypher, **params: Any) -> list[Row]:
         self._graph._count(statement)
+        started = time.perf_counter()
         result = await self._tx.run(statement.text, params)
         # Statements return values and maps, never bare nodes, so the record's values
         # are the row as is. `record.data()` would also walk every byte array one byte
         # at a time (the driver takes bytes for a sequence): 10 ms per telemetry day.
-        return [dict(record) async for record in result]
+        rows = [dict(record) async for record in result]
+        self._graph._timed(statement, time.perf_counter() - started, len(rows))
+        return rows
 
 
 StatementListener = Callable[[Cypher], None]
+# Called with each statement that completed and its duration in seconds (hub metrics).
+StatementTimer = Callable[[Cypher, float], None]
 
 
 class Graph:
@@ -113,6 +119,7 @@ class Graph:
         self._database = database
         self._transaction_timeout = transaction_timeout
         self._listeners: list[StatementListener] = []
+        self._timers: list[StatementTimer] = []
         self.round_trips = 0
 
     @classmethod
@@ -144,6 +151,22 @@ class Graph:
 
     def remove_listener(self, listener: StatementListener) -> None:
         self._listeners.remove(listener)
+
+    def add_timer(self, timer: StatementTimer) -> None:
+        """Call `timer` with every statement of a managed transaction that completed,
+        and how long it took from sending to its last row (`hub.observability`)."""
+        self._timers.append(timer)
+
+    def _timed(self, statement: Cypher, seconds: float, rows: int) -> None:
+        for timer in self._timers:
+            timer(statement, seconds)
+        if log.isEnabledFor(logging.DEBUG):  # cached by logging: cheap when off
+            log.debug(
+                "graph statement %s: %d rows in %.1f ms",
+                statement_name(statement),
+                rows,
+                seconds * 1000,
+            )
 
     def _count(self, statement: Cypher) -> None:
         self.round_trips += 1

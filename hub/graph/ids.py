@@ -36,6 +36,7 @@ PREFIXES = {
     "DistributionList": "dls",
     "ReportAnomaly": "ran",
     "ChangeRequest": "chr",
+    "AtRiskEscalation": "ark",
 }
 _KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 
@@ -68,7 +69,10 @@ def to_iso(moment: datetime) -> str:
     """Stored form of a time: UTC, fixed width, so that strings sort as times do."""
     if moment.tzinfo is None:
         raise ValueError("times must carry a time zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # The year by hand: strftime's %Y does not pad years before 1000 ("362-04-28..."),
+    # which then neither sort as times nor parse back (datetime.fromisoformat).
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def from_iso(value: str | None) -> datetime | None:

@@ -14,7 +14,9 @@ from hub.graph.client import Graph
 from hub.graph.cypher import Cypher
 from hub.graph.cypher import actions as acq
 from hub.graph.cypher import agreements as agq
+from hub.graph.cypher import at_risk as arq
 from hub.graph.cypher import audit as aq
+from hub.graph.cypher import budget_policies as bpq
 from hub.graph.cypher import cases as cq
 from hub.graph.cypher import change_requests as chq
 from hub.graph.cypher import credits as crq
@@ -243,6 +245,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         # violationTrends sums the credits each remediation keeps, not every credit.
         (),
         data=roll_up_existing_credits,
+    ),
+    Migration(
+        18,
+        "error-budget policies",
+        # Unique keys keep a retried or concurrent run from taking one action twice
+        # (`hub.sync.budget_policies`).
+        (
+            bpq.BUDGET_EPISODE_KEY_UNIQUE,
+            bpq.BUDGET_EPISODE_OBJECTIVE_INDEX,
+            bpq.POLICY_ACTION_KEY_UNIQUE,
+            bpq.POLICY_ACTION_OBJECTIVE_INDEX,
+            bpq.CHANGE_FREEZE_KEY_UNIQUE,
+            bpq.CHANGE_FREEZE_OBJECTIVE_INDEX,
+        ),
+    ),
+    Migration(
+        19,
+        "at-risk escalations",
+        # The unique episode key keeps one episode per objective and start; steps are
+        # `Escalation` records, unique by step key since migration 16 (`hub.sync.at_risk`).
+        (
+            arq.AT_RISK_ESCALATION_ID_UNIQUE,
+            arq.AT_RISK_ESCALATION_KEY_UNIQUE,
+            arq.AT_RISK_ESCALATION_STATUS_INDEX,
+        ),
     ),
 )
 

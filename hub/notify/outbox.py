@@ -59,6 +59,7 @@ from hub.graph.repositories.notifications import (
 from hub.notify.base import DeliveryError, Sender
 from hub.notify.email import EmailSender
 from hub.notify.webhook import WebhookSender
+from hub.observability.metrics import metrics_of
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -389,6 +390,7 @@ class Dispatcher:
         )
         self._clock = clock
         self.holder = holder or dispatcher_holder()
+        self._metrics = metrics_of(graph)  # hub_notification_deliveries_total, in hub serve
 
     async def __aenter__(self) -> Self:
         return self
@@ -423,8 +425,10 @@ class Dispatcher:
                 )
                 report.claimed += len(claimed)
                 outcomes = await asyncio.gather(*(self._attempt(n) for n in claimed))
-                for outcome in outcomes:
+                for notification, outcome in zip(claimed, outcomes, strict=True):
                     _count(report, outcome)
+                    if self._metrics is not None:
+                        self._metrics.observe_delivery(notification.channel, outcome)
             if len(due) < settings.batch_size:
                 break
         return report

@@ -43,6 +43,8 @@ from hub.schema.remediation.reviews import ServiceReviewMutations, ServiceReview
 from hub.schema.remediation.trends import TrendQueries
 from hub.schema.remediation.workflow import RemediationMutations, RemediationQueries
 from hub.schema.reports import ReportMutations, ReportQueries
+from hub.schema.service_levels.at_risk import AtRiskMutations, AtRiskQueries
+from hub.schema.service_levels.budget_policies import BudgetPolicyQueries
 from hub.schema.service_levels.ownership import OwnershipMutations
 from hub.schema.service_levels.queries import ServiceLevelQueries
 from hub.schema.service_levels.suggestions import SuggestionQueries
@@ -63,6 +65,8 @@ class Query(
     SyncQueries,
     ServiceLevelQueries,
     SuggestionQueries,
+    AtRiskQueries,
+    BudgetPolicyQueries,
     AuditQueries,
     ExceptionQueries,
     TemplateQueries,
@@ -86,6 +90,7 @@ class Mutation(
     ExceptionMutations,
     ComponentMutations,
     OwnershipMutations,
+    AtRiskMutations,
     RemediationMutations,
     CreditMutations,
     ActionMutations,

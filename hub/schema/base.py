@@ -22,12 +22,28 @@ from hub.domain.models import (
 )
 
 DateTime = datetime
+
+
+def parse_datetime(value: str) -> datetime:
+    """A DateTime input as given (its offset kept for the field to judge), refused here
+    when it has no instant in UTC: `9999-12-31T23:00:00-05:00` is past the calendar's
+    end, and every input type's times would otherwise overflow wherever they are
+    converted, answered as an unexpected error."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.utcoffset() is not None:
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value} has no instant in UTC: it is off the calendar") from None
+    return parsed
+
+
 # Mapped in `build_schema` through `StrawberryConfig.scalar_map` (passing a type to
 # strawberry.scalar() is deprecated and warns on import).
 DATETIME_SCALAR = strawberry.scalar(
     name="DateTime",
     serialize=lambda value: value.isoformat().replace("+00:00", "Z"),
-    parse_value=datetime.fromisoformat,
+    parse_value=parse_datetime,
     description="A UTC instant in ISO-8601, e.g. 2026-01-31T23:59:59Z.",
 )
 

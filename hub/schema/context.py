@@ -124,7 +124,7 @@ class Context:
         components = ComponentRepository(graph, scope)
         parties = PartyRepository(graph, scope)
         agreements = AgreementRepository(graph, scope, clock)
-        gaps = CoverageGapRepository(graph, scope, clock)
+        gaps = CoverageGapRepository(graph, scope, clock, api.max_traversal_depth)
         slo = slo or SloSettings()
         service_levels = ServiceLevels(graph, slo, scope)
         ownership = OwnershipRepository(graph, scope, clock)

@@ -16,26 +16,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-from hub.domain.buckets import BucketSeries
 from hub.domain.push import (
     PUSH_SOURCE,
+    DayMeasure,
     PointSet,
     PushBody,
     RefusedPoint,
     check_points,
-    day_series,
     parse_body,
 )
 from hub.domain.sources import Quarantined
 from hub.domain.workflow import Actor, Role
 from hub.events import status_events
 from hub.graph.client import Graph
+from hub.graph.errors import GraphError
 from hub.graph.ids import to_iso
-from hub.graph.repositories.push import MeasureDay, PushRepository, PushTarget
+from hub.graph.repositories.identity import TOKEN_PREFIX, hash_token
+from hub.graph.repositories.push import MeasureDay, PushCredential, PushRepository, PushTarget
 from hub.graph.repositories.sync import SyncRepository
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,12 @@ log = logging.getLogger(__name__)
 
 class PushForbiddenError(Exception):
     """The token may not push to the objective the body names (HTTP 403)."""
+
+
+class PushBatchError(Exception):
+    """The write of the batch holding a push failed for another reason than the graph
+    (HTTP 503, as a `GraphError`): nothing of the batch was kept. Its cause is logged
+    by `PushWriter` and chained (`__cause__`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,8 @@ class PushWriter:
     (at most `max_batch` a transaction), so the transactions per second stay few
     however many pushes come. A push returns once its own points are committed; if
     that transaction fails, every push in it gets the error (and none is kept: the
-    batch is one transaction). One writer per app (`hub.push` holds it).
+    batch is one transaction): a `GraphError` as raised, any other error logged and
+    turned into one `PushBatchError`. One writer per app (`hub.push` holds it).
     """
 
     def __init__(self, graph: Graph, max_batch: int = 64) -> None:
@@ -88,13 +96,90 @@ class PushWriter:
             try:
                 await self._repository.store_many([(o, p, m) for o, p, m, _ in batch])
             except Exception as exc:  # every push of the batch hears of it
+                failure = exc if isinstance(exc, GraphError) else self._failed(batch, exc)
                 for *_, done in batch:
                     if not done.done():
-                        done.set_exception(exc)
+                        done.set_exception(failure)
             else:
                 for *_, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+    @staticmethod
+    def _failed(
+        batch: Sequence[tuple[str, PointSet, MeasureDay, asyncio.Future[None]]], exc: Exception
+    ) -> PushBatchError:
+        """Log what failed (not the graph: a fault in measuring or storing the batch's
+        days) and the error its pushes get instead."""
+        objectives = sorted({objective_id for objective_id, *_ in batch})
+        log.error(
+            "push batch of %d pushes to objectives %s not kept: storing their days failed "
+            "with %s: %s",
+            len(batch),
+            ", ".join(objectives),
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        failure = PushBatchError(
+            f"storing the batch of {len(batch)} pushes failed ({type(exc).__name__}); "
+            "nothing of it was kept"
+        )
+        failure.__cause__ = exc
+        return failure
+
+
+class CredentialLookup:
+    """Who holds each pushing token, and its objectives, for concurrent pushes at once.
+
+    A push needs its token's holder and objectives before anything else; looked up one
+    push at a time, that was two graph round trips a push, the most of its cost under
+    load. Look-ups that arrive while one is under way wait for it and are then answered
+    together by one read transaction (`PushRepository.credentials`, at most
+    `max_batch` tokens). Every push still reads its token afresh from the graph, so a
+    token revoked is refused from the next look-up on (nothing is cached). If a
+    look-up fails, every push waiting on it gets the error.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        max_batch: int = 256,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._repository = PushRepository(graph)
+        self._max_batch = max_batch
+        self._clock = clock
+        self._pending: list[tuple[str, asyncio.Future[PushCredential | None]]] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def lookup(self, token: str) -> PushCredential | None:
+        """The token's holder and objectives; None when it is unknown, revoked or expired."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        found: asyncio.Future[PushCredential | None] = asyncio.get_running_loop().create_future()
+        found.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._pending.append((hash_token(token), found))
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._drain())
+        return await asyncio.shield(found)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            try:
+                known = await self._repository.credentials(
+                    [key for key, _ in batch], to_iso(self._clock())
+                )
+            except Exception as exc:  # every push of the batch hears of it
+                for _, found in batch:
+                    if not found.done():
+                        found.set_exception(exc)
+            else:
+                for key, found in batch:
+                    if not found.done():
+                        found.set_result(known.get(key))
 
 
 def resolve(reference: str, targets: Sequence[PushTarget]) -> PushTarget:
@@ -148,9 +233,11 @@ async def push_measurements(
     raw: bytes,
     now: datetime | None = None,
     writer: PushWriter | None = None,
+    targets: Sequence[PushTarget] | None = None,
 ) -> PushOutcome:
     """Validate and keep one pushed body (see the module docstring); `writer` batches
-    the writes of concurrent pushes (without one, each push writes alone)."""
+    the writes of concurrent pushes (without one, each push writes alone); `targets`
+    are the token's objectives when already read (`CredentialLookup`)."""
     if actor.role is not Role.PUSHER:
         raise PushForbiddenError(
             f"only pusher tokens may push measurements; this one is {actor.role.value} "
@@ -158,15 +245,14 @@ async def push_measurements(
         )
     body: PushBody = parse_body(raw)
     repository = PushRepository(graph)
-    target = resolve(body.objective, await repository.targets(sorted(actor.objectives)))
+    if targets is None:
+        targets = await repository.targets(sorted(actor.objectives))
+    target = resolve(body.objective, targets)
     objective = target.objective
     now = now or datetime.now(UTC)
     checked = check_points(body, objective, now)
     if len(checked.kept):
-
-        def measure_day(points: PointSet, day: date) -> BucketSeries:
-            return day_series(objective, points, day, now)
-
+        measure_day = DayMeasure(objective, now)
         if writer is None:
             await repository.store(objective.id, checked.kept, measure_day)
         else:

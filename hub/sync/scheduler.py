@@ -5,7 +5,8 @@ notification dispatcher (`hub.notify`), the renewal reminders
 remediation jobs (`hub.sync.escalations`, `hub.sync.performance`,
 `hub.sync.periodic_audit`), report
 distribution (`hub.sync.distribution`) and, after each assessment, report anomalies
-(`hub.sync.anomalies`).
+(`hub.sync.anomalies`) and the error-budget policies (`hub.sync.budget_policies`, also
+on their own interval).
 
 A telemetry source's job runs at the shortest tier interval (`[slo.monitoring]`) when
 that is shorter than the connector's, and each run measures only the objectives whose
@@ -34,7 +35,9 @@ from hub.graph.repositories.ownership import OwnershipRepository
 from hub.notify.outbox import dispatch_notifications
 from hub.settings import Settings
 from hub.sync.anomalies import detect_after_assessment
+from hub.sync.at_risk import run_at_risk_escalation
 from hub.sync.backups import first_run_time, run_scheduled_backup
+from hub.sync.budget_policies import run_scheduled_budget_policies
 from hub.sync.cases import reconcile_cases
 from hub.sync.distribution import run_due_distributions
 from hub.sync.escalations import escalate
@@ -113,12 +116,36 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
         status_events.publish(b.objective_id for b in breaches)
         # Report anomalies of the months just assessed (docs/reporting.md).
         await detect_after_assessment(graph, settings, datetime.now(UTC))
+        # Error-budget policies act on the statuses as of now (docs/service-levels.md).
+        await apply_budget_policies()
+
+    async def apply_budget_policies() -> None:
+        try:
+            report = await run_scheduled_budget_policies(graph, settings)
+        except LeaseHeldError as exc:  # another hub's run is acting now
+            log.info("scheduled budget policies skipped: %s", exc)
+            return
+        except GraphError as exc:  # what was not done now is due at the next run
+            log.error("scheduled budget policies failed: %s", exc)
+            return
+        if report.taken or report.lifted:
+            log.info("scheduled budget policies: %s", report)
 
     scheduler.add_job(
         assess,
         "interval",
         seconds=settings.slo.assess_interval_seconds,
         id="slo:assess",
+        max_instances=1,
+        coalesce=True,
+    )
+    # The lease and unique action keys keep replicas from taking one action twice.
+    scheduler.add_job(
+        apply_budget_policies,
+        "interval",
+        minutes=settings.slo.budget_policies.interval_minutes,
+        id="slo:budget-policies",
+        name="error-budget policies",
         max_instances=1,
         coalesce=True,
     )
@@ -240,6 +267,32 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
     )
+    if settings.at_risk_escalation.enabled:
+
+        async def escalate_at_risk() -> None:
+            try:
+                report = await run_at_risk_escalation(graph, settings, datetime.now(UTC))
+            except LeaseHeldError as exc:
+                log.info("scheduled at-risk escalation skipped: %s", exc)
+                return
+            except GraphError as exc:  # what was not done now is due at the next run
+                log.error("scheduled at-risk escalation failed: %s", exc)
+                return
+            if report.opened or report.escalated or report.closed:
+                log.info("scheduled at-risk escalation: %s", report)
+
+        # The lease and unique step keys keep replicas from telling one level twice. The
+        # first run waits an interval, as the assessment does: statuses of every objective
+        # in force are not worth computing while a hub is starting.
+        scheduler.add_job(
+            escalate_at_risk,
+            "interval",
+            minutes=settings.at_risk_escalation.interval_minutes,
+            id="slo:at-risk-escalation",
+            name="at-risk escalation",
+            max_instances=1,
+            coalesce=True,
+        )
 
     async def review_parties() -> None:
         try:

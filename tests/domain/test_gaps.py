@@ -18,6 +18,7 @@ from hub.domain.gaps import (
     applies_to,
     at_least_as_strong,
     best_provided,
+    chains_gaps,
     composed_availability,
     member_gaps,
     sla_gaps,
@@ -492,3 +493,41 @@ def test_sla_gaps_has_exactly_one_uncovered_per_uncovered_member(
         assert gap.sla_id == SLA
         if gap.component_id is not None and not covered[int(gap.component_id[1:])]:
             assert gap.kind is GapKind.UNCOVERED
+
+
+@given(
+    pool=st.lists(
+        st.one_of(
+            availability_members("m"),
+            st.lists(valid_objectives(), max_size=3).map(lambda os: member("m", cover("x", *os))),
+            st.just(member("m")),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    promises=st.lists(st.lists(valid_objectives(), max_size=3), min_size=1, max_size=3),
+    picks=st.lists(
+        st.tuples(st.integers(min_value=0), st.lists(st.integers(min_value=0), max_size=6)),
+        max_size=5,
+    ),
+)
+def test_chains_gaps_judges_shared_members_once_with_the_same_result_as_sla_gaps(
+    pool: list[ChainMember],
+    promises: list[list[Objective]],
+    picks: list[tuple[int, list[int]]],
+) -> None:
+    """Chains that share members (the same objects, as the graph layer builds them) and
+    SLAs that promise the same things: every SLA's gaps are `sla_gaps`' own."""
+    pool = [ChainMember(f"c{i}", f"Component {i}", m.covers) for i, m in enumerate(pool)]
+    chains = {
+        f"sla-{n}": [pool[i % len(pool)] for i in members] for n, (_, members) in enumerate(picks)
+    }
+    objectives = {f"sla-{n}": promises[p % len(promises)] for n, (p, _) in enumerate(picks)}
+
+    found = chains_gaps(chains, objectives)
+
+    assert found == {sla: sla_gaps(sla, objectives[sla], chains[sla]) for sla in chains}
+    for sla, gaps in found.items():
+        assert [g.component_name for g in gaps] == [
+            g.component_name for g in sla_gaps(sla, objectives[sla], chains[sla])
+        ]

@@ -161,7 +161,7 @@ async def test_one_walk_from_every_root_finds_the_paths_of_one_walk_per_root(
     # One level per depth, down to the deepest component reached plus one that finds
     # nothing new below it, or stopping at max_depth.
     deepest = max(len(path) - 1 for path in found.values())
-    assert log.names == ["root_cause.CHAIN_LEVEL"] * min(max_depth, deepest + 1)
+    assert log.names == ["traversals.DOWN_LEVEL"] * min(max_depth, deepest + 1)
 
 
 async def test_an_sla_covering_several_components_walks_its_chain_once(
@@ -180,7 +180,7 @@ async def test_an_sla_covering_several_components_walks_its_chain_once(
         ids["a"]: via(ids, "a"),
     }
     # Seeded with all four: one level reaches b, the next finds nothing new.
-    assert log.names.count("root_cause.CHAIN_LEVEL") == 2
+    assert log.names.count("traversals.DOWN_LEVEL") == 2
 
 
 async def test_only_an_sla_has_a_root_cause(graph: Graph, builder: GraphBuilder) -> None:

@@ -10,7 +10,10 @@ one 5-minute bucket of 10,000 events and assessed on 1 February.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -28,7 +31,9 @@ from hub.domain.models import (
 from hub.domain.terms import ClauseSpec
 from hub.domain.workflow import Actor, Role
 from hub.engine.service import ServiceLevels
-from hub.graph.client import Graph
+from hub.graph.client import Graph, GraphConnection
+from hub.graph.cypher import Cypher
+from hub.graph.cypher import credits as cq
 from hub.graph.errors import NotFoundError
 from hub.graph.repositories import AgreementRepository, AuditRepository
 from hub.graph.repositories.credits import CreditRepository
@@ -274,3 +279,158 @@ async def test_indemnity_percent_is_kept_by_revisions(graph: Graph, builder: Gra
         Decimal("12000.00"),
         "EUR",
     )
+
+
+# --- an assessment racing a person's transition of the same credit ------------------------
+#
+# The assessment reads a period's credits, plans in Python and writes them back. A
+# transition committed between that read and write must make the assessment run again
+# (it takes the credits' write locks before reading), never be overwritten. `between`
+# commits the transition at exactly that point, from another connection in another
+# thread, when the assessment is about to send `UPDATE_CREDITS`; `race` lets the two
+# run freely, the transition started after a varying delay.
+# (`between` relies on ArcadeDB's optimistic commit: on Neo4j the transition would wait
+# for the lock the paused assessment holds.)
+
+LATE = utc(2026, 1, 20)  # late data: January at 92.5 %, 25 %, 3000.00 EUR
+RACES = 5
+
+
+async def between(
+    graph: Graph,
+    connection: GraphConnection,
+    s: Shop,
+    move: Callable[[CreditRepository], Awaitable[Credit]],
+) -> Credit | BaseException:
+    """Assess the late data, `move` committed between the credits' read and write."""
+
+    async def moved() -> Credit:
+        other = Graph.connect(connection)
+        try:
+            return await move(CreditRepository(other))
+        finally:
+            await other.close()
+
+    outcome: list[Credit | BaseException] = []
+
+    def listener(statement: Cypher) -> None:
+        if statement is cq.UPDATE_CREDITS and not outcome:
+            with ThreadPoolExecutor(1) as pool:
+                try:
+                    outcome.append(pool.submit(asyncio.run, moved()).result(timeout=30))
+                except Exception as exc:  # the move's own error is the outcome
+                    outcome.append(exc)
+
+    await store(graph, s.objective_id, LATE, [8600], [10_000])
+    graph.add_listener(listener)
+    try:
+        await s.service.assess(FEB, [s.sla])
+    finally:
+        graph.remove_listener(listener)
+    [result] = outcome
+    return result
+
+
+async def race(
+    graph: Graph, s: Shop, move: Awaitable[Credit], delay: float
+) -> Credit | BaseException:
+    """Assess the late data while `move` runs, started `delay` seconds in."""
+
+    async def moved() -> Credit:
+        await asyncio.sleep(delay)
+        return await move
+
+    await store(graph, s.objective_id, LATE, [8600], [10_000])
+    outcome, assessed = await asyncio.gather(
+        moved(), s.service.assess(FEB, [s.sla]), return_exceptions=True
+    )
+    assert not isinstance(assessed, BaseException), assessed
+    return outcome
+
+
+async def assert_approval_kept(graph: Graph, s: Shop, credit: Credit, outcome: object) -> None:
+    """Approved and revised in either order, the approval audited and never overwritten."""
+    assert isinstance(outcome, Credit), outcome
+    [final] = await credits_of(graph, s)
+    assert (final.id, final.amount) == (credit.id, Decimal("3000.00"))
+    audits = await AuditRepository(graph).for_target(credit.id)
+    revise = next(a for a in audits if a.action == "credit.revise")
+    assert revise.before is not None
+    if final.status is CreditStatus.APPROVED:  # revised, then approved
+        assert [a.action for a in audits] == ["credit.propose", "credit.revise", "credit.approve"]
+        assert json.loads(revise.before)["status"] == "PROPOSED"
+    else:  # approved, then revised: the approval went back, it was not overwritten
+        assert final.status is CreditStatus.PROPOSED
+        assert [a.action for a in audits] == ["credit.propose", "credit.approve", "credit.revise"]
+        assert json.loads(revise.before)["status"] == "APPROVED"
+
+
+async def assert_issued_kept(graph: Graph, s: Shop, credit: Credit, outcome: object) -> None:
+    """Issued, then corrected; or revised (its approval gone back), then not issued."""
+    if isinstance(outcome, Credit):
+        issued, correction = await credits_of(graph, s)
+        assert (issued.id, issued.status, issued.amount) == (
+            credit.id,
+            CreditStatus.ISSUED,
+            Decimal("1200.00"),
+        )
+        assert (correction.amount, correction.corrects_id) == (Decimal("1800.00"), credit.id)
+    else:
+        assert isinstance(outcome, CreditError), outcome
+        [revised] = await credits_of(graph, s)
+        assert (revised.id, revised.status, revised.amount) == (
+            credit.id,
+            CreditStatus.PROPOSED,
+            Decimal("3000.00"),
+        )
+
+
+async def proposed(graph: Graph, builder: GraphBuilder, *, approved: bool = False) -> Shop:
+    s = await shop(builder)
+    await s.service.assess(FEB, [s.sla])
+    if approved:
+        [credit] = await credits_of(graph, s)
+        await CreditRepository(graph).approve(credit.id, APPROVER)
+    return s
+
+
+async def test_an_approval_between_the_read_and_the_write_is_revised_not_lost(
+    graph: Graph, graph_connection: GraphConnection, builder: GraphBuilder
+) -> None:
+    s = await proposed(graph, builder)
+    [credit] = await credits_of(graph, s)
+    outcome = await between(graph, graph_connection, s, lambda r: r.approve(credit.id, APPROVER))
+    await assert_approval_kept(graph, s, credit, outcome)
+    assert (await credits_of(graph, s))[0].status is CreditStatus.PROPOSED  # approved first
+
+
+async def test_an_issue_between_the_read_and_the_write_is_corrected_not_revised(
+    graph: Graph, graph_connection: GraphConnection, builder: GraphBuilder
+) -> None:
+    s = await proposed(graph, builder, approved=True)
+    [credit] = await credits_of(graph, s)
+    outcome = await between(graph, graph_connection, s, lambda r: r.issue(credit.id, ANN))
+    assert isinstance(outcome, Credit)  # issued first
+    await assert_issued_kept(graph, s, credit, outcome)
+
+
+@pytest.mark.parametrize("round_", range(RACES))
+async def test_an_approval_racing_a_revision_is_never_lost(
+    graph: Graph, builder: GraphBuilder, round_: int
+) -> None:
+    s = await proposed(graph, builder)
+    [credit] = await credits_of(graph, s)
+    outcome = await race(
+        graph, s, CreditRepository(graph).approve(credit.id, APPROVER), round_ * 0.05
+    )
+    await assert_approval_kept(graph, s, credit, outcome)
+
+
+@pytest.mark.parametrize("round_", range(RACES))
+async def test_an_issue_racing_a_revision_is_never_revised_in_place(
+    graph: Graph, builder: GraphBuilder, round_: int
+) -> None:
+    s = await proposed(graph, builder, approved=True)
+    [credit] = await credits_of(graph, s)
+    outcome = await race(graph, s, CreditRepository(graph).issue(credit.id, ANN), round_ * 0.05)
+    await assert_issued_kept(graph, s, credit, outcome)

@@ -22,7 +22,7 @@ REPO_ROOT = next(p for p in Path(__file__).resolve().parents if p.name == "tests
 LINT_DIR = REPO_ROOT / "tools" / "cypher-lint"
 LINT_SCRIPT = LINT_DIR / "lint.mjs"
 NODE_MODULES = LINT_DIR / "node_modules"
-TIMEOUT_S = 120
+TIMEOUT_S = 600
 
 Diagnostic = dict[str, Any]
 

@@ -786,6 +786,8 @@ FEATURE_CASES = (
     "change_request_cases",
     "report_cases",
     "distribution_cases",
+    "at_risk_cases",
+    "budget_policy_cases",
 )
 
 

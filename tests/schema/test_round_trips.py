@@ -265,7 +265,11 @@ async def test_coverage_gaps_of_a_page_of_slas_are_batched_too(
         {
             "agreements.LIST_AGREEMENTS": 1,
             "agreements.COVERED_IDS_BY_AGREEMENT_IDS": 1,
-            "gaps.SLA_CHAIN_COVER": 1,
+            # The chains: the SLAs' roots, ONE shared walk seeded with all of them (one
+            # level here: nothing lies below the covered components), their cover.
+            "gaps.SLA_ROOTS": 1,
+            "traversals.DOWN_LEVEL": 1,
+            "gaps.CHAIN_MEMBERS": 1,
             # The gap rules read the SLAs' effective objectives once for the whole page:
             # their ancestors in force, own objectives and inherited ones.
             "levels.ANCESTORS_IN_FORCE": 1,

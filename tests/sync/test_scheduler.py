@@ -29,6 +29,8 @@ def test_each_enabled_connector_gets_one_non_overlapping_job(graph: Graph) -> No
         *REMEDIATION,
         "reports:distribute",
         "slo:assess",
+        "slo:at-risk-escalation",
+        "slo:budget-policies",
         "sync:pagerduty",
         "sync:pagerduty-services",
         "sync:servicenow-cmdb",
@@ -55,6 +57,8 @@ def test_a_prometheus_url_schedules_its_sync_beside_the_breach_assessment(
         *REMEDIATION,
         "reports:distribute",
         "slo:assess",
+        "slo:at-risk-escalation",
+        "slo:budget-policies",
         "sync:prometheus",
     ]
     # TIER_1 objectives are measured every 60 s by default ([slo.monitoring]), which is
@@ -69,12 +73,16 @@ def test_no_configured_source_means_only_the_breach_assessment_backup_and_remedi
 ) -> None:
     settings = Settings()
     assert enabled(settings) == []
-    job, backup, distribute, escalate, performance, audit = build_scheduler(
+    job, policies, backup, distribute, escalate, at_risk, performance, audit = build_scheduler(
         settings, graph
     ).get_jobs()
     assert job.id == "slo:assess"
+    assert policies.id == "slo:budget-policies"
+    assert policies.trigger.interval == timedelta(minutes=15)
     assert distribute.id == "reports:distribute"
     assert escalate.trigger.interval == timedelta(minutes=15)
+    assert at_risk.id == "slo:at-risk-escalation"
+    assert at_risk.trigger.interval == timedelta(minutes=15)
     assert performance.trigger.interval == timedelta(hours=24)
     assert audit.id == "remediation:audit"
     assert str(audit.trigger) == "cron[day='5', hour='2']"

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hub.graph.cypher import Cypher
+from hub.graph.cypher import at_risk as arq
 from hub.graph.cypher import backup as q
+from hub.graph.cypher import budget_policies as bpq
 from hub.graph.cypher import distribution as dq
 
 LabelSet = tuple[str, ...]
@@ -106,6 +108,10 @@ KEY_LABELS: Sequence[KeyLabel] = (
     KeyLabel("DistributionList", "id", dq.NODES_DISTRIBUTION_LIST),
     KeyLabel("DistributionRun", "key", dq.NODES_DISTRIBUTION_RUN),
     KeyLabel("ReportAnomaly", "key", dq.NODES_REPORT_ANOMALY),
+    KeyLabel("BudgetEpisode", "key", bpq.NODES_BUDGET_EPISODE),
+    KeyLabel("PolicyAction", "key", bpq.NODES_POLICY_ACTION),
+    KeyLabel("ChangeFreeze", "key", bpq.NODES_CHANGE_FREEZE),
+    KeyLabel("AtRiskEscalation", "id", arq.NODES_AT_RISK_ESCALATION, arq.OUT_OF_AT_RISK_ESCALATION),
 )
 KEY_LABEL_BY_NAME = {k.label: k for k in KEY_LABELS}
 
@@ -155,6 +161,10 @@ NODE_KINDS: Sequence[NodeKind] = (
     NodeKind(("DistributionList",), "DistributionList", dq.RESTORE_DISTRIBUTION_LISTS),
     NodeKind(("DistributionRun",), "DistributionRun", dq.RESTORE_DISTRIBUTION_RUNS),
     NodeKind(("ReportAnomaly",), "ReportAnomaly", dq.RESTORE_REPORT_ANOMALIES),
+    NodeKind(("BudgetEpisode",), "BudgetEpisode", bpq.RESTORE_BUDGET_EPISODES),
+    NodeKind(("PolicyAction",), "PolicyAction", bpq.RESTORE_POLICY_ACTIONS),
+    NodeKind(("ChangeFreeze",), "ChangeFreeze", bpq.RESTORE_CHANGE_FREEZES),
+    NodeKind(("AtRiskEscalation",), "AtRiskEscalation", arq.RESTORE_AT_RISK_ESCALATIONS),
 )
 NODE_KIND_BY_LABELS = {k.labels: k for k in NODE_KINDS}
 
@@ -193,6 +203,10 @@ RELATIONSHIP_KINDS: Sequence[RelationshipKind] = (
         "ESCALATED", "ServiceReview", "Escalation", q.RESTORE_SERVICE_REVIEW_ESCALATED
     ),
     RelationshipKind("ESCALATED", "Agreement", "Escalation", q.RESTORE_AGREEMENT_ESCALATED),
+    RelationshipKind("ESCALATED", "AtRiskEscalation", "Escalation", arq.RESTORE_AT_RISK_ESCALATED),
+    RelationshipKind(
+        "OF_OBJECTIVE", "AtRiskEscalation", "Objective", arq.RESTORE_AT_RISK_OF_OBJECTIVE
+    ),
     RelationshipKind(
         "HAS_SERVICE_REVIEW", "Agreement", "ServiceReview", q.RESTORE_HAS_SERVICE_REVIEW
     ),

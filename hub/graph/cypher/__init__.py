@@ -6,6 +6,7 @@ and check it with Neo4j's own parser. Values always travel as ``$parameters``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -31,3 +32,18 @@ def all_statements() -> dict[str, Cypher]:
             if isinstance(value, Cypher):
                 found[f"{info.name}.{attribute}"] = value
     return found
+
+
+@functools.cache
+def _names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for name, statement in all_statements().items():
+        names.setdefault(statement.text, name)
+    return names
+
+
+def statement_name(statement: Cypher) -> str:
+    """The ``module.NAME`` of `statement` (the first, if two constants hold one text),
+    or ``unregistered``: a bounded label for metrics and logs, looked up in a table
+    built once."""
+    return _names().get(statement.text, "unregistered")

@@ -69,13 +69,18 @@ ACTIONS_OF_SUBJECTS = Cypher(
 )
 
 # OPEN -> DONE | CANCELLED; matches nothing once the action has left OPEN, so a
-# concurrent change is never overwritten.
+# concurrent change is never overwritten. The write lock first, then the compare
+# (`hub.graph.cypher.agreements.TRANSITION_AGREEMENT` says why); the lock is no term of
+# the action, so the closed action comes back without it.
 CLOSE_ACTION = Cypher(
     """
     MATCH (x:Action {id: $id})
+    SET x.lockedAt = $now
+    WITH x
     WHERE x.status = 'OPEN'
     SET x.status = $status, x.doneAt = $doneAt, x.reason = $reason, x.link = $link,
         x.closedAt = $now, x.closedBy = $by
+    REMOVE x.lockedAt
     RETURN properties(x) AS action
     """
 )

@@ -372,13 +372,25 @@ RENEWAL_CANDIDATES = Cypher(
 # workflow moves here: the start is set once, by the approval that completes it
 # (`$effectiveFrom` null otherwise), and the board groups once, at submission
 # (`$requiredGroups` null otherwise), never the other terms.
+#
+# The first SET takes the version's write lock before the state and approvals are
+# compared. Without it the compare is not a compare-and-set on either engine. Neo4j
+# reads committed values without locking, so two approvals could both pass the WHERE
+# and the second SET overwrite the first. ArcadeDB puts a record under its commit-time
+# conflict check only when the record is first written, not when the WHERE reads it:
+# a commit that lands in between is overwritten and both transactions succeed (lost
+# approvals, measured: 11 of 60 races with a slow WHERE, about 1 in 200 without; 0 of
+# 360 with the lock first). Written first, the record is checked from the image the
+# WHERE then reads, so the later writer fails at commit and the driver runs it again.
 TRANSITION_AGREEMENT = Cypher(
     """
     MATCH (a:Agreement {id: $id})
-    WHERE a.state = $expectedState AND a.approvals = $expectedApprovals
-      AND """
+    WHERE """
     + scope.agreement_visible("a")
     + """
+    SET a.lockedAt = $now
+    WITH a
+    WHERE a.state = $expectedState AND a.approvals = $expectedApprovals
     SET a.state = $state, a.submittedBy = coalesce($submittedBy, a.submittedBy),
         a.submittedAt = coalesce($submittedAt, a.submittedAt),
         a.approvals = $approvals, a.approvalLog = $approvalLog,

@@ -61,12 +61,17 @@ CREATE_CHANGE_REQUEST = Cypher(
 )
 
 # A compare-and-set on the status: a decision that another one overtook matches nothing.
+# The write lock first, then the compare (`hub.graph.cypher.agreements.TRANSITION_AGREEMENT`
+# says why: without it both engines can lose one of two racing changes).
 DECIDE_CHANGE_REQUEST = Cypher(
     """
     MATCH (r:ChangeRequest {id: $id})-[:ABOUT]->(a:Agreement)
-    WHERE r.status = 'SUBMITTED' AND """
+    WHERE """
     + _VISIBLE
     + """
+    SET r.lockedAt = $decidedAt
+    WITH r
+    WHERE r.status = 'SUBMITTED'
     SET r.status = $status, r.decidedBy = $decidedBy, r.decidedAt = $decidedAt,
         r.reason = $reason, r.revisionId = $revisionId
     RETURN r.id AS id

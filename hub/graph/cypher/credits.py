@@ -54,6 +54,38 @@ UPDATE_CREDITS = Cypher(
     """
 )
 
+# A change of a credit reads it, decides in Python and writes it back in one
+# transaction: this takes the credit's write lock before that read, so that two racing
+# changes cannot both start from the same credit (Neo4j reads without locking; ArcadeDB
+# checks a record for conflicts only from its first write; see
+# `hub.graph.cypher.agreements.TRANSITION_AGREEMENT`). Nothing for a credit out of scope.
+LOCK_CREDIT = Cypher(
+    """
+    MATCH (c:Credit {id: $id})
+    MATCH (a:Agreement)-[:HAS_REMEDIATION]->(:Remediation)-[:HAS_CREDIT]->(c)
+    WHERE """
+    + scope.agreement_visible("a")
+    + """
+    WITH DISTINCT c
+    SET c.lockedAt = $now
+    RETURN c.id AS id
+    """
+)
+
+# An assessment's revision of credits reads them (`CREDIT_CONTEXT`), decides in Python
+# and writes them back in its transaction: this takes the write lock of every credit of
+# the periods first, in one statement, so that an approval, issue or dispute committed
+# meanwhile makes one of the two transactions fail and run again, rather than be
+# overwritten (see `LOCK_CREDIT`). Unscoped, like the assessment.
+LOCK_PERIOD_CREDITS = Cypher(
+    """
+    UNWIND $keys AS key
+    MATCH (:Remediation {key: key})-[:HAS_CREDIT]->(c:Credit)
+    SET c.lockedAt = $now
+    RETURN count(c) AS locked
+    """
+)
+
 # A credit to change, with every credit of its period (a correction needs them),
 # the kind of its agreement and its SLA's customer.
 CREDIT_FOR_CHANGE = Cypher(

@@ -64,12 +64,17 @@ LINK_EXCUSED = Cypher(
 )
 
 # A compare-and-set on the status: a change that another one overtook matches nothing.
+# The write lock first, then the compare (`hub.graph.cypher.agreements.TRANSITION_AGREEMENT`
+# says why: without it both engines can lose one of two racing changes).
 TRANSITION_EXCEPTION = Cypher(
     """
     MATCH (e:ServiceException {id: $id})
-    WHERE e.status = $expectedStatus AND """
+    WHERE """
     + _CHANGEABLE
     + """
+    SET e.lockedAt = $changedAt
+    WITH e
+    WHERE e.status = $expectedStatus
     SET e.status = $status, e.approvals = $approvals, e.statusReason = $statusReason,
         e.changedBy = $changedBy, e.changedAt = $changedAt
     RETURN e.id AS id

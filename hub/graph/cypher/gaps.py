@@ -1,14 +1,18 @@
-"""What the coverage-gap rules need: the chain of each SLA in force and its cover."""
+"""What the coverage-gap rules need: the chain of each SLA in force and its cover.
+
+The chains themselves come from the shared walk (`traversals.DOWN_LEVEL`), seeded with
+the covered components of every SLA asked about at once: one statement per level for
+all of them. A variable-length match per SLA enumerated every path of up to 25 hops,
+which explodes on shared infrastructure (docs/benchmarks.md, "Coverage gaps").
+"""
 
 from hub.graph.cypher import Cypher, scope
 from hub.graph.cypher.validity import in_force
 
-# The chain of an SLA in force at $now: the ACTIVE components it covers and everything
-# they depend on through ACTIVE components, each with the OLAs/UCs in force that cover
-# it. The depth
-# bound keeps path enumeration finite in dense graphs; chains deeper than 25 hops are
-# not a shape estates have.
-SLA_CHAIN_COVER = Cypher(
+# The SLAs in force at $now (all of them, or those of $slaIds) that the scope may read,
+# each with the ACTIVE components it covers: the roots of its chain. An SLA covering no
+# ACTIVE component has no chain, and so no gaps.
+SLA_ROOTS = Cypher(
     """
     MATCH (sla:Agreement)
     WHERE sla.kind = 'SLA' AND """
@@ -20,19 +24,33 @@ SLA_CHAIN_COVER = Cypher(
     + """
     MATCH (sla)-[:COVERS]->(root:Component)
     WHERE root.status = 'ACTIVE'
-    MATCH p = (root)-[:DEPENDS_ON*0..25]->(c:Component)
-    WHERE all(n IN nodes(p) WHERE n.status = 'ACTIVE')
-    WITH DISTINCT sla, c
+    RETURN sla.id AS slaId, collect(DISTINCT root.id) AS roots
+    ORDER BY slaId
+    """
+)
+
+# The chain components the walk reached, as ONE record: each with its name and the ids
+# of the OLAs/UCs in force at $now that cover it (many components share a cover, whose
+# objectives come once from COVER_OBJECTIVES).
+CHAIN_MEMBERS = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (c:Component {id: id})
     OPTIONAL MATCH (cover:Agreement)-[:COVERS]->(c)
     WHERE cover.kind IN ['OLA', 'UC'] AND """
     + in_force("cover")
     + """
-    WITH sla, c, cover
+    WITH c, collect(DISTINCT cover.id) AS covers
+    RETURN collect({id: c.id, name: c.name, covers: covers}) AS members
+    """
+)
+
+# The name and every objective of each cover named.
+COVER_OBJECTIVES = Cypher(
+    """
+    UNWIND $ids AS id
+    MATCH (cover:Agreement {id: id})
     OPTIONAL MATCH (cover)-[:HAS_OBJECTIVE]->(o:Objective)
-    WITH sla, c, cover, collect(properties(o)) AS objectives
-    RETURN sla.id AS slaId, c.id AS componentId, c.name AS componentName,
-           collect(CASE WHEN cover IS NULL THEN null
-                   ELSE {id: cover.id, name: cover.name, objectives: objectives} END) AS covers
-    ORDER BY slaId, componentName, componentId
+    RETURN cover.id AS id, cover.name AS name, collect(properties(o)) AS objectives
     """
 )

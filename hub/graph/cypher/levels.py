@@ -81,20 +81,22 @@ MERGE_INHERITED_OBJECTIVES = Cypher(
 )
 
 # The versions of the parent (and grandparent) lineage in force at each row's instant:
-# whose terms the row's version inherits then (unscoped, as above).
+# whose terms the row's version inherits then (unscoped, as above). The lineage in the
+# pattern, not in WHERE: ArcadeDB then looks it up on the index (0.9-1.2 s against
+# 1.6-3.9 s for 500 rows; a null lineage matches nothing either way).
 ANCESTORS_IN_FORCE = Cypher(
     """
     UNWIND $rows AS row
     MATCH (c:Agreement {id: row.id})
-    OPTIONAL MATCH (p:Agreement)
-    WHERE p.lineage = c.parentLineage AND """
+    OPTIONAL MATCH (p:Agreement {lineage: c.parentLineage})
+    WHERE """
     + in_force("p", "row.at")
     + """
     WITH row, c, p
     ORDER BY p.version DESC
     WITH row, c, head(collect(p)) AS p
-    OPTIONAL MATCH (g:Agreement)
-    WHERE g.lineage = p.parentLineage AND """
+    OPTIONAL MATCH (g:Agreement {lineage: p.parentLineage})
+    WHERE """
     + in_force("g", "row.at")
     + """
     WITH row, c, p, g

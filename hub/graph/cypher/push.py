@@ -2,8 +2,9 @@
 
 Pushed points are kept on the `TelemetryDay` node of their objective, the source
 `push` and the day they count in, beside the buckets they make (`pushedTimes`,
-`pushedGood`, `pushedTotal`, `pushedSeconds`: little-endian float64 byte arrays, and
-`pushedKind`): one node read and written per day, in one transaction, so that two
+`pushedGood`, `pushedTotal`, `pushedSeconds`: little-endian float64 byte arrays;
+`pushedKind`; and `pushedTerms`, the objective's measuring terms the buckets were
+measured under): one node read and written per day, in one transaction, so that two
 pushes to one day cannot lose each other's points. The buckets are written with
 `telemetry.UPSERT_TELEMETRY_DAYS`.
 """
@@ -18,20 +19,36 @@ PUSHED_DAYS = Cypher(
     UNWIND $keys AS key
     MATCH (d:TelemetryDay {key: key})
     RETURN d.key AS key, d.pushedKind AS kind, d.pushedTimes AS times,
-           d.pushedGood AS good, d.pushedTotal AS total, d.pushedSeconds AS seconds
+           d.pushedGood AS good, d.pushedTotal AS total, d.pushedSeconds AS seconds,
+           d.good AS bucketGood, d.total AS bucketTotal, d.pushedTerms AS terms
     """
 )
 
 # A pusher token's objectives, with the names of the services each answers for: its
 # own service's, or those its agreement covers (for `service/name` references).
+# `IN $ids`, not `UNWIND $ids ... {id: id}`: on ArcadeDB three times faster for 64 ids.
 PUSH_OBJECTIVES = Cypher(
     """
-    UNWIND $ids AS id
-    MATCH (owner)-[:HAS_OBJECTIVE]->(o:Objective {id: id})
+    MATCH (o:Objective)
+    WHERE o.id IN $ids
+    MATCH (owner)-[:HAS_OBJECTIVE]->(o)
     OPTIONAL MATCH (owner)-[:COVERS]->(covered:Service)
     WITH o, owner, collect(DISTINCT covered.name) AS coveredNames
     RETURN properties(o) AS props, owner.id AS ownerId, labels(owner) AS ownerLabels,
            owner.name AS ownerName, coveredNames
     ORDER BY o.id
+    """
+)
+
+# The tokens of concurrent pushes, looked up together (`TOKEN_BY_HASH`'s rule: neither
+# revoked nor expired); absent hashes are not returned.
+PUSH_TOKENS = Cypher(
+    """
+    UNWIND $hashes AS hash
+    MATCH (t:ApiToken {hash: hash})
+    WHERE t.revokedAt IS NULL AND (t.expiresAt IS NULL OR t.expiresAt > $now)
+    RETURN hash, t.id AS id, t.user AS user, t.role AS role, t.domains AS domains,
+           t.regions AS regions, t.groups AS groups, t.customerId AS customerId,
+           t.objectives AS objectives
     """
 )

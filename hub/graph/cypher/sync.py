@@ -221,6 +221,18 @@ SAVE_SYNC_RUN = Cypher(
     """
 )
 
+# The runs of $connector still RUNNING, closed as FAILED: the caller holds the
+# connector's lease, so none of them is going on (their process was killed, or lost
+# the graph before it could record how the run ended).
+CLOSE_ABANDONED_RUNS = Cypher(
+    """
+    MATCH (r:SyncRun {connector: $connector})
+    WHERE r.status = $running
+    SET r.status = $failed, r.finishedAt = $now, r.error = $error
+    RETURN r.id AS id
+    """
+)
+
 SYNC_RUNS = Cypher(
     """
     MATCH (r:SyncRun)

@@ -28,6 +28,20 @@ DEPENDANTS_OF = Cypher(
     """
 )
 
+# One level of the shared walk down dependencies (`walk_down`: root cause, coverage
+# gaps), seeded with many roots at once, as ONE record: each ACTIVE frontier component
+# that needs something, with the ids of the ACTIVE components it needs. A root that is
+# not ACTIVE leads nowhere, as in a dependency chain.
+DOWN_LEVEL = Cypher(
+    """
+    UNWIND $frontier AS id
+    MATCH (a:Component {id: id})-[:DEPENDS_ON]->(b:Component)
+    WHERE a.status = 'ACTIVE' AND b.status = 'ACTIVE'
+    WITH a, collect(b.id) AS next
+    RETURN collect({id: a.id, next: next}) AS level
+    """
+)
+
 # The same level without edges: one row per component, for walks that need no edges
 # (impact). On shared infrastructure that is several times fewer rows.
 DEPENDANT_IDS_OF = Cypher(

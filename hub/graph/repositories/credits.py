@@ -133,6 +133,8 @@ async def credits_on_revisions(
     slas = [c for c in changes if c.agreement_kind == "SLA"]
     if not slas:
         return
+    # Locked before they are read: see `q.LOCK_PERIOD_CREDITS`.
+    await tx.run(q.LOCK_PERIOD_CREDITS, keys=sorted({c.key for c in slas}), now=now)
     rows = await tx.run(
         q.CREDIT_CONTEXT, rows=[{"key": c.key, "agreementId": c.agreement_id} for c in slas]
     )
@@ -357,7 +359,7 @@ class CreditRepository:
         now = to_iso(self._clock())
 
         async def work(tx: Transaction) -> Credit:
-            credit, key, others = await self._load(tx, credit_id)
+            credit, key, others = await self._load(tx, credit_id, now)
             if credit.status is not CreditStatus.ISSUED:
                 changed = rules.dispute(credit, actor.user, reason) | {"updatedAt": now}
                 return await self._write(tx, credit, changed, actor, "credit.dispute", reason)
@@ -397,8 +399,11 @@ class CreditRepository:
         return await self._graph.write_transaction(work)
 
     async def _load(
-        self, tx: Transaction, credit_id: str
+        self, tx: Transaction, credit_id: str, now: str
     ) -> tuple[Credit, str, builtins.list[Credit]]:
+        """The credit to change, locked first (`q.LOCK_CREDIT`), its remediation's key
+        and every credit of its period."""
+        await tx.run(q.LOCK_CREDIT, id=credit_id, now=now, **self._scope.params())
         rows = await tx.run(q.CREDIT_FOR_CHANGE, id=credit_id, **self._scope.params())
         if not rows:
             raise NotFoundError("credit", credit_id)
@@ -444,7 +449,7 @@ class CreditRepository:
         now = to_iso(self._clock())
 
         async def work(tx: Transaction) -> Credit:
-            credit, _, others = await self._load(tx, credit_id)
+            credit, _, others = await self._load(tx, credit_id, now)
             props: dict[str, Any] = dict(move(credit, others)) | {"updatedAt": now}
             return await self._write(tx, credit, props, actor, action, reason)
 

@@ -35,6 +35,7 @@ __all__ = [
     "TokenRepository",
     "assign_token_ids",
     "hash_token",
+    "token_actor",
     "write_audit",
 ]
 
@@ -227,20 +228,22 @@ class TokenRepository:
         rows = await self._graph.read(
             q.TOKEN_BY_HASH, hash=hash_token(token), now=to_iso(self._clock())
         )
-        if not rows:
-            return None
-        row = rows[0]
-        domains, regions = row["domains"], row["regions"]
-        return Actor(
-            user=row["user"],
-            role=Role.parse(row["role"]),
-            domains=None if domains is None else frozenset(domains),
-            regions=None if regions is None else frozenset(regions),
-            groups=frozenset(row["groups"] or ()),
-            customer_id=row["customerId"],
-            objectives=frozenset(row["objectives"] or ()),
-            token_id=row["id"],
-        )
+        return token_actor(rows[0]) if rows else None
+
+
+def token_actor(row: Row) -> Actor:
+    """The holder of a token, from a row shaped as `TOKEN_BY_HASH` returns it."""
+    domains, regions = row["domains"], row["regions"]
+    return Actor(
+        user=row["user"],
+        role=Role.parse(row["role"]),
+        domains=None if domains is None else frozenset(domains),
+        regions=None if regions is None else frozenset(regions),
+        groups=frozenset(row["groups"] or ()),
+        customer_id=row["customerId"],
+        objectives=frozenset(row["objectives"] or ()),
+        token_id=row["id"],
+    )
 
 
 async def assign_token_ids(graph: Graph) -> None:

@@ -36,8 +36,22 @@ from hub.graph.cypher import levels as q
 from hub.graph.ids import Clock, from_iso, stable_id, system_clock, to_iso
 from hub.graph.repositories.objectives import objective_from_props
 
-# An objective's bookkeeping that a derived copy does not take over.
-_NOT_INHERITED = frozenset({"id", "createdAt", "updatedAt", "inheritedFrom", "inheritedVersion"})
+# An objective's bookkeeping that a derived copy does not take over: its identity and
+# times, and the breach-prediction model its own backtest chose with the evidence
+# (`hub slo backtest`, `hub.graph.repositories.prediction`), measured on the parent's
+# history, not the derived objective's.
+_NOT_INHERITED = frozenset(
+    {
+        "id",
+        "createdAt",
+        "updatedAt",
+        "lockedAt",
+        "inheritedFrom",
+        "inheritedVersion",
+        "predictionModel",
+        "predictionBacktest",
+    }
+)
 
 # The deepest family: SERVICE under CUSTOMER under CORPORATE.
 _MAX_DEPTH = 2

@@ -48,6 +48,9 @@ _UNCOMPARED = frozenset(
         "consumerTeamId",
         "monitoringMode",
         "ownershipUpdatedAt",
+        # The breach-prediction model its backtest chose (hub.graph.repositories.prediction).
+        "predictionModel",
+        "predictionBacktest",
     }
 )
 _NUMBERED = re.compile(r"^(.*)#([0-9]+)$")

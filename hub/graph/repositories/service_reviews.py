@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.domain.access import UNLIMITED, Scope
@@ -29,6 +29,9 @@ __all__ = ["ServiceReview", "ServiceReviewRepository"]
 MAX_PARTICIPANTS = 100
 MAX_FINDINGS = 20_000
 MAX_REVIEWS = 500
+# No review predates the hub's earliest time argument (hub.schema.base.EARLIEST); an
+# earlier year is a typo.
+EARLIEST_REVIEW = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,10 @@ def check_review(
     elif held_at > now:
         problems.append(
             FieldProblem("heldAt", "a review is recorded once held: give a time not after now")
+        )
+    elif held_at < EARLIEST_REVIEW:
+        problems.append(
+            FieldProblem("heldAt", f"give the time it was held, from {EARLIEST_REVIEW:%Y-%m-%d} on")
         )
     if problems:
         raise InvalidInputError(problems)

@@ -236,6 +236,11 @@ class SyncRepository:
         self._graph = graph
         self._rules = rules or Identification()
 
+    @property
+    def graph(self) -> Graph:
+        """The graph written to (its app's metrics count the runs, `hub.sync.runs`)."""
+        return self._graph
+
     # ---- watermarks ----------------------------------------------------------
 
     async def watermarks(self, connector: str) -> dict[str, str]:
@@ -417,6 +422,20 @@ class SyncRepository:
 
     async def save_run(self, run: SyncRun) -> None:
         await self._graph.write(q.SAVE_SYNC_RUN, id=run.id, props=run.properties())
+
+    async def close_abandoned_runs(self, connector: str, error: str) -> list[str]:
+        """Close the runs of `connector` left RUNNING as FAILED with `error`; the ids of
+        those closed. Only the holder of the connector's lease may call it: no run of the
+        connector is going on then."""
+        rows = await self._graph.write(
+            q.CLOSE_ABANDONED_RUNS,
+            connector=connector,
+            running="RUNNING",
+            failed="FAILED",
+            now=utc_now(),
+            error=error,
+        )
+        return [str(row["id"]) for row in rows]
 
     async def runs(
         self, connector: str | None, *, limit: int, before: str | None = None

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.domain.access import UNLIMITED, Scope
-from hub.domain.models import ChainComponent, Component, LifecycleStatus, Walk
+from hub.domain.models import Component, LifecycleStatus, Walk
+from hub.domain.walks import BreadthFirst
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import Cypher
 from hub.graph.cypher import traversals as q
@@ -35,6 +36,25 @@ class Reached:
     walk: Walk
     readable: dict[str, Component] = field(default_factory=dict)
     exposure: Exposure | None = None
+
+
+async def walk_down(tx: Transaction, roots: Sequence[str], max_depth: int) -> BreadthFirst:
+    """The shared walk down dependencies: everything within `max_depth` hops below any
+    of `roots` through ACTIVE components, seeded with all of them at once, one
+    statement per level for every root together (`DOWN_LEVEL`), in `tx`.
+
+    Each level is taken in frontier order with each node's providers in id order, so
+    a node reached at the same depth from several roots keeps the first root's path
+    (`BreadthFirst.path`); `BreadthFirst.reach` tells what each root reaches. Root
+    cause and coverage gaps walk with this; chains and impact with the same
+    `BreadthFirst` and statements that also carry each component's fields.
+    """
+    walk = BreadthFirst(roots, max_depth)
+    while walk.frontier:
+        records = await tx.run(q.DOWN_LEVEL, frontier=walk.frontier)
+        below = {row["id"]: row["next"] for row in records[0]["level"]} if records else {}
+        walk.expand((node, sorted(below.get(node, ()))) for node in walk.frontier)
+    return walk
 
 
 class TraversalRepository:
@@ -78,6 +98,11 @@ class TraversalRepository:
         ids = list(component_ids)
         return await self._graph.read_transaction(lambda tx: self._exposure(tx, ids))
 
+    async def walk_down(self, roots: Sequence[str], max_depth: int) -> BreadthFirst:
+        """`walk_down` in a read transaction of its own."""
+        seeds = list(roots)
+        return await self._graph.read_transaction(lambda tx: walk_down(tx, seeds, max_depth))
+
     async def _exposure(self, tx: Transaction, component_ids: list[str]) -> Exposure:
         """The agreement versions in force now that cover these components."""
         rows = await tx.run(
@@ -98,38 +123,22 @@ class TraversalRepository:
         last allowed level, one more step finds the edges among what was reached and
         tells whether anything lay beyond (`truncated`).
         """
+        upward = step is not q.DEPENDENCIES_OF
 
         async def walk(tx: Transaction) -> Walk:
             status = await tx.run(q.COMPONENT_STATUS, id=root_id)
             if not status or status[0]["status"] != "ACTIVE":
                 return Walk(root_id, (), (), False)
-            depth_of: dict[str, int] = {root_id: 0}
-            edges: dict[tuple[str, str], None] = {}
-            frontier, depth, truncated = [root_id], 0, False
-            while frontier:
-                rows = await tx.run(step, frontier=frontier)
-                last = depth == max_depth
-                depth += 1
-                reached: list[str] = []
-                for row in rows:
-                    node = row["next"]
-                    if node not in depth_of:
-                        if last:
-                            truncated = True
-                            continue
-                        depth_of[node] = depth
-                        reached.append(node)
-                    if with_edges:
-                        edges[(row["source"], row["target"])] = None
-                if last:
-                    break
-                frontier = reached
-            del depth_of[root_id]
-            components = tuple(
-                ChainComponent(node, d)
-                for node, d in sorted(depth_of.items(), key=lambda item: (item[1], item[0]))
-            )
-            return Walk(root_id, components, tuple(edges), truncated)
+            walk = BreadthFirst([root_id], max_depth, probe=True, keep_edges=with_edges)
+            while walk.frontier:
+                rows = await tx.run(step, frontier=walk.frontier)
+                if not with_edges:
+                    walk.expand_ids(row["next"] for row in rows)
+                elif upward:
+                    walk.expand((row["target"], (row["next"],)) for row in rows)
+                else:
+                    walk.expand((row["source"], (row["next"],)) for row in rows)
+            return walk.walk(root_id, upward=upward)
 
         return await self._graph.read_transaction(walk)
 
@@ -141,49 +150,30 @@ class TraversalRepository:
         under the scope's predicate; the first level's frontier is the root."""
         scope = self._scope.params()
         empty = Walk(root_id, (), (), False)
-        depth_of: dict[str, int] = {root_id: 0}
-        edges: dict[tuple[str, str], None] = {}
         readable: dict[str, Component] = {}
         root: Component | None = None
-        frontier, depth, truncated = [root_id], 0, False
-        while frontier:
+        walk = BreadthFirst([root_id], max_depth, probe=True, keep_edges=not impact)
+        while walk.frontier:
             # An aggregate without grouping keys: always one record, [] if nothing matched.
-            (record,) = await tx.run(step, frontier=frontier, **scope)
+            (record,) = await tx.run(step, frontier=walk.frontier, **scope)
             level: list[dict[str, Any]] = record["level"]
             for row in level:
                 if row["props"] is not None:
                     readable[row["id"]] = component_from_row(
                         row["props"], row["labels"], row["ownerId"]
                     )
-            if depth == 0:
+            if walk.depth == 0:
                 root = readable.get(root_id)
                 if root is None:
                     return Reached(None, empty)
                 if root.status is not LifecycleStatus.ACTIVE:
                     return Reached(root, empty, readable, Exposure((), ()) if impact else None)
-            last = depth == max_depth
-            depth += 1
-            reached: list[str] = []
-            for row in level:
-                for node in row["next"]:
-                    if node not in depth_of:
-                        if last:
-                            truncated = True
-                            continue
-                        depth_of[node] = depth
-                        reached.append(node)
-                    if not impact:
-                        edges[(row["id"], node)] = None
-            if last:
-                break
-            frontier = reached
-        del depth_of[root_id]
-        components = tuple(
-            ChainComponent(node, d)
-            for node, d in sorted(depth_of.items(), key=lambda item: (item[1], item[0]))
-        )
-        walk = Walk(root_id, components, tuple(edges), truncated)
+            if impact:
+                walk.expand_ids(node for row in level for node in row["next"])
+            else:
+                walk.expand((row["id"], row["next"]) for row in level)
+        result = walk.walk(root_id)
         if not impact:
-            return Reached(root, walk, readable)
-        exposure = await self._exposure(tx, [root_id, *(c.component_id for c in components)])
-        return Reached(root, walk, readable, exposure)
+            return Reached(root, result, readable)
+        exposure = await self._exposure(tx, [root_id, *(c.component_id for c in result.reached)])
+        return Reached(root, result, readable, exposure)

@@ -28,6 +28,7 @@ from hub.schema.context import Info
 from hub.schema.parties.types import Customer, Team, Vendor
 
 if TYPE_CHECKING:
+    from hub.schema.service_levels.budget_policies import BudgetPolicyAction
     from hub.schema.service_levels.ownership import (
         MonitoringMode,
         MonitoringModeSource,
@@ -132,6 +133,19 @@ class Objective:
         from hub.schema.service_levels.ownership import monitoring_mode_source
 
         return await monitoring_mode_source(info, self.domain.id)
+
+    @strawberry.field(
+        description="What error-budget policies did about it, oldest first "
+        "([slo.budget_policies]; internal: empty for customers)."
+    )
+    async def budget_policy_actions(
+        self, info: Info
+    ) -> list[
+        Annotated[BudgetPolicyAction, strawberry.lazy("hub.schema.service_levels.budget_policies")]
+    ]:
+        from hub.schema.service_levels.budget_policies import objective_budget_policy_actions
+
+        return await objective_budget_policy_actions(info, self.domain.id)
 
     @classmethod
     def from_domain(

@@ -14,6 +14,7 @@ from hub.schema.parties.types import Team
 
 if TYPE_CHECKING:
     from hub.schema.agreements.types import Objective, ServiceLevelAgreement
+    from hub.schema.service_levels.budget_policies import ChangeFreeze
 
 
 @strawberry.interface(description="A service or a configuration item.")
@@ -72,6 +73,20 @@ class Service(Component):
 
         found = await info.context.loaders.service_objectives.load(str(self.id))
         return [Objective.from_domain(o) for o in found]
+
+    @strawberry.field(
+        description="The change freeze an error-budget policy set on the service: the "
+        "earliest in force, else the one lifted last; null without any. Internal: null "
+        "for customers."
+    )
+    async def change_freeze(
+        self, info: Info
+    ) -> (
+        Annotated[ChangeFreeze, strawberry.lazy("hub.schema.service_levels.budget_policies")] | None
+    ):
+        from hub.schema.service_levels.budget_policies import service_change_freeze
+
+        return await service_change_freeze(info, str(self.id))
 
 
 @strawberry.type

@@ -36,7 +36,7 @@ async def _root(info: Info, component_id: str) -> Component:
 def _depth(info: Info, max_depth: int | None) -> int:
     limit = info.context.api.max_traversal_depth
     if max_depth is None:
-        return min(DEFAULT_MAX_DEPTH, limit)
+        return DEFAULT_MAX_DEPTH
     if not 0 <= max_depth <= limit:
         raise InvalidInputError([FieldProblem("maxDepth", f"must be from 0 to {limit}")])
     return max_depth
