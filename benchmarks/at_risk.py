@@ -26,17 +26,12 @@ The markdown report goes to stdout, progress to stderr.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 from benchmarks import slo
-from benchmarks.sync import Memory, hub_tree
 from hub.engine.status import StatusEngine
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.migrations import migrate
@@ -116,17 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--heap", default="1g")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
-    slo_args = slo.parse_args(["--objectives", str(args.objectives), "--days", str(args.days)])
-    memory = Memory()
-    report = slo.Report(slo_args, memory, hub_tree())
-    progress(f"generating {args.objectives:,} objectives' buckets ({args.days} + 3 days)")
-    fleet = slo.generate(args.objectives, args.days, slo_args.seed)
-    with (
-        tempfile.TemporaryDirectory(prefix="hub-bench-at-risk-") as data_dir,
-        slo.embedded_server(Path(data_dir), args.heap, memory) as connection,
-    ):
-        runs = asyncio.run(measure(connection, report, fleet))
+    runs = slo.on_fleet(args.objectives, args.days, args.heap, "hub-bench-at-risk-", measure)
     lines = [
         f"At-risk escalation over {args.objectives:,} objectives ({args.days}-day rolling "
         "windows, tiers 1-4 in turn), `.venv/bin/python -m benchmarks.at_risk "

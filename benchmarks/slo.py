@@ -137,6 +137,7 @@ WARMUP_OBJECTIVES = 50
 REL_TOLERANCE = 1e-9
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # ---- raw Cypher: the floor -------------------------------------------------------------
 
@@ -915,6 +916,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if min(args.requests, args.repeat) < 1:
         parser.error("--requests and --repeat: at least 1")
     return args
+
+
+def on_fleet(
+    objectives: int,
+    days: int,
+    heap: str,
+    prefix: str,
+    measure: Callable[[GraphConnection, Report, Sequence[Planned]], Awaitable[R]],
+) -> R:
+    """`measure` run on this benchmark's fleet of `objectives` (generated with the
+    default seed) on a fresh embedded server in a temporary directory: the set-up the
+    job benchmarks (at-risk escalation, error-budget policies) share."""
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    slo_args = parse_args(["--objectives", str(objectives), "--days", str(days)])
+    memory = Memory()
+    report = Report(slo_args, memory, hub_tree())
+    progress(f"generating {objectives:,} objectives' buckets ({days} + 3 days)")
+    fleet = generate(objectives, days, slo_args.seed)
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as data_dir,
+        embedded_server(Path(data_dir), heap, memory) as connection,
+    ):
+        return asyncio.run(measure(connection, report, fleet))
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from hub.engine.exceptions import adopt_maintenance_windows
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.errors import GraphError, GraphUnavailableError
 from hub.graph.migrations import is_current, migrate
+from hub.graph.session import connect_graph
 from hub.graphql_http import HubGraphQL, graph_unavailable
 from hub.observability import HubMetrics, RequestIds, TimedGraphQL, instrument, metrics_endpoint
 from hub.portal import portal_routes
@@ -66,12 +67,7 @@ def create_app(
     `prepare`, start-up runs `prepare_graph`; a worker of `hub serve --workers N` is
     created without it, its parent having prepared the graph before spawning it.
     """
-    graph = Graph.connect(
-        connection,
-        connection_timeout=settings.neo4j.connection_timeout_seconds,
-        max_transaction_retry_time=settings.neo4j.max_transaction_retry_seconds,
-        transaction_timeout=settings.neo4j.transaction_timeout_seconds,
-    )
+    graph = connect_graph(settings, connection)
     # GET /metrics (docs/observability.md): this app's own registry.
     metrics = HubMetrics()
     metrics.attach(graph)

@@ -68,10 +68,6 @@ def _settings() -> Settings:
         raise _fail(str(exc), code=2) from exc
     # Text or JSON lines, each with its request id (docs/observability.md).
     configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
-    # The driver logs every retried connection attempt as a warning; ours say enough.
-    logging.getLogger("neo4j").setLevel(logging.ERROR)
-    # httpx logs every request with its full URL, query values included; ours say enough.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     return settings
 
 

@@ -38,6 +38,7 @@ from hub.graph.errors import ConflictError
 from hub.graph.repositories import TokenRepository
 from hub.graph.repositories.sync import SyncRun
 from hub.graphql_ws import HubTransportWS, TextWebSocketAdapter
+from hub.http_auth import bearer_token
 from hub.schema import build_schema
 from hub.schema.context import Context
 from hub.schema.errors import UNAVAILABLE_CODES, client_message, extensions_for
@@ -51,11 +52,6 @@ log = logging.getLogger(__name__)
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 ANONYMOUS = Actor(user="anonymous", role=Role.VIEWER, domains=frozenset())
-
-
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _wants_ide(request: Request) -> bool:
@@ -269,7 +265,7 @@ class HubGraphQL(GraphQL[Context, None]):
             return
         media_type = _response_media_type(", ".join(request.headers.getlist("accept")))
         response: Response | None = None
-        token = _bearer(request)
+        token = bearer_token(request)
         actor = None if token is None else await self.tokens.authenticate(token)
         if actor is None:
             # Authentication comes first: without a valid token nothing else is answered.

@@ -38,6 +38,7 @@ from hub.domain.push import PushBodyError, PushTargetError
 from hub.domain.workflow import Role
 from hub.graph.client import Graph
 from hub.graph.errors import GraphError
+from hub.http_auth import bearer_token
 from hub.settings import ApiSettings
 from hub.sync.push import (
     CredentialLookup,
@@ -121,11 +122,6 @@ async def _read(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 class MeasurementPush:
     """The endpoint; register `handle` as the route of `PATH` (POST)."""
 
@@ -164,7 +160,7 @@ class MeasurementPush:
             )
 
     async def _handle(self, request: Request) -> Response:
-        token = _bearer(request)
+        token = bearer_token(request)
         credential = None if token is None else await self._credentials.lookup(token)
         if credential is None:
             return problem(

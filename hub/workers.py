@@ -23,11 +23,8 @@ is in docs/scaling.md, "Workers and replicas".
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import logging
 import os
-import signal
 import sys
 
 import uvicorn
@@ -35,7 +32,9 @@ from starlette.applications import Starlette
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
-from hub.graph.client import Graph, GraphConnection
+from hub.graph.client import GraphConnection
+from hub.graph.embedded import die_with_parent
+from hub.graph.session import connect_graph
 from hub.observability.logs import configure_logging
 from hub.settings import Settings
 
@@ -46,23 +45,6 @@ from hub.settings import Settings
 WORKER_HEALTHCHECK_SECONDS = 30
 
 
-def die_with_parent(parent: int) -> None:
-    """Get SIGTERM when `parent` dies (Linux's ``PR_SET_PDEATHSIG``; elsewhere nothing).
-
-    Uvicorn's workers would otherwise outlive a parent killed with SIGKILL, keeping the
-    port. The signal comes when the parent's thread that spawned this process exits;
-    the supervisor spawns from its main thread. If the parent died before the prctl,
-    this process is stopped at once, the same way.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def worker_app(settings: Settings, connection: GraphConnection, parent: int) -> Starlette:
     """The app of one worker process (called there by uvicorn, `factory=True`), whose
     graph `parent` has prepared (`prepare_parent_graph`)."""
@@ -71,8 +53,6 @@ def worker_app(settings: Settings, connection: GraphConnection, parent: int) -> 
     die_with_parent(parent)
     # A spawned worker starts with Python's default logging: set it up as `hub` does.
     configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
-    logging.getLogger("neo4j").setLevel(logging.ERROR)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     return create_app(settings, connection, prepare=False)
 
 
@@ -81,12 +61,7 @@ async def prepare_parent_graph(settings: Settings, connection: GraphConnection) 
     graph is logged; each worker's /readyz then migrates it when it answers."""
     from hub.app import prepare_graph
 
-    graph = Graph.connect(
-        connection,
-        connection_timeout=settings.neo4j.connection_timeout_seconds,
-        max_transaction_retry_time=settings.neo4j.max_transaction_retry_seconds,
-        transaction_timeout=settings.neo4j.transaction_timeout_seconds,
-    )
+    graph = connect_graph(settings, connection)
     try:
         await prepare_graph(graph, settings)
     finally:

@@ -23,6 +23,7 @@ from hub.domain.prediction import (
     ObjectiveHistory,
     backtest,
     daily_moments,
+    predict,
     report_lines,
 )
 from hub.engine.prediction import PredictionEngine
@@ -150,10 +151,10 @@ async def test_backtest_prints_the_scores_and_keeps_the_choice(
     assert found[step.id].model == LINEAR
     assert found[step.id].made_at == at
     assert found[step.id].exhausted_at <= found[step.id].window_ends_at
-    # The policy job asks only where a learned model was chosen: the status's AT_RISK
-    # already holds the linear forecast.
-    learned = await engine.predictions([step, seasons], at, learned_only=True)
-    assert learned == {k: v for k, v in found.items() if k == seasons.id}
+    # Given the choices (as the policy job passes those it read), those are used, not
+    # the stored one (LINEAR for the step).
+    given = await engine.predictions([step], at, {step.id: SEASONAL})
+    assert given.get(step.id) == predict(pure(step, STEP), SEASONAL, at)
 
 
 def test_backtest_refuses_an_empty_span(data_dir: Path) -> None:

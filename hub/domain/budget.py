@@ -62,7 +62,8 @@ def allowed_bad_fraction(target_percent: float) -> float:
     return 1 - target_percent / 100
 
 
-def _budget_fraction(target_percent: float) -> float:
+def budget_fraction(target_percent: float) -> float:
+    """The share of events that may be bad, a 100% target budgeted as 99.9999%."""
     allowed = allowed_bad_fraction(target_percent)
     return allowed if allowed > 0 else PERFECT_TARGET_ALLOWANCE
 
@@ -75,7 +76,7 @@ def budget_remaining_percent(tally: Tally, target_percent: float) -> float | Non
     """
     if tally.total <= 0:
         return None
-    remaining = 100.0 * (1 - (tally.bad / tally.total) / _budget_fraction(target_percent))
+    remaining = 100.0 * (1 - (tally.bad / tally.total) / budget_fraction(target_percent))
     # 1 - 99/100 is 0.010000000000000009 in floats: spending exactly the budget would
     # leave a sliver of it. Within float noise of zero, nothing is left.
     return 0.0 if math.isclose(remaining, 0.0, abs_tol=REMAINING_NOISE) else remaining
@@ -85,7 +86,7 @@ def burn_rate(tally: Tally, target_percent: float) -> float | None:
     """How fast the budget burns: 1.0 spends it exactly over the window; None without data."""
     if tally.total <= 0:
         return None
-    return (tally.bad / tally.total) / _budget_fraction(target_percent)
+    return (tally.bad / tally.total) / budget_fraction(target_percent)
 
 
 def budget_consumed_fraction(rate: float, over_seconds: int, window_seconds: int) -> float:
@@ -211,7 +212,7 @@ def exhaustion_forecast(
             )
         )
     good, total = sums.running(elapsed)
-    spent = np.maximum(total - good, 0.0) / (tally.total * _budget_fraction(target_percent))
+    spent = np.maximum(total - good, 0.0) / (tally.total * budget_fraction(target_percent))
     return Forecast(
         *(_rolling_exhaustion(at, spent, remaining, rate) for rate in (trend, fastest, slowest))
     )

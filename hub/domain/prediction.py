@@ -35,9 +35,8 @@ import numpy as np
 from hub.domain.buckets import BucketSeries, CumulativeSeries, FloatArray, IntArray
 from hub.domain.budget import (
     FORECAST_TREND_SECONDS,
-    PERFECT_TARGET_ALLOWANCE,
     REMAINING_NOISE,
-    allowed_bad_fraction,
+    budget_fraction,
     burn_rate,
     exhaustion_forecast,
 )
@@ -86,12 +85,6 @@ class ObjectiveHistory:
     window_days: int | None = None
 
 
-def budget_share(target_percent: float) -> float:
-    """The share of events that may be bad (a 100% target budgeted as 99.9999%)."""
-    allowed = allowed_bad_fraction(target_percent)
-    return allowed if allowed > 0 else PERFECT_TARGET_ALLOWANCE
-
-
 def horizon(kind: WindowKind, days: int | None, at: datetime) -> tuple[Window, datetime]:
     """The objective's window at `at` and the end of what a prediction looks at: the
     period's end for a calendar window, one window length after snap(at) for a rolling one."""
@@ -132,7 +125,7 @@ def _moment(
 
 
 def _spent(bad: float, total: float, target: float) -> bool:
-    return total > 0 and bad / total / budget_share(target) >= 1 - SPENT_NOISE
+    return total > 0 and bad / total / budget_fraction(target) >= 1 - SPENT_NOISE
 
 
 # ---- the models ----------------------------------------------------------------------
@@ -147,20 +140,11 @@ def _linear(sums: CumulativeSeries, m: _Moment) -> datetime | None:
     )
     if trend is None:
         return None
-    remaining = 1 - m.bad / m.total / budget_share(m.target)
+    remaining = 1 - m.bad / m.total / budget_fraction(m.target)
     calendar = m.window.end > m.at
     if (calendar and trend <= 1) or (not calendar and trend < remaining):
         return None
     return exhaustion_forecast(sums, m.target, m.window, m.at).at
-
-
-def linear_exhaustion(
-    sums: CumulativeSeries, target: float, kind: WindowKind, days: int | None, at: datetime
-) -> datetime | None:
-    """When the linear forecast has the budget run out: `exhaustion_forecast(...).at` at
-    snap(at); None where it does not within its horizon, and also when it is spent."""
-    m = _moment(sums, target, kind, days, at)
-    return None if m is None else _linear(sums, m)
 
 
 # Past 24-hour blocks the seasonal model reads, as offsets (in days) of their edges.
@@ -229,21 +213,11 @@ def _seasonal(sums: CumulativeSeries, m: _Moment) -> datetime | None:
         bad, total = measured_bad + projected[0], measured_total + projected[1]
     else:
         bad, total = m.bad + projected[0], m.total + projected[1]
-    allowed = total * budget_share(m.target)
+    allowed = total * budget_fraction(m.target)
     crossed = np.flatnonzero((total > 0) & (bad >= (1 - SPENT_NOISE) * allowed))
     if crossed.shape[0] == 0:
         return None
     return min(m.now + DAY * (int(crossed[0]) + 1), m.ends)
-
-
-def seasonal_exhaustion(
-    sums: CumulativeSeries, target: float, kind: WindowKind, days: int | None, at: datetime
-) -> datetime | None:
-    """When the weekly decomposition has the budget run out within the horizon, or None
-    (also when it is spent). The exhaustion is placed at the end of the day where the
-    projected spending first reaches the budget (the horizon, if that comes first)."""
-    m = _moment(sums, target, kind, days, at)
-    return None if m is None else _seasonal(sums, m)
 
 
 _MODELS = {LINEAR: _linear, SEASONAL: _seasonal}
@@ -322,7 +296,7 @@ def spent_at_boundaries(history: ObjectiveHistory) -> FloatArray:
     total = sums.total[index] - sums.total[starts]
     spent_bad = bad[index] - bad[starts]
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = spent_bad / (total * budget_share(history.target))
+        share = spent_bad / (total * budget_fraction(history.target))
     return np.where(total > 0, (share >= 1 - SPENT_NOISE).astype(np.float64), np.nan)
 
 

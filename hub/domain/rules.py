@@ -36,9 +36,8 @@ import yaml
 
 from hub.domain.budget import (
     DEFAULT_ALERT_PAIRS,
-    PERFECT_TARGET_ALLOWANCE,
     AlertPair,
-    allowed_bad_fraction,
+    budget_fraction,
 )
 from hub.domain.models import Objective, WindowKind
 
@@ -164,8 +163,7 @@ def period_days(objective: Objective) -> int:
 
 def error_budget(objective: Objective) -> float:
     """The share of events that may be bad; a 100% target is budgeted as the hub does."""
-    allowed = allowed_bad_fraction(objective.target)
-    return allowed if allowed > 0 else PERFECT_TARGET_ALLOWANCE
+    return budget_fraction(objective.target)
 
 
 def severity(pair: AlertPair) -> str:

@@ -11,14 +11,13 @@ midnight of [start, end) (`hub.domain.prediction.backtest_objective`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from hub.domain.buckets import BucketSeries
 from hub.domain.models import Objective
 from hub.domain.prediction import (
     HISTORY,
-    LINEAR,
     MIN_EPISODES,
     Backtest,
     BreachPrediction,
@@ -117,18 +116,19 @@ class PredictionEngine:
         )
 
     async def predictions(
-        self, objectives: Sequence[Objective], at: datetime, *, learned_only: bool = False
+        self,
+        objectives: Sequence[Objective],
+        at: datetime,
+        models: Mapping[str, str] | None = None,
     ) -> dict[str, BreachPrediction]:
         """The breach predictions as of `at` of the objectives that have one, each by
-        the model its backtest chose (the linear forecast where none was run). With
-        `learned_only`, only objectives whose backtest chose a learned model: the
-        status's own AT_RISK already holds the linear forecast."""
+        the model its backtest chose (the linear forecast where none was run); `models`
+        when the caller has read the choices already."""
         if not objectives:
             return {}
         at = require_utc(at, "at")
-        models = await self._repository.models([o.id for o in objectives])
-        if learned_only:
-            objectives = [o for o in objectives if models[o.id] != LINEAR]
+        if models is None:
+            models = await self._repository.models([o.id for o in objectives])
         found: dict[str, BreachPrediction] = {}
         spans: dict[Window, list[Objective]] = {}
         for objective in objectives:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -35,8 +36,9 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,21 +174,21 @@ def _is_our_server(pid: int, root: Path) -> bool:
     return _MAIN_CLASS.encode() in cmdline and f"@{root / 'jvm.args'}".encode() in cmdline
 
 
-def _die_with(parent: int) -> Callable[[], None]:
-    """What the child runs before exec: get SIGTERM when `parent` dies (Linux).
+def die_with_parent(parent: int) -> None:
+    """Get SIGTERM when `parent` dies (Linux's ``PR_SET_PDEATHSIG``; elsewhere nothing):
+    the embedded server's JVM (run before exec) and `hub serve --workers`' workers.
 
-    The signal comes when the thread that forked exits, so servers are started from
-    the main thread. If the parent died before the prctl, the child ends at once.
+    The signal comes when the parent's thread that started this process exits, so
+    children are started from the main thread. If the parent died before the prctl,
+    this process is stopped at once, the same way.
     """
-
-    def arrange() -> None:  # pragma: no cover - runs in the child
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return arrange
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class EmbeddedGraphServer:
@@ -320,7 +322,8 @@ class EmbeddedGraphServer:
                 stdout=log_handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with(os.getpid()),  # only prctl runs there: no locks, no imports
+                # Only prctl runs there: no locks, no imports.
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
                 umask=0o077,  # the databases, config and logs it writes are the user's alone
             )
         finally:

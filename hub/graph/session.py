@@ -36,15 +36,20 @@ def graph_connection(settings: Settings) -> Iterator[GraphConnection]:
         server.stop()
 
 
-@asynccontextmanager
-async def open_graph(settings: Settings, connection: GraphConnection) -> AsyncIterator[Graph]:
-    """A migrated `Graph` on `connection`, closed when the block ends."""
-    graph = Graph.connect(
+def connect_graph(settings: Settings, connection: GraphConnection) -> Graph:
+    """A `Graph` on `connection` with the settings' timeouts; not migrated."""
+    return Graph.connect(
         connection,
         connection_timeout=settings.neo4j.connection_timeout_seconds,
         max_transaction_retry_time=settings.neo4j.max_transaction_retry_seconds,
         transaction_timeout=settings.neo4j.transaction_timeout_seconds,
     )
+
+
+@asynccontextmanager
+async def open_graph(settings: Settings, connection: GraphConnection) -> AsyncIterator[Graph]:
+    """A migrated `Graph` on `connection`, closed when the block ends."""
+    graph = connect_graph(settings, connection)
     try:
         await migrate(graph)
         yield graph

@@ -127,7 +127,8 @@ def configure_logging(
     level: str, log_format: Literal["text", "json"], *, stream: TextIO | None = None
 ) -> logging.Handler:
     """Send the root logger's records to standard error (or `stream`) as text or JSON
-    lines, each with its request id; returns the handler. Called again, it replaces its
+    lines, each with its request id (the driver's and httpx's chatter quietened);
+    returns the handler. Called again, it replaces its
     handler, so no line is written twice; handlers of others are left alone."""
     handler = _HubHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
@@ -139,4 +140,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # The driver logs every retried connection attempt as a warning; ours say enough.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
+    # httpx logs every request with its full URL, query values included; ours say enough.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from hub.graph.cypher import Cypher, statement_name
+from hub.http_auth import bearer_token
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -193,10 +194,8 @@ def metrics_endpoint(
 
     async def endpoint(request: Request) -> Response:
         if secret is not None:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), secret
-            ):
+            token = bearer_token(request)
+            if token is None or not hmac.compare_digest(token.encode(), secret):
                 return PlainTextResponse(
                     "GET /metrics needs Authorization: Bearer <api.metrics_token>",
                     status_code=401,

@@ -18,6 +18,7 @@ from hub.domain.workflow import Role
 from hub.graph.client import Graph
 from hub.graph.repositories import TokenRepository
 from hub.graph.repositories.reports import ReportRepository
+from hub.http_auth import bearer_token
 
 PATH = "/reports/{snapshot_id:str}.{extension:str}"
 MEDIA_TYPES = {
@@ -27,18 +28,13 @@ MEDIA_TYPES = {
 }
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 class ReportDownloads:
     def __init__(self, graph: Graph) -> None:
         self._graph = graph
         self._tokens = TokenRepository(graph)
 
     async def handle(self, request: Request) -> Response:
-        token = _bearer(request)
+        token = bearer_token(request)
         actor = None if token is None else await self._tokens.authenticate(token)
         if actor is None:
             return PlainTextResponse(

@@ -85,9 +85,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Predictions = Mapping[str, BreachPrediction]
-# Breach predictions by objective id for the objectives given, as of an instant.
-Predictor = Callable[[Sequence[Objective], datetime], Awaitable[Predictions]]
+# Breach predictions by objective id of the objectives given, as of an instant, each
+# by its chosen model (the models by objective id, as the job read them).
+Predictor = Callable[
+    [Sequence[Objective], datetime, Mapping[str, str]], Awaitable[Mapping[str, BreachPrediction]]
+]
 
 ACTOR = "system:budget-policy"
 LEASE = "budget-policies"  # the sync lease that keeps runs of several hubs apart
@@ -461,7 +463,8 @@ async def apply_budget_policies(
     """Take, record, audit and notify every policy action due at `now` that no run took
     before (see the module); only for `objective_ids` when given. `predictions` (the
     latest per objective counts) bring a HEALTHY objective's AT_RISK actions forward;
-    `predictor` adds its predictions for the objectives acted on."""
+    `predictor` adds its predictions for the objectives acted on whose backtest chose
+    a learned model."""
     repository = BudgetPolicyRepository(graph)
     items = list(
         {i.objective.id: i for i in await repository.objectives(now, objective_ids)}.values()
@@ -492,8 +495,11 @@ async def apply_budget_policies(
     chosen = await PredictionRepository(graph).models([i.objective.id for i, _, _ in judged])
     learned = {objective_id for objective_id, model in chosen.items() if model != LINEAR}
     if predictor is not None:
-        acted = [item.objective for item, _, acts in judged if acts]
-        predictions = (*predictions, *(await predictor(acted, now)).values())
+        # The linear forecast's prediction is the status's own AT_RISK: only the
+        # objectives a learned model was chosen for are asked about.
+        asked = [i.objective for i, _, acts in judged if acts and i.objective.id in learned]
+        if asked:
+            predictions = (*predictions, *(await predictor(asked, now, chosen)).values())
     predicted: dict[str, BreachPrediction] = {}
     for prediction in sorted(predictions, key=lambda p: p.made_at):
         predicted[prediction.objective_id] = prediction
@@ -561,13 +567,9 @@ async def run_scheduled_budget_policies(graph: Graph, settings: Settings) -> Bud
     unique keys would keep it from acting twice, the lease from doing the work twice).
     Objectives whose backtest chose a learned model (`hub slo backtest`) are predicted
     too: a predicted breach takes the AT_RISK actions with the prediction attached."""
-    engine = PredictionEngine(graph, settings.slo)
-
-    async def learned(objectives: Sequence[Objective], at: datetime) -> Predictions:
-        return await engine.predictions(objectives, at, learned_only=True)
-
+    predictor = PredictionEngine(graph, settings.slo).predictions
     async with held_lease(SyncRepository(graph), LEASE):
-        return await apply_budget_policies(graph, settings, datetime.now(UTC), predictor=learned)
+        return await apply_budget_policies(graph, settings, datetime.now(UTC), predictor=predictor)
 
 
 async def _write(

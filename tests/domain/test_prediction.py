@@ -22,14 +22,13 @@ from hub.domain.prediction import (
     backtest_objective,
     choose,
     daily_moments,
+    exhaustion,
     horizon,
-    linear_exhaustion,
     merge,
     predict,
     report_json,
     report_lines,
     score,
-    seasonal_exhaustion,
     seasonal_profile,
     spent_at_boundaries,
 )
@@ -184,7 +183,7 @@ def test_linear_is_the_status_forecast(rates: list[float], offset: int, kind: tu
     remaining = budget_remaining_percent(h.series.tally(measured), h.target)
     if remaining is not None and remaining <= 0:
         expected = None  # a spent budget is no prediction
-    assert linear_exhaustion(sums, h.target, *kind, at) == expected
+    assert exhaustion(LINEAR, sums, h.target, *kind, at) == expected
 
 
 @settings(max_examples=40, deadline=None)
@@ -238,8 +237,8 @@ def test_seasonal_projects_the_weekend() -> None:
     h = history(weekly(start, 60, 1.2, 0.2), start=start)
     friday = datetime(2026, 3, 13, 18, tzinfo=UTC)
     sums = h.series.cumulative()
-    assert linear_exhaustion(sums, 99.0, WindowKind.CALENDAR_MONTH, None, friday) is not None
-    found = seasonal_exhaustion(sums, 99.0, WindowKind.CALENDAR_MONTH, None, friday)
+    assert exhaustion(LINEAR, sums, 99.0, WindowKind.CALENDAR_MONTH, None, friday) is not None
+    found = exhaustion(SEASONAL, sums, 99.0, WindowKind.CALENDAR_MONTH, None, friday)
     assert found is None or found > friday + timedelta(days=2)
 
 

@@ -181,37 +181,25 @@ async def test_an_acknowledgement_needs_a_note_and_stops_the_climb(
 async def test_only_active_mode_objectives_escalate(graph: Graph, builder: GraphBuilder) -> None:
     objective, slo = await at_risk_objective(builder)
     settings = at_risk_settings(slo)
-    ownership = OwnershipRepository(graph)
 
-    await ownership.set_ownership(
-        objective.id,
-        provider_team_id=None,
-        consumer_team_id=None,
-        mode=MonitoringMode.REPORTED,
-        actor=EDITOR,
-        reason="reported only",
-    )
+    async def make(mode: MonitoringMode, reason: str) -> None:
+        await OwnershipRepository(graph).set_ownership(
+            objective.id,
+            provider_team_id=None,
+            consumer_team_id=None,
+            mode=mode,
+            actor=EDITOR,
+            reason=reason,
+        )
+
+    await make(MonitoringMode.REPORTED, "reported only")
     reported = await run(graph, settings, objective, 0)
     assert (reported.candidates, reported.judged, reported.opened) == (1, 0, 0)
 
-    await ownership.set_ownership(
-        objective.id,
-        provider_team_id=None,
-        consumer_team_id=None,
-        mode=MonitoringMode.ACTIVE,
-        actor=EDITOR,
-        reason="alert on it",
-    )
+    await make(MonitoringMode.ACTIVE, "alert on it")
     assert (await run(graph, settings, objective, 0.5)).opened == 1
     # Back to REPORTED while at risk: the episode is closed, and says why.
-    await ownership.set_ownership(
-        objective.id,
-        provider_team_id=None,
-        consumer_team_id=None,
-        mode=MonitoringMode.REPORTED,
-        actor=EDITOR,
-        reason="reported only",
-    )
+    await make(MonitoringMode.REPORTED, "reported only")
     assert (await run(graph, settings, objective, 5)).closed == 1
     episode = await only_episode(graph, objective)
     assert episode.status is AtRiskStatus.CLOSED

@@ -7,7 +7,7 @@ breach prediction brings the AT_RISK actions forward."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from budget_policy_support import (
@@ -32,7 +32,7 @@ from hub.domain.budget import (
 from hub.domain.budget_policy import ActionSpec, BudgetAction, BudgetPolicy, Decision
 from hub.domain.models import Objective
 from hub.domain.monitoring import MonitoringMode
-from hub.domain.prediction import BreachPrediction
+from hub.domain.prediction import SEASONAL, BreachPrediction
 from hub.domain.windows import Window
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import budget_policies as cypher
@@ -44,6 +44,7 @@ from hub.graph.repositories.budget_policies import (
     set_freezes,
 )
 from hub.graph.repositories.ownership import OwnershipRepository
+from hub.graph.repositories.prediction import ModelChoice, PredictionRepository
 from hub.notify import NotificationRepository
 from hub.sync.budget_policies import ACTOR, apply_budget_policies, apply_predictions, judge
 
@@ -238,16 +239,17 @@ async def test_a_predicted_breach_takes_the_at_risk_actions_with_the_prediction(
 async def test_the_run_asks_its_predictor_about_the_objectives_it_acts_on(
     graph: Graph, builder: GraphBuilder
 ) -> None:
-    """The scheduled run's predictor (learned models, `PredictionEngine`) is asked
-    about every objective the run acts on; what it predicts takes AT_RISK's actions."""
+    """The scheduled run's predictor (`PredictionEngine`) is asked about the objectives
+    it acts on whose backtest chose the learned model, with the choices the run read;
+    what it predicts takes AT_RISK's actions."""
     item = await shop(builder)
     settings = settings_for(item)
-    asked: list[list[str]] = []
+    asked: list[tuple[list[str], dict[str, str]]] = []
 
     async def predictor(
-        objectives: Sequence[Objective], at: datetime
+        objectives: Sequence[Objective], at: datetime, models: Mapping[str, str]
     ) -> dict[str, BreachPrediction]:
-        asked.append([o.id for o in objectives])
+        asked.append(([o.id for o in objectives], dict(models)))
         return {
             item.objective.id: BreachPrediction(
                 objective_id=item.objective.id,
@@ -258,11 +260,18 @@ async def test_the_run_asks_its_predictor_about_the_objectives_it_acts_on(
             )
         }
 
+    linear = await apply_budget_policies(
+        graph, settings, HEALTHY_AT, objective_ids=[item.objective.id], predictor=predictor
+    )
+    assert (asked, linear.taken) == ([], 0)  # the linear forecast is the status's own
+    evidence = {"from": "2026-01-01T00:00:00Z", "episodes": 2}
+    await PredictionRepository(graph).record([ModelChoice(item.objective.id, SEASONAL, evidence)])
+
     report = await apply_budget_policies(
         graph, settings, HEALTHY_AT, objective_ids=[item.objective.id], predictor=predictor
     )
 
-    assert asked == [[item.objective.id]]
+    assert asked == [([item.objective.id], {item.objective.id: SEASONAL})]
     assert report.actions == {"NOTIFY_OWNER": 1}
     [action] = (await BudgetPolicyRepository(graph).actions_of([item.objective.id]))[
         item.objective.id

@@ -26,7 +26,7 @@ from hub.domain.tokens import TokenSpec
 from hub.domain.windows import Window
 from hub.domain.workflow import Role
 from hub.graph.client import Graph, GraphConnection
-from hub.graph.cypher import statement_name
+from hub.graph.cypher import Cypher, statement_name
 from hub.graph.cypher import telemetry as telemetry_q
 from hub.graph.errors import GraphError
 from hub.graph.ids import utc_now
@@ -140,6 +140,57 @@ async def test_a_failed_batch_fails_every_push_in_it_and_keeps_nothing(
     assert len(answers) == 3
     assert all(isinstance(a, GraphError) for a in answers), answers
     assert len({id(a) for a in answers}) == 1  # one transaction, one error for all
+    repository = PushRepository(graph)
+    for o in objectives:
+        assert await repository.points(o.id, hour.date(), PushKind.EVENTS) is None
+
+
+async def test_a_batch_failing_after_its_write_was_sent_keeps_none_of_it(
+    graph: Graph, graph_connection: GraphConnection, builder: GraphBuilder, hour: datetime
+) -> None:
+    """The batch's days are written by one statement in one transaction: when the
+    transaction fails after that statement ran, every day of the batch is rolled back."""
+    objectives = await sla_objectives(builder, *(f"rolled-back-{n}" for n in range(3)))
+    tokens = TokenRepository(graph)
+    lookup = CredentialLookup(graph)
+    credentials = [
+        await lookup.lookup(
+            (await tokens.issue(TokenSpec.of("batch-test", Role.PUSHER, objectives=[o.id]))).token
+        )
+        for o in objectives
+    ]
+    written: list[str] = []
+
+    def fail_after_the_write(statement: Cypher, seconds: float) -> None:
+        if statement is telemetry_q.UPSERT_TELEMETRY_DAYS:
+            written.append(statement_name(statement))
+            raise RuntimeError("the transaction fails after the days were sent")
+
+    failing = Graph.connect(graph_connection)
+    failing.add_timer(fail_after_the_write)  # called once a statement has completed
+    writer = PushWriter(failing)
+    try:
+        answers = await asyncio.gather(
+            *(
+                push_measurements(
+                    graph,
+                    c.actor,
+                    body(o.id, hour, 1),
+                    writer=writer,
+                    targets=c.targets,
+                )
+                for c, o in zip(credentials, objectives, strict=True)
+                if c is not None
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await failing.close()
+
+    assert written  # the days' statement ran before the transaction failed
+    assert len(answers) == 3
+    assert all(isinstance(a, PushBatchError) for a in answers), answers
+    assert len({id(a) for a in answers}) == 1  # one batch, one error for all
     repository = PushRepository(graph)
     for o in objectives:
         assert await repository.points(o.id, hour.date(), PushKind.EVENTS) is None

@@ -49,7 +49,7 @@ from hub.graph.backup.load import (
 )
 from hub.graph.backup.snapshot import embedded_snapshot
 from hub.graph.client import Graph, GraphConnection
-from hub.graph.session import graph_connection, open_graph
+from hub.graph.session import connect_graph, graph_connection, open_graph
 from hub.settings import Settings
 
 __all__ = [
@@ -145,12 +145,7 @@ def backup(settings: Settings, path: Path, *, progress: Progress = _quiet) -> He
 
         async def run() -> Header:
             # No migrations here: a snapshot is copied as it is.
-            graph = Graph.connect(
-                connection,
-                connection_timeout=settings.neo4j.connection_timeout_seconds,
-                max_transaction_retry_time=settings.neo4j.max_transaction_retry_seconds,
-                transaction_timeout=settings.neo4j.transaction_timeout_seconds,
-            )
+            graph = connect_graph(settings, connection)
             try:
                 return await backup_graph(
                     graph,

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import LiteralString
 
 from hub.graph.cypher import Cypher, scope
-from hub.graph.cypher.validity import in_force
+from hub.graph.cypher.ownership import ACTED_ON, OWNER_UNITS
 
 AT_RISK_ESCALATION_ID_UNIQUE = Cypher(
     "CREATE CONSTRAINT at_risk_escalation_id IF NOT EXISTS "
@@ -46,23 +46,15 @@ AT_RISK_ESCALATION_STATUS_INDEX = Cypher(
 # the business units the matrix's per-unit recipients are chosen by. Not scoped: the
 # job is the hub itself.
 AT_RISK_CANDIDATES = Cypher(
-    """
-    MATCH (owner)-[:HAS_OBJECTIVE]->(o:Objective)
-    WHERE ($ids IS NULL OR o.id IN $ids)
-      AND (NOT 'Agreement' IN labels(owner) OR """
-    + in_force("owner", "$now")
-    + """)
-    OPTIONAL MATCH (owner)-[:COVERS]->(s:Service)
-    WITH o, owner, collect(s.tier) AS covered
-    WITH o, owner, covered, 'Service' IN labels(owner) AS ofService
+    ACTED_ON
+    + """
+    WITH o, owner, [x IN covered | x.tier] AS covered, 'Service' IN labels(owner) AS ofService
     RETURN o {.*} AS objective, o.monitoringMode AS mode,
            CASE WHEN ofService THEN [owner.tier] ELSE covered END AS tiers,
            owner.id AS ownerId, owner.name AS ownerName,
-           CASE WHEN ofService THEN 'Service' ELSE owner.kind END AS ownerKind,
-           CASE WHEN ofService THEN [owner.businessUnit]
-                ELSE [(owner)-[:FOR_CUSTOMER]->(c:Customer) | c.businessUnit]
-                     + [(owner)-[:UNDERPINS]->(:Agreement)-[:FOR_CUSTOMER]->(u:Customer)
-                        | u.businessUnit] END AS units
+           CASE WHEN ofService THEN 'Service' ELSE owner.kind END AS ownerKind,"""
+    + OWNER_UNITS
+    + """ AS units
     """
 )
 

@@ -15,7 +15,7 @@ notified.
 """
 
 from hub.graph.cypher import Cypher, scope
-from hub.graph.cypher.validity import in_force
+from hub.graph.cypher.ownership import ACTED_ON, OWNER_UNITS
 
 BUDGET_EPISODE_KEY_UNIQUE = Cypher(
     "CREATE CONSTRAINT budget_episode_key IF NOT EXISTS "
@@ -43,14 +43,8 @@ CHANGE_FREEZE_OBJECTIVE_INDEX = Cypher(
 # owner teams (the objective's provider and consumer; without either, the team owning
 # a service objective's service). Not scoped: the job is the hub itself.
 POLICY_OBJECTIVES = Cypher(
-    """
-    MATCH (owner)-[:HAS_OBJECTIVE]->(o:Objective)
-    WHERE ($ids IS NULL OR o.id IN $ids)
-      AND (NOT 'Agreement' IN labels(owner) OR """
-    + in_force("owner", "$now")
-    + """)
-    OPTIONAL MATCH (owner)-[:COVERS]->(s:Service)
-    WITH o, owner, collect(s) AS covered
+    ACTED_ON
+    + """
     WITH o, owner, CASE WHEN 'Service' IN labels(owner) THEN [owner] ELSE covered END AS services
     OPTIONAL MATCH (provider:Team {id: o.providerTeamId})
     OPTIONAL MATCH (consumer:Team {id: o.consumerTeamId})
@@ -63,7 +57,9 @@ POLICY_OBJECTIVES = Cypher(
            [x IN services | x.id] AS serviceIds,
            [x IN services | x.name] AS serviceNames,
            [x IN services | x.tier] AS tiers,
-           [x IN services WHERE x.businessUnit IS NOT NULL | x.businessUnit] AS units,
+           """
+    + OWNER_UNITS
+    + """ AS units,
            o.monitoringMode AS mode,
            [t IN CASE WHEN provider IS NULL AND consumer IS NULL THEN [keeper]
                       ELSE [provider, consumer] END

@@ -2,8 +2,34 @@
 (`providerTeamId`, `consumerTeamId`, `monitoringMode`), never terms of the agreement
 (docs/service-levels.md, "Ownership and monitoring mode")."""
 
+from typing import LiteralString
+
 from hub.graph.cypher import Cypher, scope
 from hub.graph.cypher.validity import in_force
+
+# The objectives the hub's own jobs act on (error-budget policies, at-risk escalation):
+# of $ids (or all: null), services' own and those of agreement versions in force at
+# $now; binds `owner` and `o`, and `covered` (the services an agreement covers). Not
+# scoped: the jobs are the hub itself.
+ACTED_ON: LiteralString = (
+    """
+    MATCH (owner)-[:HAS_OBJECTIVE]->(o:Objective)
+    WHERE ($ids IS NULL OR o.id IN $ids)
+      AND (NOT 'Agreement' IN labels(owner) OR """
+    + in_force("owner", "$now")
+    + """)
+    OPTIONAL MATCH (owner)-[:COVERS]->(s:Service)
+    WITH o, owner, collect(s) AS covered"""
+)
+
+# The business units of an objective's `owner` that choose the escalation matrix's
+# per-unit recipients: a service's own; an agreement's customers' (for an OLA or UC,
+# those of the SLAs it underpins), as for violations (`escalations.DUE_REMEDIATIONS`).
+OWNER_UNITS: LiteralString = """
+    CASE WHEN 'Service' IN labels(owner) THEN [owner.businessUnit]
+         ELSE [(owner)-[:FOR_CUSTOMER]->(c:Customer) | c.businessUnit]
+              + [(owner)-[:UNDERPINS]->(:Agreement)-[:FOR_CUSTOMER]->(u:Customer)
+                 | u.businessUnit] END"""
 
 # The tier an objective's defaults come from: its service's, or the tiers of every
 # service its agreement covers (the highest wins, in hub.domain.boards.highest_tier).

@@ -125,7 +125,7 @@ def _policy_objective(row: Row) -> PolicyObjective:
         service_ids=tuple(row["serviceIds"]),
         service_names=tuple(row["serviceNames"]),
         tier=highest_tier(row["tiers"]),
-        units=tuple(sorted(set(row["units"]))),
+        units=tuple(sorted({u for u in row["units"] if u})),
         explicit_mode=None if mode is None else MonitoringMode(mode),
         owners=tuple(OwnerTeam(t["id"], t.get("name")) for t in row["owners"]),
     )
