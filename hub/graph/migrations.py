@@ -263,14 +263,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         19,
         "at-risk escalations",
-        # The unique episode key keeps one episode per objective and start; steps are
-        # `Escalation` records, unique by step key since migration 16 (`hub.sync.at_risk`).
+        # The unique episode key (objective and sequence number) keeps one episode per
+        # objective open; steps are `Escalation` records, unique by step key since
+        # migration 16 (`hub.sync.at_risk`).
         (
             arq.AT_RISK_ESCALATION_ID_UNIQUE,
             arq.AT_RISK_ESCALATION_KEY_UNIQUE,
             arq.AT_RISK_ESCALATION_STATUS_INDEX,
         ),
     ),
+    Migration(20, "sync runs by connector", (q.SYNC_RUN_CONNECTOR_INDEX,)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -34,6 +34,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    get_operation_ast,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
@@ -84,11 +85,7 @@ class Labeller:
     def label(self, document: DocumentNode | None, requested: str | None) -> RequestLabels:
         if document is None:
             return RequestLabels()
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if requested is None:
-            chosen = operations[0] if len(operations) == 1 else None
-        else:
-            chosen = next((o for o in operations if o.name and o.name.value == requested), None)
+        chosen = get_operation_ast(document, requested)
         if chosen is None:
             return RequestLabels()
         fragments = {

@@ -78,6 +78,11 @@ SYNC_LEASE_UNIQUE = Cypher(
 SYNC_RUN_ID_UNIQUE = Cypher(
     "CREATE CONSTRAINT sync_run_id IF NOT EXISTS FOR (n:SyncRun) REQUIRE n.id IS UNIQUE"
 )
+# Every run closes its connector's abandoned runs first (`CLOSE_ABANDONED_RUNS`) and
+# the API lists a connector's runs: both by connector, over runs never pruned.
+SYNC_RUN_CONNECTOR_INDEX = Cypher(
+    "CREATE INDEX sync_run_connector IF NOT EXISTS FOR (n:SyncRun) ON (n.connector)"
+)
 QUARANTINE_KEY_UNIQUE = Cypher(
     "CREATE CONSTRAINT quarantined_record_key IF NOT EXISTS "
     "FOR (n:QuarantinedRecord) REQUIRE n.key IS UNIQUE"
