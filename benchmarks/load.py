@@ -407,7 +407,12 @@ def ask(client: httpx.Client, url: str, token: str, key: str, variables: dict[st
         json={"query": query, "variables": variables, "operationName": name},
         headers={"Authorization": f"Bearer {token}"},
     )
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        raise SystemExit(
+            f"{key} failed while preparing: {response.status_code} {response.text[:500]!r}"
+        ) from None
     if response.status_code != 200 or body.get("errors"):
         raise SystemExit(f"{key} failed while preparing: {response.status_code} {body}")
     return body["data"]

@@ -1,14 +1,16 @@
 """The push API under load: `POST /api/v1/measurements` at a fixed rate on loopback.
 
 Run as ``.venv/bin/python -m benchmarks.push_api [--rate 500] [--seconds 20]
-[--points 100] [--tokens 100] [--concurrency 256]``; ``--rate 50 --seconds 5`` makes a
-quick run. The markdown report goes to stdout, progress to stderr.
+[--points 100] [--tokens 100] [--concurrency 256] [--workers 1]``; ``--rate 50
+--seconds 5`` makes a quick run. The markdown report goes to stdout, progress to stderr.
 
 An embedded graph server is started in a temporary directory, an ACTIVE SLA with one
 availability objective per token is authored, and a pusher token issued for each.
 `hub serve` then runs as a process of its own (as in production: uvloop and httptools
 when installed), attached to that graph, with the per-token rate limit lifted
-(``HUB_API__PUSH_REQUESTS_PER_SECOND``) so that the hub, not the limiter, is measured.
+(``HUB_API__PUSH_REQUESTS_PER_SECOND``) so that the hub, not the limiter, is measured;
+``--workers N`` runs it as ``hub serve --workers N``, and its CPU is then the sum of
+its processes'.
 
 The load is open-loop and bounded: request i is due at start + i / rate for
 ``--seconds``, whatever the answers before it (a closed loop would hide queueing), sent
@@ -120,7 +122,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_hub(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_hub(data_dir: Path, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "HUB_DATA_DIR": str(data_dir),
@@ -132,7 +134,7 @@ def start_hub(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     # Its log goes to a file: a pipe nobody reads would block the server once full.
     with log.open("wb") as sink:
         return subprocess.Popen(
-            [str(hub), "serve", "--port", str(port)],
+            [str(hub), "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,
@@ -184,6 +186,10 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, token: str, content: bytes) -> tuple[int, bytes]:
+        if self._reader is not None and self._reader.at_eof():
+            # Closed by the hub while idle (uvicorn's keep-alive timeout, 5 s): reopen,
+            # as any HTTP client does, rather than send into a closed connection.
+            self.close()
         if self._writer is None or self._writer.is_closing():
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         assert self._reader is not None
@@ -213,6 +219,7 @@ class Connection:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            self._reader = None
 
 
 async def load(
@@ -270,9 +277,25 @@ async def load(
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system, all threads) that process `pid` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user and system, all threads) that process `pid` and its live
+    descendants (`hub serve --workers N`'s workers) have used so far."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grown = {pid}, True
+    while grown:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    return sum(used.get(p, 0.0) for p in tree)
 
 
 def report(args: argparse.Namespace, results: Results, wall: float, cpu: dict[str, float]) -> str:
@@ -285,7 +308,7 @@ def report(args: argparse.Namespace, results: Results, wall: float, cpu: dict[st
         "",
         f"`.venv/bin/python -m benchmarks.push_api --rate {args.rate:g} --seconds "
         f"{args.seconds:g} --points {args.points} --tokens {args.tokens} --concurrency "
-        f"{args.concurrency}`",
+        f"{args.concurrency} --workers {args.workers}`",
         "",
         f"- machine: {os.cpu_count()} cores, {memory_total()}, {platform.python_version()}, "
         f"uvicorn {version('uvicorn')}, uvloop {version('uvloop')}, "
@@ -329,6 +352,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, default=256, help="pushes in flight at most")
     parser.add_argument("--heap", default="1g", help="the embedded graph's JVM heap")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="hub serve's worker processes (--workers)"
+    )
     return parser.parse_args(argv)
 
 
@@ -346,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port = free_port()
             progress(f"starting hub serve on port {port}")
             log = data_dir / "hub-serve.log"
-            hub = start_hub(data_dir, port, log)
+            hub = start_hub(data_dir, port, log, args.workers)
             base = f"http://127.0.0.1:{port}"
             wait_ready(base, hub, log)
             # A short warm-up at a tenth of the rate: connections, caches, JIT of the JVM.

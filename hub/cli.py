@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shlex
 import signal
@@ -126,8 +127,11 @@ def serve(
             if workers > 1:
                 from hub.workers import serve_workers
 
-                # uvicorn's supervisor stops its workers on SIGINT/SIGTERM and returns.
-                serve_workers(settings, connection, host=host, port=port, workers=workers)
+                # The supervisor stops its workers on SIGINT/SIGTERM and returns.
+                try:
+                    serve_workers(settings, connection, host=host, port=port, workers=workers)
+                except OSError as exc:
+                    raise _fail(str(exc)) from exc
                 return
             uvicorn.run(
                 create_app(settings, connection),
@@ -365,7 +369,7 @@ def import_bundle(
 
 
 def _fields(value: Any) -> list[tuple[str, Any]]:
-    return [(name, getattr(value, name)) for name in value.__slots__]
+    return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
 
 
 @demo_app.command("load")
@@ -422,10 +426,9 @@ def slo_import(
         typer.echo(f"{name}: {value}")
 
 
-# The hub's annotations on an OpenSLO `metadata` that `hub slo apply` reads. Owner and
-# monitoring mode are kept (an export writes them again) but not yet applied.
+# The annotation on an OpenSLO `metadata` that `hub slo apply` copies to the labels; the
+# ownership ones (hub.owner, hub.consumer, hub.mode) are `hub.domain.openslo.annotations`.
 INDICATOR_ANNOTATION = "hub.indicator"
-KEPT_ANNOTATIONS = ("hub.owner", "hub.mode")
 
 
 @slo_app.command("apply")
@@ -436,7 +439,9 @@ def slo_apply(
     annotations (a provisioning step: idempotent, all or nothing).
 
     As `hub slo import`, and `metadata.annotations` may carry `hub.indicator` (as the
-    label does). Objectives of SLOs the file does not name are left alone.
+    label does), `hub.owner` and `hub.consumer` (a team's id or name) and `hub.mode`
+    (ACTIVE or REPORTED), given to each objective of the SLO; an annotation left out
+    leaves that part as it is. Objectives of SLOs the file does not name are left alone.
     """
     from hub.domain.documents import DocumentError, decode
     from hub.domain.openslo import parse_documents
@@ -448,23 +453,20 @@ def slo_apply(
     except DocumentError as exc:
         raise _fail(str(exc)) from exc
     try:
-        text, notes = _annotations_as_labels(text)
-        parsed = parse_documents(text)
+        parsed = parse_documents(_annotations_as_labels(text))
+        reason = f"hub slo apply {file.name}"
         counts = _with_graph(
-            settings, lambda g: ObjectiveRepository(g).import_slos(parsed, CLI_ACTOR)
+            settings, lambda g: ObjectiveRepository(g).apply_slos(parsed, CLI_ACTOR, reason)
         )
     except InvalidInputError as exc:
         raise _rejected(file, exc) from exc
-    for note in notes:
-        typer.echo(f"note: {note}", err=True)
     for name, value in _fields(counts):
         typer.echo(f"{name}: {value}")
 
 
-def _annotations_as_labels(text: str) -> tuple[str, list[str]]:
-    """`text` with each SLO's `hub.indicator` annotation copied to its labels, and a note
-    per annotation kept but not applied. Text that is no YAML stream is returned as it
-    is, for the OpenSLO reader to report."""
+def _annotations_as_labels(text: str) -> str:
+    """`text` with each SLO's `hub.indicator` annotation copied to its labels. Text that
+    is no YAML stream is returned as it is, for the OpenSLO reader to report."""
     import yaml
 
     from hub.domain.documents import UniqueKeyLoader
@@ -472,9 +474,8 @@ def _annotations_as_labels(text: str) -> tuple[str, list[str]]:
     try:
         documents = list(yaml.load_all(text, Loader=UniqueKeyLoader))
     except (yaml.YAMLError, RecursionError):
-        return text, []
+        return text
     problems: list[FieldProblem] = []
-    notes: list[str] = []
     for index, document in enumerate(documents):
         meta = document.get("metadata") if isinstance(document, dict) else None
         annotations = meta.get("annotations") if isinstance(meta, dict) else None
@@ -493,14 +494,9 @@ def _annotations_as_labels(text: str) -> tuple[str, list[str]]:
                     "differs from the label of the same name; give one of them",
                 )
             )
-        notes.extend(
-            f"{path}.annotations.{key} is kept but not applied by this version"
-            for key in KEPT_ANNOTATIONS
-            if key in annotations
-        )
     if problems:
         raise InvalidInputError(problems)
-    return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True), notes
+    return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True)
 
 
 @slo_app.command("export")

@@ -507,12 +507,19 @@ def _default_tier_targets() -> dict[Tier, TierTargetSettings]:
 
 
 class SuggestionSettings(BaseModel):
-    """Targets suggested from history (`suggestObjectives`, docs/service-levels.md)."""
+    """Targets suggested from history (`suggestObjectives`, docs/service-levels.md);
+    `latency_step_seconds` is what a suggested LATENCY threshold is rounded up to."""
 
     model_config = ConfigDict(extra="forbid")
 
     tiers: dict[Tier, TierTargetSettings] = Field(default_factory=_default_tier_targets)
     decimals: int = Field(default=2, ge=0, le=6, description="targets are rounded down to these")
+    latency_step_seconds: float = Field(
+        default=0.01,
+        gt=0,
+        allow_inf_nan=False,
+        description="suggested LATENCY thresholds are rounded up to a whole number of these",
+    )
 
 
 class TierMonitoringSettings(BaseModel):

@@ -29,6 +29,7 @@ from hub.domain.monitoring import MonitoringMode
 from hub.domain.workflow import Actor, Role
 from hub.graph.client import Graph, GraphConnection
 from hub.graph.repositories import ObjectiveRepository
+from hub.graph.repositories.audit import AuditRepository
 from hub.graph.repositories.ownership import OwnershipRepository
 
 FIRING_TIMEOUT = 60.0
@@ -220,17 +221,37 @@ def wait_for_alerts(url: str, service: str) -> list[dict[str, Any]]:
     return firing
 
 
+def teams(source: str) -> dict[str, Any]:
+    """Two teams for an SLO's two sides (names carry the source, so each is unique), and
+    two that share a name."""
+    return {
+        "teams": [
+            {"externalId": f"{source}-payments", "name": f"Payments {source}"},
+            {"externalId": f"{source}-web", "name": f"Web {source}"},
+            {"externalId": f"{source}-twin-1", "name": f"Twin {source}"},
+            {"externalId": f"{source}-twin-2", "name": f"Twin {source}"},
+        ]
+    }
+
+
 async def test_apply_creates_then_updates_in_place_and_leaves_other_slos_alone(
     data_dir: Path, graph: Graph, builder: GraphBuilder, source: str, tmp_path: Path
 ) -> None:
-    ids = await builder.load(services=[f"{source}-checkout"])
+    ids = await builder.load(services=[f"{source}-checkout"], extra=teams(source))
+    ids.update(await builder.ids([f"{source}-payments", f"{source}-web"]))
     service_id = ids[f"{source}-checkout"]
     other = {**slo_document(source), "metadata": {"name": "other"}}
     path = tmp_path / "slos.yaml"
     path.write_text(yaml.safe_dump(other, sort_keys=False))
     assert run_hub("slo", "import", str(path), data_dir=data_dir).returncode == 0
     template = slo_document(
-        source, **{"hub.indicator": "ERROR_RATE", "hub.owner": "payments", "hub.mode": "ACTIVE"}
+        source,
+        **{
+            "hub.indicator": "ERROR_RATE",
+            "hub.owner": f"Payments {source}",  # by name
+            "hub.consumer": ids[f"{source}-web"],  # by id
+            "hub.mode": "reported",
+        },
     )
     path.write_text(yaml.safe_dump(template, sort_keys=False))
 
@@ -241,17 +262,133 @@ async def test_apply_creates_then_updates_in_place_and_leaves_other_slos_alone(
     changed = run_hub("slo", "apply", str(path), data_dir=data_dir)
 
     assert first.returncode == 0, first.stderr
-    assert counts(first.stdout) == {"created": 1, "updated": 0, "unchanged": 0, "removed": 0}
-    assert counts(again.stdout) == {"created": 0, "updated": 0, "unchanged": 1, "removed": 0}
-    assert counts(changed.stdout) == {"created": 0, "updated": 1, "unchanged": 0, "removed": 0}
-    assert "documents[0].metadata.annotations.hub.owner is kept but not applied" in first.stderr
+    assert counts(first.stdout) == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "ownership_changed": 1,
+    }
+    assert counts(again.stdout) == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 1,
+        "removed": 0,
+        "ownership_changed": 0,
+    }
+    assert counts(changed.stdout) == {
+        "created": 0,
+        "updated": 1,
+        "unchanged": 0,
+        "removed": 0,
+        "ownership_changed": 0,
+    }
+    assert "note:" not in first.stderr  # nothing is kept unapplied any more
     found = await ObjectiveRepository(graph).objectives_by_service_ids([service_id])
     by_name = {o.name: o for o in found[service_id]}
     assert sorted(by_name) == ["availability", "other"]  # "other" is not in the file
     applied = by_name["availability"]
     assert (applied.indicator, applied.target) == ("ERROR_RATE", 99.5)
     assert applied.origin is not None
-    assert dict(applied.origin.annotations)["hub.owner"] == "payments"
+    assert dict(applied.origin.annotations)["hub.owner"] == f"Payments {source}"
+    monitoring = (await OwnershipRepository(graph).by_objective_ids([applied.id]))[applied.id]
+    assert (
+        monitoring.provider_team_id,
+        monitoring.consumer_team_id,
+        monitoring.explicit_mode,
+    ) == (ids[f"{source}-payments"], ids[f"{source}-web"], MonitoringMode.REPORTED)
+    trail = [
+        r
+        for r in await AuditRepository(graph).for_target(applied.id)
+        if r.action == "objective.ownership"
+    ]
+    assert [(r.actor, r.reason) for r in trail] == [("cli", "hub slo apply slos.yaml")]
+    assert json.loads(trail[0].after or "null") == {
+        "providerTeamId": ids[f"{source}-payments"],
+        "consumerTeamId": ids[f"{source}-web"],
+        "monitoringMode": "REPORTED",
+    }
+    untouched = by_name["other"]
+    assert (await OwnershipRepository(graph).by_objective_ids([untouched.id]))[
+        untouched.id
+    ].explicit_mode is None
+
+
+async def test_apply_leaves_what_the_annotations_do_not_name(
+    data_dir: Path, graph: Graph, builder: GraphBuilder, source: str, tmp_path: Path
+) -> None:
+    ids = await builder.load(services=[f"{source}-checkout"], extra=teams(source))
+    ids.update(await builder.ids([f"{source}-payments", f"{source}-web"]))
+    path = tmp_path / "slos.yaml"
+    path.write_text(yaml.safe_dump(slo_document(source), sort_keys=False))
+    assert run_hub("slo", "apply", str(path), data_dir=data_dir).returncode == 0
+    (objective,) = (
+        await ObjectiveRepository(graph).objectives_by_service_ids([ids[f"{source}-checkout"]])
+    )[ids[f"{source}-checkout"]]
+    await OwnershipRepository(graph).set_ownership(
+        objective.id,
+        provider_team_id=None,
+        consumer_team_id=ids[f"{source}-web"],
+        mode=MonitoringMode.ACTIVE,
+        actor=Actor("lead", Role.EDITOR),
+        reason="set by hand",
+    )
+    document = slo_document(source, **{"hub.owner": f"Payments {source}"})
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    applied = run_hub("slo", "apply", str(path), data_dir=data_dir)
+
+    assert applied.returncode == 0, applied.stderr
+    assert counts(applied.stdout)["ownership_changed"] == 1
+    monitoring = (await OwnershipRepository(graph).by_objective_ids([objective.id]))[objective.id]
+    assert (
+        monitoring.provider_team_id,
+        monitoring.consumer_team_id,
+        monitoring.explicit_mode,
+    ) == (ids[f"{source}-payments"], ids[f"{source}-web"], MonitoringMode.ACTIVE)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "problem"),
+    [
+        (
+            {"hub.owner": "Nobody At All"},
+            "documents[0].metadata.annotations.hub.owner: no team with the id or name "
+            "'Nobody At All'",
+        ),
+        (
+            {"hub.consumer": "Twin SOURCE"},
+            "documents[0].metadata.annotations.hub.consumer: 2 teams with the id or name "
+            "'Twin SOURCE'",
+        ),
+        (
+            {"hub.mode": "sometimes"},
+            "documents[0].metadata.annotations.hub.mode: 'sometimes' is no monitoring mode; "
+            "give ACTIVE or REPORTED",
+        ),
+    ],
+)
+async def test_apply_refuses_a_bad_ownership_annotation_and_writes_nothing(
+    data_dir: Path,
+    graph: Graph,
+    builder: GraphBuilder,
+    source: str,
+    tmp_path: Path,
+    annotations: dict[str, str],
+    problem: str,
+) -> None:
+    ids = await builder.load(services=[f"{source}-checkout"], extra=teams(source))
+    path = tmp_path / "slos.yaml"
+    named = {key: value.replace("SOURCE", source) for key, value in annotations.items()}
+    path.write_text(yaml.safe_dump(slo_document(source, **named), sort_keys=False))
+
+    refused = run_hub("slo", "apply", str(path), data_dir=data_dir)
+
+    assert refused.returncode == 1
+    assert problem.replace("SOURCE", source) in refused.stderr
+    assert "nothing was written" in refused.stderr
+    found = await ObjectiveRepository(graph).objectives_by_service_ids([ids[f"{source}-checkout"]])
+    assert found[ids[f"{source}-checkout"]] == []
 
 
 async def test_apply_refuses_an_annotation_that_contradicts_the_label(

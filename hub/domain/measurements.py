@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hub.domain.buckets import GOOD_OVER_TOTAL_TOLERANCE, BucketSeries, bucket_count
+from hub.domain.latency import LatencySeries, slice_resolution
 from hub.domain.windows import BUCKET_SECONDS, EPOCH, require_utc, snap, snap_up
 
 Point = tuple[float, float]
@@ -49,10 +50,12 @@ class RejectedPoint:
 
 @dataclass(frozen=True, slots=True)
 class Measured:
-    """Buckets measured from points, and the points refused on the way."""
+    """Buckets measured from points, and the points refused on the way; `latency` the
+    latency of each time slice, for objectives measured from a latency series only."""
 
     series: BucketSeries
     rejected: tuple[RejectedPoint, ...]
+    latency: LatencySeries | None = None
 
 
 class _Rejections:
@@ -472,7 +475,8 @@ def latency_good(
 
     Each sample is one slice of `step_seconds` (dividing 300 or a multiple of it).
     +inf counts as a bad slice, not a rejection: a `histogram_quantile` above the
-    highest bucket bound says "slower than all of them".
+    highest bucket bound says "slower than all of them". The accepted samples are also
+    kept in seconds (`Measured.latency`, see `latency_slices`).
     """
     _check_slice(step_seconds, "step_seconds")
     divisor = per_second(unit)
@@ -488,6 +492,24 @@ def latency_good(
     keep = ~(not_a_number | negative)
     times, raw = times[keep], raw[keep]
     # Division, not multiplication by 0.001: 700 ms must compare equal to 0.7 s.
-    good = (raw / divisor <= threshold_seconds).astype(np.float64)
+    seconds = raw / divisor
+    good = (seconds <= threshold_seconds).astype(np.float64)
     series = grid.series(grid.index(times), good, np.ones(times.shape[0]))
-    return Measured(series, rejections.result())
+    latency = latency_slices(times, seconds, grid, slice_resolution(step_seconds))
+    return Measured(series, rejections.result(), latency)
+
+
+def latency_slices(
+    times: FloatArray, seconds: FloatArray, grid: _Grid, slice_seconds: int
+) -> LatencySeries:
+    """Latencies (seconds) per slice of the grid's buckets; a sample fills the slice
+    holding the last instant before it, as a bucket takes its points. Two samples in
+    one slice (a source off the step's grid) keep the slower."""
+    per = BUCKET_SECONDS // slice_seconds
+    size = grid.size * per
+    index = np.ceil((times - grid.origin) / slice_seconds).astype(np.int64) - 1
+    inside = (index >= 0) & (index < size)
+    found = np.full(size, np.nan)
+    # fmax skips the NaN a slice starts with and keeps +inf.
+    np.fmax.at(found, index[inside], seconds[inside])
+    return LatencySeries(grid.first, slice_seconds, found)

@@ -16,8 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-
-import numpy as np
+from fractions import Fraction
 
 from hub.domain.models import Tier
 from hub.domain.peak import percentile, percentiles
@@ -97,23 +96,34 @@ def incident_days(incidents: Iterable[tuple[datetime, datetime | None]], window:
     return len(days)
 
 
+def rank(size: int, p: float) -> int:
+    """How many of `size` values (ascending) the `p`th percentile takes: the least k
+    (at least 1, at most `size`) with k / size >= p / 100, with `p` read as the decimal
+    it was written as (64.4 % of 250 is 161, though the float 64.4 is a hair above
+    64.4): exact, in fractions."""
+    k = math.ceil(Fraction(repr(p)) * size / 100)
+    return min(max(k, 1), size)
+
+
 def suggest_threshold(
     durations: Sequence[float], target: float, step: float = 60.0
 ) -> float | None:
     """The least threshold (seconds, rounded up to a whole `step`) within which at least
     `target` percent of `durations` fell; None without durations.
 
-    numpy's "inverted_cdf" is exactly that: the smallest duration d with a share of
-    durations at most d of `target` percent or more. (The "lower" method of targets
-    would promise less: it may leave more than 100 - target percent above it.)
+    That is the smallest duration d with a share of durations at most d of `target`
+    percent or more (numpy's "inverted_cdf", with the rank computed exactly by `rank`:
+    numpy's floats take one value too many when target x n / 100 is a whole number,
+    e.g. 28 % of 25). The "lower" method of targets would promise less: it may leave
+    more than 100 - target percent above it.
     """
     if not durations:
         return None
-    found = float(
-        np.percentile(np.asarray(durations, dtype=np.float64), target, method="inverted_cdf")
-    )
+    ordered = sorted(durations)
+    found = float(ordered[rank(len(ordered), target) - 1])
     steps = math.ceil(found / step - _ROUNDING_SLACK)
-    # The slack must never leave a clock above the threshold.
-    if steps * step < found:
+    # Rounded to 9 decimals, so that 70 steps of 0.01 s read 0.7, not 0.7000000000000001;
+    # neither the slack nor that rounding may leave a duration above the threshold.
+    while (threshold := round(steps * step, 9)) < found:
         steps += 1
-    return steps * step
+    return threshold

@@ -47,15 +47,13 @@ class ServiceLevels:
     async def statuses_at(
         self, keys: Sequence[tuple[Objective, datetime]]
     ) -> list[ObjectiveStatus]:
-        """Statuses for (objective, at) pairs, one engine call per distinct `at`."""
-        by_at: dict[datetime, list[Objective]] = {}
+        """Statuses for (objective, at) pairs, all in one engine call: the reads it
+        makes do not grow with the number of instants (`StatusEngine.statuses_at`)."""
+        unique: dict[tuple[str, datetime], Objective] = {}
         for objective, at in keys:
-            by_at.setdefault(at, []).append(objective)
-        found: dict[tuple[str, datetime], ObjectiveStatus] = {}
-        for at, objectives in by_at.items():
-            unique = list({o.id: o for o in objectives}.values())
-            for objective, status in zip(unique, await self.statuses(unique, at), strict=True):
-                found[(objective.id, at)] = status
+            unique.setdefault((objective.id, at), objective)
+        statuses = await self.status.statuses_at([(o, at) for (_, at), o in unique.items()])
+        found = dict(zip(unique, statuses, strict=True))
         return [found[(objective.id, at)] for objective, at in keys]
 
     async def discrepancies(

@@ -19,14 +19,21 @@ Approved exceptions (`hub.graph.repositories.exceptions`) of the components an
 objective answers for are left out of it: telemetry buckets inside one are excused
 (`BucketSeries.excusing`), and ticket clocks stop in it. They are read in one
 statement for all the objectives asked about.
+
+Statuses at many instants (`StatusEngine.statuses_at`: the portal's objective page asks
+each objective's status now and at 14 past instants) share their reads: the telemetry
+days, exceptions and tickets are read once over the union of the pairs' spans, and each
+pair cuts its own days, windows and tickets out of them, so that its status is the one
+it would get read alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from hub.domain.buckets import BucketSeries
@@ -39,9 +46,10 @@ from hub.domain.business_time import (
     ticket_buckets,
     ticket_outcome,
 )
+from hub.domain.exceptions import merged_windows
 from hub.domain.handoffs import Assignment
 from hub.domain.models import Indicator, Objective
-from hub.domain.windows import Window, objective_window, snap
+from hub.domain.windows import BUCKET, Window, objective_window, snap
 from hub.engine.sources import telemetry_sources
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as q
@@ -200,6 +208,103 @@ def provider_span(spans: Sequence[Assignment], team: frozenset[str]) -> Assignme
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """One (objective, at) pair of `StatusEngine.statuses_at`, with its window and the
+    span of buckets its status needs (`measured_span`)."""
+
+    objective: Objective
+    at: datetime
+    window: Window
+    span: Window
+
+    @classmethod
+    def of(cls, objective: Objective, at: datetime) -> Asked:
+        window, span = measured_span(objective, at)
+        return cls(objective, at, window, span)
+
+    @property
+    def excused_until(self) -> datetime:
+        return max(self.span.end, self.at)
+
+    def excused(self, approved: Iterable[Window]) -> list[Window]:
+        """Of `approved` (a wider read, unmerged), the merged windows that
+        `StatusEngine.excused` would read for this pair alone: those overlapping its
+        span, and for a ticket objective every one before its end."""
+        start = None if self.objective.indicator.ticket_time else self.span.start
+        end = self.excused_until
+        return merged_windows(
+            w for w in approved if w.start < end and (start is None or w.end > start)
+        )
+
+
+def touched_days(span: Window) -> Window:
+    """The whole UTC days that `span` touches, as `TelemetryRepository.many_series`
+    reads them."""
+    first = datetime.combine(span.start.date(), time(), tzinfo=UTC)
+    last = datetime.combine((span.end - timedelta(microseconds=1)).date(), time(), tzinfo=UTC)
+    return Window(first, last + timedelta(days=1))
+
+
+def days_of(series: BucketSeries, days: Window) -> BucketSeries:
+    """The buckets of `series` over `days` (which it holds whole), as a series of
+    their own: the same values, so the same sums to the last bit, as a read of just
+    those days."""
+    first = (days.start - series.start) // BUCKET
+    last = (days.end - series.start) // BUCKET
+    if first < 0 or last > len(series):
+        raise ValueError(f"days: {days} lies outside the series {series.span}")
+    return BucketSeries(days.start, series.good[first:last], series.total[first:last])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDays:
+    """The stored telemetry of each measured objective over the whole days of the
+    union of its pairs' spans, the primary source overlaid on the secondary (None: an
+    objective without any source to read)."""
+
+    overlaid: Mapping[str, BucketSeries | None]
+
+    def series(self, asked: Asked) -> BucketSeries:
+        """The buckets of the days `asked.span` touches: `StatusEngine._telemetry_series`
+        for that span alone. Overlaying is bucket by bucket, so overlaying the union's
+        days and then cutting out this pair's gives the same values."""
+        union = self.overlaid[asked.objective.id]
+        if union is None:
+            return BucketSeries.empty(asked.span.start, asked.span.end)
+        return days_of(union, touched_days(asked.span))
+
+
+@dataclass(frozen=True, slots=True)
+class SettledTickets:
+    """The tickets of several ticket objectives read over the union of their pairs'
+    spans, and the rules their clocks run by (`fallback` for one without tickets)."""
+
+    tickets: Mapping[str, Sequence[dict[str, Any]]]
+    rules: Mapping[str, TicketRules]
+    fallback: TicketRules
+
+    def series(self, asked: Asked, excused: Sequence[Interval]) -> BucketSeries:
+        """`StatusEngine._ticket_series` for this pair alone: its tickets are those
+        that `OBJECTIVE_TICKETS` gives for its span up to its `at` (the same
+        comparisons of the stored texts), settled as of `at`."""
+        start, end = to_iso(asked.span.start), to_iso(asked.at)
+        objective = asked.objective
+        mine = [t for t in self.tickets.get(objective.id, ()) if open_during(t, start, end)]
+        rules = self.rules.get(objective.id, self.fallback)
+        outcomes = ticket_outcomes(objective, mine, rules, asked.at, excused)
+        return ticket_buckets(outcomes, asked.span.start, asked.span.end)
+
+
+def open_during(ticket: Mapping[str, Any], start: str, end: str) -> bool:
+    """`OBJECTIVE_TICKETS`'s test in Python: opened before `end`, not resolved before
+    `start` (stored times compare as text, `hub.graph.ids.to_iso`)."""
+    opened, resolved = ticket.get("openedAt"), ticket.get("resolvedAt")
+    if not isinstance(opened, str) or not opened < end:
+        return False
+    return resolved is None or (isinstance(resolved, str) and resolved >= start)
+
+
 class StatusEngine:
     def __init__(self, graph: Graph, settings: SloSettings) -> None:
         self._graph = graph
@@ -208,22 +313,6 @@ class StatusEngine:
         self._exceptions = ExceptionRepository(graph)
         self._rules = TicketRules.of(settings)
         self._pairs = alert_pairs(settings)
-
-    async def series(self, objectives: Sequence[Objective], at: datetime) -> list[BucketSeries]:
-        """The buckets each objective's status at `at` needs (empty without data)."""
-        if not objectives:
-            return []
-        spans = {o.id: measured_span(o, at)[1] for o in objectives}
-        by_span: dict[Window, list[Objective]] = {}
-        for objective in objectives:
-            by_span.setdefault(spans[objective.id], []).append(objective)
-        # One read of the exceptions for the whole page, whatever its windows.
-        union = Window(min(s.start for s in spans.values()), max(s.end for s in spans.values()))
-        excused = await self.excused(objectives, union, at)
-        found: dict[str, BucketSeries] = {}
-        for span, group in by_span.items():
-            found.update(await self.series_between(group, span, at, excused))
-        return [found[o.id] for o in objectives]
 
     async def excused(
         self, objectives: Sequence[Objective], span: Window, at: datetime
@@ -259,10 +348,113 @@ class StatusEngine:
     async def statuses(
         self, objectives: Sequence[Objective], at: datetime
     ) -> list[ObjectiveStatus]:
+        return await self.statuses_at([(o, at) for o in objectives])
+
+    async def statuses_at(
+        self, pairs: Sequence[tuple[Objective, datetime]]
+    ) -> list[ObjectiveStatus]:
+        """The status of each (objective, at) pair, each equal to what `series_between`
+        over its `measured_span` gives one pair at a time, whatever else is asked with
+        it. However many instants: one read of the exceptions, one of the telemetry
+        days per distinct union of an objective's spans, one of the tickets and one of
+        the provider teams; each pair then takes its own days and exceptions from them.
+        """
+        asked = [Asked.of(o, at) for o, at in pairs]
+        found = await self._series_of(asked)
         return [
-            objective_status(series, o.target, measured_span(o, at)[0], at, self._pairs)
-            for o, series in zip(objectives, await self.series(objectives, at), strict=True)
+            objective_status(series, a.objective.target, a.window, a.at, self._pairs)
+            for a, series in zip(asked, found, strict=True)
         ]
+
+    async def _series_of(self, asked: Sequence[Asked]) -> list[BucketSeries]:
+        if not asked:
+            return []
+        tickets = [a for a in asked if a.objective.indicator.ticket_time]
+        measured = [a for a in asked if not a.objective.indicator.ticket_time]
+        # The reads do not depend on each other: send them side by side.
+        approved, stored, settled = await asyncio.gather(
+            self._approved_windows(asked),
+            self._telemetry_days(measured),
+            self._tickets_of(tickets),
+        )
+        found: list[BucketSeries] = []
+        for a in asked:
+            excused = a.excused(approved.get(a.objective.id, ()))
+            if a.objective.indicator.ticket_time:
+                found.append(settled.series(a, excused))
+            else:
+                found.append(stored.series(a).excusing(excused))
+        return found
+
+    async def _approved_windows(self, asked: Sequence[Asked]) -> dict[str, list[Window]]:
+        """The approved windows every pair's own read (`excused`) would give: those
+        overlapping the union of the pairs' spans, unmerged."""
+        tickets = any(a.objective.indicator.ticket_time for a in asked)
+        start = None if tickets else min(a.span.start for a in asked)
+        end = max(a.excused_until for a in asked)
+        return await self._exceptions.approved_windows([a.objective.id for a in asked], start, end)
+
+    async def _telemetry_days(self, asked: Sequence[Asked]) -> StoredDays:
+        """The stored days of every measured objective over the union of its pairs'
+        spans, one read per distinct union."""
+        objectives = {a.objective.id: a.objective for a in asked}
+        unions: dict[str, Window] = {}
+        for a in asked:
+            seen = unions.get(a.objective.id, a.span)
+            unions[a.objective.id] = Window(
+                min(seen.start, a.span.start), max(seen.end, a.span.end)
+            )
+        by_union: dict[Window, list[Objective]] = {}
+        for objective_id, union in unions.items():
+            by_union.setdefault(union, []).append(objectives[objective_id])
+        sources = {
+            o.id: telemetry_sources(o, self._settings.bindings).read_keys
+            for o in objectives.values()
+        }
+        reads = [
+            self._telemetry.many_series(
+                [(o.id, key) for o in group for key in sources[o.id]], union
+            )
+            for union, group in by_union.items()
+        ]
+        stored: dict[tuple[str, str], BucketSeries] = {}
+        for found in await asyncio.gather(*reads):
+            stored.update(found)
+        overlaid: dict[str, BucketSeries | None] = {}
+        for objective_id, keys in sources.items():
+            # Secondary first, so that the primary wins wherever it has data.
+            series: BucketSeries | None = None
+            for key in reversed(keys):
+                layer = stored[(objective_id, key)]
+                series = layer if series is None else series.overlay(layer)
+            overlaid[objective_id] = series
+        return StoredDays(overlaid)
+
+    async def _tickets_of(self, asked: Sequence[Asked]) -> SettledTickets:
+        """The tickets of every ticket objective open at some instant of the union of
+        the pairs' spans (each up to its `at`), its rules, in one read (and one of the
+        provider teams)."""
+        if not asked:
+            return SettledTickets({}, {}, self._rules)
+        objectives = list({a.objective.id: a.objective for a in asked}.values())
+        rows, teams = await asyncio.gather(
+            self._graph.read(
+                q.OBJECTIVE_TICKETS,
+                ids=[o.id for o in objectives],
+                **{
+                    "from": to_iso(min(a.span.start for a in asked)),
+                    "to": to_iso(max(a.at for a in asked)),
+                },
+            ),
+            self.provider_teams(objectives),
+        )
+        rules = {
+            row["id"]: self._rules.for_support_hours(row["supportHours"]).for_provider_team(
+                teams.get(row["id"])
+            )
+            for row in rows
+        }
+        return SettledTickets({row["id"]: row["tickets"] for row in rows}, rules, self._rules)
 
     async def provider_teams(self, objectives: Sequence[Objective]) -> dict[str, frozenset[str]]:
         """For each HANDOFF_TIME objective whose agreement has a provider team (an OLA),

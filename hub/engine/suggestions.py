@@ -7,9 +7,15 @@ ticket objectives from the incidents of what they cover), in bulk: one read of
 telemetry per chunk of objectives, whatever their number.
 
 Thresholds: a ticket objective's come from its tickets' clocks (`ticket_clocks`), run
-as its status runs them. LATENCY buckets count requests within the objective's
-threshold, not their durations, so the history says how often that threshold was met
-and nothing about another one: its suggested threshold is the measured one.
+as its status runs them. A LATENCY objective measured from a latency series keeps each
+time slice's latency beside its buckets (`hub.domain.latency`); its slices are read
+from its primary source (for LATENCY objectives only, and only here), left out where
+its buckets are excused or, with `exclude_peak`, peak, and give its latency
+percentiles and per tier the least threshold (a whole number of `latency_step_seconds`)
+within which the tier's suggested target share of them fell. A LATENCY objective
+measured by good/total (a histogram's bucket ratio) keeps no durations: its buckets
+say how often its threshold was met and nothing about another one, so its suggested
+threshold is the measured one and its latency evidence is None.
 """
 
 from __future__ import annotations
@@ -19,7 +25,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.domain.access import UNLIMITED, Scope
+from hub.domain.buckets import BucketSeries
 from hub.domain.business_time import Interval, ticket_clock_seconds
+from hub.domain.latency import (
+    LatencyBaseline,
+    LatencySeries,
+    counted_slices,
+    latency_threshold,
+    summary,
+)
 from hub.domain.models import Indicator, Objective, Tier
 from hub.domain.peak import Baseline, PeakCalendar, PeakHours, PeakSeason, baseline
 from hub.domain.suggestions import (
@@ -30,17 +44,21 @@ from hub.domain.suggestions import (
     suggest_threshold,
 )
 from hub.domain.windows import Window, snap, snap_up
+from hub.engine.sources import telemetry_sources
 from hub.engine.status import StatusEngine, TicketRules, ticket_times
 from hub.graph.client import Graph
 from hub.graph.cypher import service_levels as sl
 from hub.graph.cypher import suggestions as q
 from hub.graph.ids import from_iso, to_iso
 from hub.graph.repositories.agreements import objective_from_props
+from hub.graph.repositories.telemetry import TelemetryRepository
 from hub.settings import PeakSettings, SloSettings, SuggestionSettings
 
 # Objectives whose buckets are read at once: 90 days of one objective are ~400 kB of
 # buckets, so a chunk stays near 40 MB however many objectives are asked about.
 CHUNK = 100
+# Slice latencies weigh up to 150 times a day's buckets (1 s slices): fewer at once.
+LATENCY_CHUNK = 10
 
 
 def peak_calendar(settings: PeakSettings) -> PeakCalendar:
@@ -64,7 +82,10 @@ class ObjectiveSuggestion:
 
     `thresholds` holds, per tier, the suggested threshold: for ticket times, the least
     whole minutes on the ticket clock within which the tier's target share of the
-    `tickets` settled in the span were settled; otherwise the measured threshold."""
+    `tickets` settled in the span were settled; for a LATENCY objective with `latency`
+    evidence, the least whole `latency_step_seconds` within which the tier's target
+    share of its counted slices fell (None without any); otherwise the measured
+    threshold."""
 
     objective: Objective
     agreement_id: str | None
@@ -72,10 +93,23 @@ class ObjectiveSuggestion:
     targets: list[TierTarget]
     thresholds: dict[Tier, float | None] = field(default_factory=dict)
     tickets: int | None = None
+    latency: LatencyBaseline | None = None
 
     @property
     def threshold(self) -> float | None:
         return self.objective.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One objective's history over a span: its baseline and per-tier targets and, for
+    a LATENCY objective with slice latencies kept, their baseline and the threshold
+    they suggest per tier."""
+
+    baseline: Baseline
+    targets: list[TierTarget]
+    latency: LatencyBaseline | None = None
+    latency_thresholds: dict[Tier, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +130,9 @@ class SuggestionEngine:
     ) -> None:
         self._graph = graph
         self._status = status
+        self._telemetry = TelemetryRepository(graph)
+        self._bindings = settings.bindings
+        self._latency_step = settings.suggestions.latency_step_seconds
         self._scope = scope
         self._calendar = peak_calendar(settings.peak)
         self._rules = tier_rules(settings.suggestions)
@@ -124,7 +161,7 @@ class SuggestionEngine:
             for a in row["agreed"]
         ]
         pairs = list({o.id: (o, agreement) for o, agreement in owned + agreed}.values())
-        found = await self.suggest([o for o, _ in pairs], span, exclude_peak)
+        found = await self.evidence([o for o, _ in pairs], span, exclude_peak)
         opened = [
             (at, from_iso(i["endedAt"]))
             for i in row["incidents"]
@@ -140,7 +177,7 @@ class SuggestionEngine:
             incidents=len(opened),
             incident_days=incident_days(opened, span),
             objectives=[
-                _with_thresholds(ObjectiveSuggestion(o, agreement, *found[o.id]), clocks)
+                _with_thresholds(_suggestion(o, agreement, found[o.id]), clocks)
                 for o, agreement in pairs
             ],
         )
@@ -181,39 +218,99 @@ class SuggestionEngine:
         self, objectives: Sequence[Objective], window: Window, exclude_peak: bool
     ) -> dict[str, tuple[Baseline, list[TierTarget]]]:
         """The baseline and per-tier targets of each objective over `window`."""
-        baselines = await self.baselines(objectives, window, exclude_peak)
-        return {
-            key: (found, suggest_targets(found.daily, self._rules, self._decimals))
-            for key, found in baselines.items()
-        }
+        found = await self.evidence(objectives, window, exclude_peak, latency=False)
+        return {key: (e.baseline, e.targets) for key, e in found.items()}
 
     async def baselines(
         self, objectives: Sequence[Objective], window: Window, exclude_peak: bool
     ) -> dict[str, Baseline]:
         """Each objective's baseline over `window`, off-peak only when `exclude_peak`."""
+        found = await self.evidence(objectives, window, exclude_peak, latency=False)
+        return {key: e.baseline for key, e in found.items()}
+
+    async def evidence(
+        self,
+        objectives: Sequence[Objective],
+        window: Window,
+        exclude_peak: bool,
+        *,
+        latency: bool = True,
+    ) -> dict[str, Evidence]:
+        """Each objective's baseline and targets over `window` (off-peak only when
+        `exclude_peak`) and, with `latency`, the slice latencies of its LATENCY ones."""
         span = Window(snap(window.start), snap_up(window.end))
-        found: dict[str, Baseline] = {}
+        found: dict[str, Evidence] = {}
         for start in range(0, len(objectives), CHUNK):
             chunk = objectives[start : start + CHUNK]
             series = await self._status.series_between(chunk, span, span.end)
+            kept = await self._latencies(chunk, span) if latency else {}
             for objective in chunk:
-                found[objective.id] = baseline(
-                    series[objective.id], span, self._calendar, exclude_peak
-                )
+                buckets = series[objective.id]
+                found_baseline = baseline(buckets, span, self._calendar, exclude_peak)
+                targets = suggest_targets(found_baseline.daily, self._rules, self._decimals)
+                slices = kept.get(objective.id)
+                if slices is None:
+                    found[objective.id] = Evidence(found_baseline, targets)
+                else:
+                    found[objective.id] = Evidence(
+                        found_baseline,
+                        targets,
+                        *self._latency_evidence(slices, buckets, span, exclude_peak, targets),
+                    )
         return found
+
+    async def _latencies(
+        self, objectives: Sequence[Objective], span: Window
+    ) -> dict[str, LatencySeries]:
+        """The slice latencies kept from the primary source of each LATENCY objective
+        that has any over `span`."""
+        wanted = {
+            o.id: primary
+            for o in objectives
+            if o.indicator is Indicator.LATENCY
+            and (primary := telemetry_sources(o, self._bindings).primary) is not None
+        }
+        found: dict[str, LatencySeries] = {}
+        pairs = list(wanted.items())
+        for start in range(0, len(pairs), LATENCY_CHUNK):
+            part = pairs[start : start + LATENCY_CHUNK]
+            stored = await self._telemetry.latency_series(part, span)
+            found.update(
+                (objective_id, series)
+                for objective_id, source in part
+                if (series := stored[(objective_id, source)]) is not None
+            )
+        return found
+
+    def _latency_evidence(
+        self,
+        slices: LatencySeries,
+        buckets: BucketSeries,
+        span: Window,
+        exclude_peak: bool,
+        targets: Sequence[TierTarget],
+    ) -> tuple[LatencyBaseline, dict[Tier, float | None]]:
+        used, peak = counted_slices(slices, span, self._calendar, exclude_peak, buckets)
+        found = summary(used, peak, slices.slice_seconds, span, exclude_peak)
+        thresholds = {
+            t.tier: latency_threshold(used, t.target, self._latency_step) for t in targets
+        }
+        return found, thresholds
 
     async def objective_baseline(
         self, objective_id: str, window: Window, exclude_peak: bool
-    ) -> tuple[Objective, Baseline] | None:
-        """One objective's baseline; None when it is unknown or outside the scope."""
+    ) -> tuple[Objective, Baseline, LatencyBaseline | None] | None:
+        """One objective's baseline, and its latency baseline when it is a LATENCY
+        objective with slice latencies kept; None when it is unknown or outside the
+        scope."""
         rows = await self._graph.read(
             sl.OBJECTIVES_BY_IDS, ids=[objective_id], **self._scope.params()
         )
         if not rows:
             return None
         objective = objective_from_props(rows[0]["objective"])
-        found = await self.baselines([objective], window, exclude_peak)
-        return objective, found[objective.id]
+        found = (await self.evidence([objective], window, exclude_peak))[objective.id]
+        return objective, found.baseline, found.latency
 
 
 def ticket_clocks(
@@ -238,10 +335,25 @@ def ticket_clocks(
     return clocks
 
 
+def _suggestion(
+    objective: Objective, agreement: str | None, found: Evidence
+) -> ObjectiveSuggestion:
+    return ObjectiveSuggestion(
+        objective,
+        agreement,
+        found.baseline,
+        found.targets,
+        thresholds=dict(found.latency_thresholds),
+        latency=found.latency,
+    )
+
+
 def _with_thresholds(
     found: ObjectiveSuggestion, clocks: dict[str, list[float]]
 ) -> ObjectiveSuggestion:
     objective = found.objective
+    if found.latency is not None:
+        return found
     if objective.id not in clocks:
         measured = {t.tier: objective.threshold for t in found.targets}
         return replace(found, thresholds=measured)

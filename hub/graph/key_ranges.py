@@ -16,15 +16,18 @@ is followed by one open-ended slice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-__all__ = ["END", "id_slices"]
+__all__ = ["END", "FINE_SHARES", "id_slices"]
 
 END = "\uffff"  # above every id the hub makes (ASCII): the last slice's upper bound
 _DIGITS = 32
 _SPACE = 16**_DIGITS
 # The shares of the id space the slices cover, as divisors of it; then the rest.
 _SHARES = (64, 8)
+# For lists of up to millions of rows (configuration items): a first slice of 1/4096
+# holds about 240 of a million ids, a page of the default size or more.
+FINE_SHARES = (4096, 256, 16)
 
 
 def _position(after: str | None, prefix: str) -> int | None:
@@ -42,14 +45,17 @@ def _position(after: str | None, prefix: str) -> int | None:
         return None
 
 
-def id_slices(after: str | None, prefix: str) -> Iterator[tuple[str, str]]:
+def id_slices(
+    after: str | None, prefix: str, shares: Sequence[int] = _SHARES
+) -> Iterator[tuple[str, str]]:
     """The `(lo, hi)` bounds of consecutive slices `lo < id <= hi` that together cover
     every id after `after` (every non-empty id when None), smallest first, the last up to
-    `END`."""
+    `END`. `shares` are the divisors of the id space the slices before the last one
+    span, in order (1/64, then 1/8, unless given)."""
     lo = "" if after is None else after
     start = _position(after, prefix)
     if start is not None:
-        for share in _SHARES:
+        for share in shares:
             end = start + _SPACE // share
             if end >= _SPACE - 1:
                 break

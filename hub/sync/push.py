@@ -36,7 +36,13 @@ from hub.graph.client import Graph
 from hub.graph.errors import GraphError
 from hub.graph.ids import to_iso
 from hub.graph.repositories.identity import TOKEN_PREFIX, hash_token
-from hub.graph.repositories.push import MeasureDay, PushCredential, PushRepository, PushTarget
+from hub.graph.repositories.push import (
+    MeasureDay,
+    PushCredential,
+    PushedDays,
+    PushRepository,
+    PushTarget,
+)
 from hub.graph.repositories.sync import SyncRepository
 
 log = logging.getLogger(__name__)
@@ -65,17 +71,32 @@ class PushWriter:
     """Writes pushed points, several concurrent pushes in one transaction.
 
     Under load most of a push's cost is its write transaction; pushes that arrive
-    while one is being written wait for it to commit and are then written together
-    (at most `max_batch` a transaction), so the transactions per second stay few
-    however many pushes come. A push returns once its own points are committed; if
+    while one is being written wait for it to commit and are then written together,
+    in order of arrival: at most `max_batch` pushes to at most `max_objectives`
+    objectives a transaction, so the transactions per second stay few however many
+    pushes come, and pushes to one day in a batch write that day once (the
+    transaction's size grows with its objectives' days, not with its pushes). A push
+    returns once its own points are committed; if
     that transaction fails, every push in it gets the error (and none is kept: the
     batch is one transaction): a `GraphError` as raised, any other error logged and
-    turned into one `PushBatchError`. One writer per app (`hub.push` holds it).
+    turned into one `PushBatchError`. One writer per app (`hub.push` holds it); it
+    keeps the days it wrote last (`PushedDays`), so that the next push to one of them
+    writes the day on condition that it is unchanged instead of reading it back.
     """
 
-    def __init__(self, graph: Graph, max_batch: int = 64) -> None:
-        self._repository = PushRepository(graph)
+    def __init__(
+        self,
+        graph: Graph,
+        max_batch: int = 512,
+        max_objectives: int = 128,
+        days: PushedDays | None = None,
+    ) -> None:
+        if max_batch < 1 or max_objectives < 1:
+            raise ValueError("max_batch and max_objectives: give 1 or more")
+        # The days it wrote last are not read back while the graph still holds them so.
+        self._repository = PushRepository(graph, PushedDays() if days is None else days)
         self._max_batch = max_batch
+        self._max_objectives = max_objectives
         self._pending: list[tuple[str, PointSet, MeasureDay, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -91,8 +112,9 @@ class PushWriter:
 
     async def _drain(self) -> None:
         while self._pending:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
+            size = self._batch_size()
+            batch = self._pending[:size]
+            del self._pending[:size]
             try:
                 await self._repository.store_many([(o, p, m) for o, p, m, _ in batch])
             except Exception as exc:  # every push of the batch hears of it
@@ -104,6 +126,16 @@ class PushWriter:
                 for *_, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+    def _batch_size(self) -> int:
+        """How many of the pending pushes, first come first, the next batch takes: a
+        prefix, so that pushes to one day apply in order of arrival."""
+        objectives: set[str] = set()
+        for n, (objective_id, *_) in enumerate(self._pending[: self._max_batch]):
+            objectives.add(objective_id)
+            if len(objectives) > self._max_objectives:
+                return n
+        return min(len(self._pending), self._max_batch)
 
     @staticmethod
     def _failed(

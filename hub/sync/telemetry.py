@@ -14,7 +14,9 @@ next run from the old watermarks, and its buckets merge into the stored ones
 unchanged. The next run starts at each watermark less an overlap (late samples), so
 a run missed while a source was down is backfilled. The first run of an objective
 backfills its whole window (and at least the three days the slowest burn-rate alert
-looks at).
+looks at). An objective measured from a latency series also keeps each time slice's
+latency in seconds on the same days (`TelemetryRepository.store_many`), for the
+thresholds `suggestObjectives` reads from history.
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ log = logging.getLogger(__name__)
 BURN_RATE_HORIZON = timedelta(days=3)
 
 # Objectives written per transaction, and the telemetry days one may carry (each
-# about 4.6 kB of byte arrays): a routine run's thousands of objectives take a few
-# transactions, and a first run's month-long backfill stays a few MB a statement.
+# about 4.6 kB of byte arrays, 16 kB with one-minute slice latencies): a routine run's
+# thousands of objectives take a few transactions, and a first run's month-long
+# backfill stays a few MB a statement.
 BATCH_OBJECTIVES = 200
 MAX_BATCH_DAYS = 600
+_DAY_BYTES = 2 * 8 * 288  # a day's good and total arrays
 
 
 class MetricsSource(Protocol):
@@ -420,18 +424,30 @@ class _Fetch:
     error: Exception | None = None
 
 
-def _batches(due: Sequence[_Fetch], size: int, max_days: int) -> Iterator[list[_Fetch]]:
+def _day_weight(plan: Plan, step_seconds: int) -> float:
+    """What one telemetry day of `plan` weighs in a batch, in days of good/total alone:
+    a plan that keeps slice latencies adds 8 bytes a slice (at 60 s slices 2.5 days'
+    worth, at 1 s 150)."""
+    if plan.latency is None or plan.role != PRIMARY:
+        return 1.0
+    slice_ = min(slice_seconds(plan.objective, step_seconds), BUCKET_SECONDS)
+    return 1.0 + (86_400 // slice_) * 8 / _DAY_BYTES
+
+
+def _batches(
+    due: Sequence[_Fetch], size: int, max_days: int, step_seconds: int = BUCKET_SECONDS
+) -> Iterator[list[_Fetch]]:
     """`due` in order, at most `size` plans a batch and, past its first plan, no more
-    than `max_days` telemetry days: a first run's backfill of a month is some 30 days
-    of byte arrays per objective, a routine run one or two."""
+    than `max_days` telemetry days (weighed by `_day_weight`): a first run's backfill of
+    a month is some 30 days of byte arrays per objective, a routine run one or two."""
     batch: list[_Fetch] = []
-    days = 0
+    days = 0.0
     for item in due:
         touched = (item.span.end - timedelta(microseconds=1)).date() - item.span.start.date()
-        count = touched.days + 1
+        count = (touched.days + 1) * _day_weight(item.plan, step_seconds)
         if batch and (len(batch) >= size or days + count > max_days):
             yield batch
-            batch, days = [], 0
+            batch, days = [], 0.0
         batch.append(item)
         days += count
     if batch:
@@ -545,7 +561,7 @@ async def run_telemetry_sync(
         slots = asyncio.Semaphore(max_concurrency)
         down = asyncio.Event()
         done = 0
-        for batch in _batches(due, batch_objectives, MAX_BATCH_DAYS):
+        for batch in _batches(due, batch_objectives, MAX_BATCH_DAYS, step_seconds):
             await _fetch_all(batch, metrics, now, step_seconds, slots, down)
             results: list[tuple[_Fetch, Measured, int]] = []
             for n, item in enumerate(batch):
@@ -573,7 +589,11 @@ async def run_telemetry_sync(
                     [
                         (i.plan.objective.id, source_key(connector, i.plan.role), m.series)
                         for i, m, _ in results
-                    ]
+                    ],
+                    # Only the primary source's are ever read (suggestions).
+                    latencies=[
+                        m.latency if i.plan.role == PRIMARY else None for i, m, _ in results
+                    ],
                 )
                 for item, _, _ in results:
                     spans[item.plan.objective.id] = item.span

@@ -62,6 +62,29 @@ def test_offsets_are_required_and_honoured() -> None:
     assert (refused.index, refused.reason) == (1, NO_OFFSET)
 
 
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00Z"]
+)
+def test_a_time_at_the_ends_of_the_calendar_is_refused_not_kept(text: str) -> None:
+    body = parse_body(
+        raw(
+            [
+                {"time": text, "good": 1, "total": 2},
+                {"time": "2026-03-09T10:00:00Z", "good": 1, "total": 2},
+            ]
+        )
+    )
+
+    checked = check_points(body, objective(), NOW)
+
+    # Kept, it would fail the day split of the whole write batch, other pushes' too.
+    assert checked.kept.times.tolist() == [datetime(2026, 3, 9, 10, tzinfo=UTC).timestamp()]
+    assert list(checked.kept.by_day()) == [date(2026, 3, 9)]
+    [refused] = checked.refused
+    assert (refused.index, refused.at) == (0, None)
+    assert "out of range" in refused.reason
+
+
 def test_units_are_normalised_to_seconds() -> None:
     body = parse_body(
         raw(

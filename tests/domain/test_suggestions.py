@@ -104,6 +104,14 @@ def test_a_threshold_is_the_least_whole_minutes_the_target_share_met() -> None:
     assert suggest_threshold([], 90.0) is None
 
 
+def test_a_threshold_takes_exactly_the_share_when_it_is_a_whole_count() -> None:
+    # 28 % of 25 clocks is 7 of them: the 7th is enough. (numpy's float "inverted_cdf"
+    # takes the 8th here, since 28 * 25 / 100 lands a hair above 7.)
+    clocks = [float(minute * 60) for minute in range(1, 26)]
+    assert suggest_threshold(clocks, 28.0) == 7 * 60.0
+    assert suggest_threshold(clocks, 28.01) == 8 * 60.0
+
+
 @given(st.lists(st.floats(0, 1e6), min_size=1, max_size=50), st.floats(0.01, 100))
 def test_at_least_the_target_share_falls_within_the_threshold(
     clocks: list[float], target: float

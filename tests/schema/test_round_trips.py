@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -402,3 +403,64 @@ async def test_statuses_of_a_page_at_now_share_one_instant_and_fixed_statements(
         objective_window(WindowKind.ROLLING, 28, context.now).end.isoformat().replace("+00:00", "Z")
     }
     assert {(s["state"], s["dataCoverage"]) for _, s in statuses} == {("NO_DATA", 0.0)}
+
+
+def history_query(instants: int) -> str:
+    """The portal's objective page in small: each objective's status now and at
+    `instants` past instants, one alias each (`hub/portal/static/views.js`)."""
+    variables = "".join(f", $t{i}: DateTime!" for i in range(instants))
+    aliases = " ".join(f"h{i}: status(at: $t{i}) {{ windowEnd state }}" for i in range(instants))
+    return (
+        f"query History($customerId: ID!{variables}) {{\n"
+        "  agreements(first: 50, customerId: $customerId) {\n"
+        "    edges { node { id objectives { windowKind status { windowEnd state } "
+        f"{aliases} }} }} }}\n"
+        "  }\n}"
+    )
+
+
+@pytest.mark.parametrize("instants", [1, 14])
+@READERS
+async def test_statuses_at_many_instants_cost_the_statements_of_one(
+    instants: int,
+    reader: Actor,
+    schema: strawberry.Schema,
+    graph: Graph,
+    builder: GraphBuilder,
+    statements: StatementLog,
+) -> None:
+    """`status(at:)` aliases of a page's objectives load in the batch of `status`: one
+    read of the exceptions and one of the telemetry days per distinct union of spans
+    (a calendar month's and 28 rolling days'), whatever the number of instants."""
+    customer_id, expected = await build_agreements(builder, 4)
+    context = Context.create(graph, reader, ApiSettings())
+    instants_at = [context.now - timedelta(days=2 * (instants - i)) for i in range(instants)]
+    variables: dict[str, Any] = {
+        "customerId": customer_id,
+        **{f"t{i}": at.isoformat() for i, at in enumerate(instants_at)},
+    }
+    statements.names.clear()
+
+    result = await schema.execute(
+        history_query(instants), variable_values=variables, context_value=context
+    )
+
+    assert result.errors is None
+    assert result.data is not None
+    assert Counter(statements.names) == Counter(
+        {
+            "agreements.LIST_AGREEMENTS": 1,
+            "agreements.OBJECTIVES_BY_AGREEMENT_IDS": 1,
+            "exceptions.EXCUSED_WINDOWS": 1,
+            "telemetry.TELEMETRY_DAYS": 2,
+        }
+    )
+    objectives = [o for e in result.data["agreements"]["edges"] for o in e["node"]["objectives"]]
+    assert len(objectives) == 2 * len(expected)
+    # Each alias is judged at its own instant: a rolling window ends there.
+    for objective in (o for o in objectives if o["windowKind"] == "ROLLING"):
+        assert [objective[f"h{i}"]["windowEnd"] for i in range(instants)] == [
+            objective_window(WindowKind.ROLLING, 28, at).end.isoformat().replace("+00:00", "Z")
+            for at in instants_at
+        ]
+        assert {objective[f"h{i}"]["state"] for i in range(instants)} == {"NO_DATA"}

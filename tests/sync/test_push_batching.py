@@ -88,7 +88,8 @@ async def test_concurrent_pushes_share_one_lookup_and_one_write_and_answer_after
     assert answers == [(5, [float(n)] * 5) for n in range(8)]
     assert sent.count("push.PUSH_TOKENS") == 1
     assert sent.count("push.PUSH_OBJECTIVES") == 1
-    assert sent.count("push.PUSHED_DAYS") == 1 + 8  # the batch's read, then each check
+    assert sent.count("push.LOCK_PUSHED_DAYS") == 1  # the batch's read
+    assert sent.count("push.PUSHED_DAYS") == 8  # then each check
     assert sent.count("telemetry.UPSERT_TELEMETRY_DAYS") == 1
 
 
@@ -309,3 +310,52 @@ async def test_a_pushed_day_is_measured_whole_again_after_its_objective_changes(
     good = series.good[first : first + 288]
     assert math.fsum(np.nan_to_num(good)) == 1.0  # 0.2 s is no longer good; 0.05 s is
     np.testing.assert_array_equal(good, whole.good)
+
+
+async def test_pushes_queued_together_write_their_day_once_in_order_of_arrival(
+    graph: Graph, builder: GraphBuilder, hour: datetime
+) -> None:
+    [objective] = await sla_objectives(builder, "one-day-once")
+    writer = PushWriter(graph)
+    measure = DayMeasure(objective, datetime.now(UTC))
+    at = [(hour + timedelta(minutes=m)).timestamp() for m in (1, 2, 3)]
+    sent: list[str] = []
+    listener = lambda statement: sent.append(statement_name(statement))  # noqa: E731
+    graph.add_listener(listener)
+    try:
+        await asyncio.gather(
+            *(
+                writer.store(
+                    objective.id, PointSet.of(PushKind.EVENTS, at, [n] * 3, [9] * 3), measure
+                )
+                for n in (1, 2, 3)
+            )
+        )
+    finally:
+        graph.remove_listener(listener)
+
+    assert sent == ["push.LOCK_PUSHED_DAYS", "telemetry.UPSERT_TELEMETRY_DAYS"]
+    stored = await PushRepository(graph).points(objective.id, hour.date(), PushKind.EVENTS)
+    assert stored is not None
+    assert stored.good.tolist() == [3.0] * 3  # the last push's points replaced the others'
+
+
+async def test_a_batch_takes_pushes_in_order_up_to_its_objectives(
+    graph: Graph, builder: GraphBuilder, hour: datetime
+) -> None:
+    first, second, third = await sla_objectives(builder, *(f"capped-{n}" for n in range(3)))
+    writer = PushWriter(graph, max_objectives=2)
+    now = datetime.now(UTC)
+    points = PointSet.of(PushKind.EVENTS, [(hour + timedelta(minutes=1)).timestamp()], [1], [1])
+    sent: list[str] = []
+    listener = lambda statement: sent.append(statement_name(statement))  # noqa: E731
+    graph.add_listener(listener)
+    try:
+        await asyncio.gather(
+            *(writer.store(o.id, points, DayMeasure(o, now)) for o in (first, second, first, third))
+        )
+    finally:
+        graph.remove_listener(listener)
+
+    # Two transactions: the first three pushes (two objectives), then the fourth.
+    assert sent.count("telemetry.UPSERT_TELEMETRY_DAYS") == 2

@@ -144,10 +144,19 @@ LIST_SERVICES = Cypher(
     """
 )
 
+# The configuration items with an id in the slice $lo < id <= $hi of the id space
+# (`hub.graph.key_ranges`: the repository reads a page slice by slice), by id. The
+# slice is a range of the Component id index, planned alone before the filters: the
+# embedded server neither streams ORDER BY from an index nor stops a sorted read
+# early, so a page read whole (`$after IS NULL OR c.id > $after`) read and sorted every
+# CI. It matches `Component` and checks the label after: matched on
+# `ConfigurationItem`, ArcadeDB scans the label (no index of its own on id).
 LIST_CONFIGURATION_ITEMS = Cypher(
     """
-    MATCH (c:ConfigurationItem)
-    WHERE ($after IS NULL OR c.id > $after)
+    MATCH (c:Component)
+    WHERE c.id > $lo AND c.id <= $hi
+    WITH c
+    WHERE c:ConfigurationItem
       AND ($statuses IS NULL OR c.status IN $statuses)
       AND ($ciClass IS NULL OR c.ciClass = $ciClass)
       AND ($environment IS NULL OR c.environment = $environment)
@@ -156,9 +165,10 @@ LIST_CONFIGURATION_ITEMS = Cypher(
       AND """
     + scope.internal_visible()
     + """
-    RETURN properties(c) AS props, labels(c) AS labels, null AS ownerId
+    WITH c
     ORDER BY c.id
     LIMIT $limit
+    RETURN properties(c) AS props, labels(c) AS labels, null AS ownerId
     """
 )
 

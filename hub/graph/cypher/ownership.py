@@ -74,11 +74,24 @@ TEAMS_BY_IDS = Cypher(
     """
 )
 
-SET_OBJECTIVE_OWNERSHIP = Cypher(
+# The teams each of $refs names: by id, else by name (`hub slo apply`'s annotations).
+TEAMS_BY_REFS = Cypher(
     """
-    MATCH (o:Objective {id: $id})
-    SET o.providerTeamId = $provider, o.consumerTeamId = $consumer, o.monitoringMode = $mode,
-        o.ownershipUpdatedAt = $now
+    UNWIND $refs AS ref
+    OPTIONAL MATCH (byId:Team {id: ref})
+    WITH ref, collect(byId.id) AS byId
+    OPTIONAL MATCH (byName:Team {name: ref})
+    RETURN ref, byId, collect(byName.id) AS byName
+    """
+)
+
+# Each row: id, provider, consumer, mode (null clears).
+SET_OBJECTIVES_OWNERSHIP = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (o:Objective {id: row.id})
+    SET o.providerTeamId = row.provider, o.consumerTeamId = row.consumer,
+        o.monitoringMode = row.mode, o.ownershipUpdatedAt = $now
     RETURN o.id AS id
     """
 )

@@ -3,9 +3,10 @@
 Pushed points are kept on the `TelemetryDay` node of their objective, the source
 `push` and the day they count in, beside the buckets they make (`pushedTimes`,
 `pushedGood`, `pushedTotal`, `pushedSeconds`: little-endian float64 byte arrays;
-`pushedKind`; and `pushedTerms`, the objective's measuring terms the buckets were
-measured under): one node read and written per day, in one transaction, so that two
-pushes to one day cannot lose each other's points. The buckets are written with
+`pushedKind`; `pushedTerms`, the objective's measuring terms the buckets were
+measured under; and `pushedVersion`, a random id of the write): one node read and
+written per day, in one transaction, so that two pushes to one day cannot lose each
+other's points. The buckets are written with
 `telemetry.UPSERT_TELEMETRY_DAYS`.
 """
 
@@ -21,6 +22,38 @@ PUSHED_DAYS = Cypher(
     RETURN d.key AS key, d.pushedKind AS kind, d.pushedTimes AS times,
            d.pushedGood AS good, d.pushedTotal AS total, d.pushedSeconds AS seconds,
            d.good AS bucketGood, d.total AS bucketTotal, d.pushedTerms AS terms
+    """
+)
+
+# PUSHED_DAYS inside a write: each day is write-locked first (`lockedAt`), so what is
+# read is the last committed write and nobody else's can commit before this one.
+# Under read committed (Neo4j) a plain read could see a day another transaction then
+# rewrites before this one writes it, and one of the two pushes would be lost.
+LOCK_PUSHED_DAYS = Cypher(
+    """
+    UNWIND $keys AS key
+    MATCH (d:TelemetryDay {key: key})
+    SET d.lockedAt = $now
+    RETURN d.key AS key, d.pushedKind AS kind, d.pushedTimes AS times,
+           d.pushedGood AS good, d.pushedTotal AS total, d.pushedSeconds AS seconds,
+           d.good AS bucketGood, d.total AS bucketTotal, d.pushedTerms AS terms
+    """
+)
+
+# Each row: key, props, and what identifies the write of the day this process made
+# last (`version`, `updatedAt`): the day is written only if it still holds that write
+# (`pushedVersion` and `updatedAt` unchanged; any write of a day sets `updatedAt`),
+# compared once the day is write-locked (as in LOCK_PUSHED_DAYS).
+# Returns the keys written; the others are read (`LOCK_PUSHED_DAYS`) and written again.
+UPDATE_PUSHED_DAYS_IF_UNCHANGED = Cypher(
+    """
+    UNWIND $rows AS row
+    MATCH (d:TelemetryDay {key: row.key})
+    SET d.lockedAt = row.props.updatedAt
+    WITH d, row
+    WHERE d.pushedVersion = row.version AND d.updatedAt = row.updatedAt
+    SET d += row.props
+    RETURN d.key AS key
     """
 )
 

@@ -3,7 +3,9 @@
 Buckets live in the graph as one `TelemetryDay` node per objective, source and UTC day:
 288 five-minute buckets held as two little-endian float64 byte arrays (`good`, `total`;
 NaN marks a bucket without data). Byte arrays cross Bolt as one value each, which reads
-about ten times faster than lists of floats (measured; docs/service-levels.md).
+about ten times faster than lists of floats (measured; docs/service-levels.md). A day of
+an objective measured from a latency series also holds `latency`, one float64 per time
+slice of `latencySliceSeconds` (86,400 / that many; NaN: no sample).
 """
 
 from __future__ import annotations
@@ -56,7 +58,19 @@ TELEMETRY_DAYS = Cypher(
     """
 )
 
-# Each row: key and props (objectiveId, source, day, good, total, sums, updatedAt).
+# The slice latencies of the days that keep them (objectives measured from a latency
+# series): read only by suggestions, so status reads never carry these bytes.
+TELEMETRY_LATENCY_DAYS = Cypher(
+    """
+    UNWIND $keys AS key
+    MATCH (d:TelemetryDay {key: key})
+    WHERE d.latency IS NOT NULL
+    RETURN d.key AS key, d.latency AS latency, d.latencySliceSeconds AS latencySliceSeconds
+    """
+)
+
+# Each row: key and props (objectiveId, source, day, good, total, sums, updatedAt; and
+# latency, latencySliceSeconds for a day that keeps slice latencies).
 UPSERT_TELEMETRY_DAYS = Cypher(
     """
     UNWIND $rows AS row

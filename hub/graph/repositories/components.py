@@ -15,7 +15,8 @@ from hub.domain.models import (
 )
 from hub.graph.client import Graph
 from hub.graph.cypher import components as q
-from hub.graph.ids import ref_key, utc_now
+from hub.graph.ids import PREFIXES, ref_key, utc_now
+from hub.graph.key_ranges import FINE_SHARES, id_slices
 
 
 def component_from_row(
@@ -101,17 +102,23 @@ class ComponentRepository:
         location: str | None = None,
         name_contains: str | None = None,
     ) -> list[Component]:
-        rows = await self._graph.read(
-            q.LIST_CONFIGURATION_ITEMS,
-            limit=limit,
-            after=after,
-            statuses=_values(statuses),
-            ciClass=ci_class,
-            environment=environment,
-            location=location,
-            nameContains=name_contains,
+        params: dict[str, Any] = {
+            "statuses": _values(statuses),
+            "ciClass": ci_class,
+            "environment": environment,
+            "location": location,
+            "nameContains": name_contains,
             **self._scope.params(),
-        )
+        }
+        rows: list[dict[str, Any]] = []
+        # Slice by slice of the id space: a page costs about its own rows, not the
+        # whole list's, on the first page and the last alike.
+        for lo, hi in id_slices(after, PREFIXES["Component"], FINE_SHARES):
+            rows += await self._graph.read(
+                q.LIST_CONFIGURATION_ITEMS, lo=lo, hi=hi, limit=limit - len(rows), **params
+            )
+            if len(rows) >= limit:
+                break
         return [component_from_row(r["props"], r["labels"], r["ownerId"]) for r in rows]
 
     async def set_status(self, ids: Sequence[str], status: LifecycleStatus) -> list[str]:

@@ -308,6 +308,15 @@ class ExceptionRepository:
         agreement covers, or the service that holds it. Merged, in order; one statement
         for any number of objectives. Reads every exception whatever the scope: it is
         how figures are computed, not what a reader is shown."""
+        found = await self.approved_windows(objective_ids, start, end)
+        return {objective_id: rules.merged_windows(w) for objective_id, w in found.items()}
+
+    async def approved_windows(
+        self, objective_ids: Sequence[str], start: datetime | None, end: datetime
+    ) -> dict[str, list[Window]]:
+        """Like `excused_windows`, but each exception's window apart, unmerged and in
+        no particular order: a caller that reads a wide span once can then pick, for
+        each narrower span, exactly the windows a read of that span would give."""
         if not objective_ids:
             return {}
         rows = await self._graph.read(
@@ -320,7 +329,7 @@ class ExceptionRepository:
             windows = []
             for begins, ends in zip(row["starts"], row["ends"], strict=True):
                 windows.append(Window(datetime.fromisoformat(begins), datetime.fromisoformat(ends)))
-            found[row["id"]] = rules.merged_windows(windows)
+            found[row["id"]] = windows
         return found
 
 

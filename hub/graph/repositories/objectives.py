@@ -28,13 +28,15 @@ from hub.domain.models import (
     RatioMetric,
     WindowKind,
 )
-from hub.domain.openslo import OpenSloImport
+from hub.domain.openslo import ImportedObjective, OpenSloImport
+from hub.domain.openslo.annotations import AnnotatedOwnership, annotated_ownership
 from hub.domain.workflow import Actor
 from hub.graph.client import Graph, Row, Transaction
 from hub.graph.cypher import objectives as q
 from hub.graph.ids import stable_id, utc_now
 from hub.graph.repositories.audit import write_audits
 from hub.graph.repositories.components import component_from_row
+from hub.graph.repositories.ownership import apply_annotated_ownership
 
 _BATCH = 2000
 # Bookkeeping that an import does not compare, and the operational metadata that
@@ -137,10 +139,19 @@ class SloImportCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class SloApplyCounts(SloImportCounts):
+    """What `hub slo apply` did: an import's counts, and how many objectives' ownership
+    (owner teams, monitoring mode) the annotations changed."""
+
+    ownership_changed: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Planned:
     service_id: str
     id: str
     props: dict[str, Any]
+    source: ImportedObjective
 
 
 class ObjectiveRepository:
@@ -201,11 +212,44 @@ class ObjectiveRepository:
         record. A reference to no service (or to several) raises `InvalidInputError`
         naming the document's field, and nothing is written.
         """
-        return await self._graph.write_transaction(lambda tx: self._import(tx, parsed, actor))
+
+        async def work(tx: Transaction) -> SloImportCounts:
+            counts, _ = await self._import(tx, parsed, actor)
+            return counts
+
+        return await self._graph.write_transaction(work)
+
+    async def apply_slos(self, parsed: OpenSloImport, actor: Actor, reason: str) -> SloApplyCounts:
+        """As `import_slos`, then, in the same transaction, the ownership each SLO's
+        annotations name (`hub.domain.openslo.annotations`) given to its objectives,
+        audited with `reason`. A bad annotation (no such mode, an unknown or ambiguous
+        team) raises `InvalidInputError` naming it, and nothing is written."""
+
+        async def work(tx: Transaction) -> SloApplyCounts:
+            counts, planned = await self._import(tx, parsed, actor)
+            wanted: dict[str, tuple[AnnotatedOwnership, str]] = {}
+            problems: list[FieldProblem] = []
+            for p in planned:
+                path = f"documents[{p.source.document}].metadata"
+                origin = p.source.spec.origin
+                asked, wrong = annotated_ownership(origin.annotations if origin else (), path)
+                problems.extend(wrong)
+                if asked is not None:
+                    wanted[p.id] = (asked, path)
+            if problems:
+                raise InvalidInputError(list(dict.fromkeys(problems)))
+            changed = await apply_annotated_ownership(
+                tx, wanted, actor, reason, utc_now(), self._scope
+            )
+            return SloApplyCounts(
+                counts.created, counts.updated, counts.unchanged, counts.removed, changed
+            )
+
+        return await self._graph.write_transaction(work)
 
     async def _import(
         self, tx: Transaction, parsed: OpenSloImport, actor: Actor
-    ) -> SloImportCounts:
+    ) -> tuple[SloImportCounts, list[_Planned]]:
         refs = sorted({o.service for o in parsed.objectives} | {s.name for s in parsed.services})
         rows = await tx.run(q.RESOLVE_SERVICE_REFERENCES, refs=refs)
         services = _resolve(rows)
@@ -240,6 +284,7 @@ class ObjectiveRepository:
                     # uuid5 of (Objective, service id, name): the service stands in for a source.
                     stable_id("Objective", service_id, name),
                     objective_props(imported.spec),
+                    imported,
                 )
             )
         for document in parsed.services:
@@ -247,7 +292,7 @@ class ObjectiveRepository:
                 problems.append(FieldProblem(document.name_field, _unresolved(rows, document.name)))
         if problems:
             raise InvalidInputError(problems)
-        return await self._write(tx, planned, actor)
+        return await self._write(tx, planned, actor), planned
 
     async def _write(
         self, tx: Transaction, planned: list[_Planned], actor: Actor

@@ -9,6 +9,7 @@ audited with what it was and what it became.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,14 +19,19 @@ from hub.domain.boards import highest_tier
 from hub.domain.errors import FieldProblem, InvalidInputError, quoted
 from hub.domain.models import Tier
 from hub.domain.monitoring import MonitoringMode, ObjectiveMonitoring, TierPolicy
+from hub.domain.openslo.annotations import (
+    CONSUMER_ANNOTATION,
+    OWNER_ANNOTATION,
+    AnnotatedOwnership,
+)
 from hub.domain.workflow import Actor, require_reason
 from hub.graph.client import Graph, Row, Transaction
 from hub.graph.cypher import ownership as q
 from hub.graph.errors import NotFoundError
 from hub.graph.ids import Clock, system_clock, to_iso
-from hub.graph.repositories.audit import write_audit
+from hub.graph.repositories.audit import write_audits
 
-__all__ = ["OwnershipRepository"]
+__all__ = ["OwnershipRepository", "apply_annotated_ownership", "write_ownership_changes"]
 
 
 def _monitoring(row: Row) -> ObjectiveMonitoring:
@@ -114,27 +120,101 @@ class OwnershipRepository:
                 explicit_mode=mode,
                 tier=before.tier,
             )
-            if after == before:
-                return before
-            await tx.run(
-                q.SET_OBJECTIVE_OWNERSHIP,
-                id=objective_id,
-                provider=provider_team_id,
-                consumer=consumer_team_id,
-                mode=None if mode is None else str(mode),
-                now=to_iso(self._clock()),
-            )
-            await write_audit(
-                tx,
-                AuditEntry.of(
-                    actor,
-                    "objective.ownership",
-                    objective_id,
-                    reason=why,
-                    before=_recorded(before),
-                    after=_recorded(after),
-                ),
-            )
+            await write_ownership_changes(tx, [(before, after)], actor, why, to_iso(self._clock()))
             return after
 
         return await self._graph.write_transaction(work)
+
+
+async def write_ownership_changes(
+    tx: Transaction,
+    changes: Sequence[tuple[ObjectiveMonitoring, ObjectiveMonitoring]],
+    actor: Actor,
+    reason: str,
+    now: str,
+) -> int:
+    """Write each (before, after) whose after differs, with one `objective.ownership`
+    audit record each, inside the caller's transaction (a statement and one audit append
+    however many). Returns how many changed."""
+    changed = [(before, after) for before, after in changes if after != before]
+    if not changed:
+        return 0
+    await tx.run(
+        q.SET_OBJECTIVES_OWNERSHIP,
+        rows=[
+            {
+                "id": after.objective_id,
+                "provider": after.provider_team_id,
+                "consumer": after.consumer_team_id,
+                "mode": None if after.explicit_mode is None else str(after.explicit_mode),
+            }
+            for _, after in changed
+        ],
+        now=now,
+    )
+    await write_audits(
+        tx,
+        [
+            AuditEntry.of(
+                actor,
+                "objective.ownership",
+                after.objective_id,
+                reason=reason,
+                before=_recorded(before),
+                after=_recorded(after),
+            )
+            for before, after in changed
+        ],
+    )
+    return len(changed)
+
+
+async def apply_annotated_ownership(
+    tx: Transaction,
+    wanted: Mapping[str, tuple[AnnotatedOwnership, str]],
+    actor: Actor,
+    reason: str,
+    now: str,
+    scope: Scope = UNLIMITED,
+) -> int:
+    """Give each objective of `wanted` (id -> the annotations asked for, and the path they
+    were read from) the owner teams and mode its annotations name, leaving what they do
+    not name as it is; inside the caller's transaction, after the objectives exist.
+    Teams are named by id, else by name; an unknown or ambiguous one raises
+    `InvalidInputError` naming the annotation, so the caller's transaction writes nothing.
+    Objectives outside `scope` are left alone. Returns how many objectives changed."""
+    refs = sorted({ref for asked, _ in wanted.values() for ref in asked.team_refs})
+    teams: dict[str, list[str]] = {}
+    for row in await tx.run(q.TEAMS_BY_REFS, refs=refs) if refs else []:
+        teams[row["ref"]] = list(row["byId"]) or list(row["byName"])
+    problems: list[FieldProblem] = []
+
+    def team(ref: str | None, path: str, key: str) -> str | None:
+        found = teams.get(ref, []) if ref is not None else []
+        if ref is not None and len(found) != 1:
+            what = "no team" if not found else f"{len(found)} teams"
+            problems.append(
+                FieldProblem(
+                    f"{path}.annotations.{key}", f"{what} with the id or name {quoted(ref)}"
+                )
+            )
+        return found[0] if len(found) == 1 else None
+
+    rows = await tx.run(q.OBJECTIVE_MONITORING, ids=sorted(wanted), **scope.params())
+    changes = []
+    for row in rows:
+        before = _monitoring(row)
+        asked, path = wanted[before.objective_id]
+        provider = team(asked.provider, path, OWNER_ANNOTATION)
+        consumer = team(asked.consumer, path, CONSUMER_ANNOTATION)
+        after = replace(
+            before,
+            provider_team_id=before.provider_team_id if asked.provider is None else provider,
+            consumer_team_id=before.consumer_team_id if asked.consumer is None else consumer,
+            explicit_mode=before.explicit_mode if asked.mode is None else asked.mode,
+        )
+        changes.append((before, after))
+    if problems:
+        # One problem per annotation, however many objectives of its document share it.
+        raise InvalidInputError(list(dict.fromkeys(problems)))
+    return await write_ownership_changes(tx, changes, actor, reason, now)

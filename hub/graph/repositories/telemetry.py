@@ -5,6 +5,14 @@ five-minute buckets as float64 byte arrays, NaN where the source had no data. A 
 merges new buckets into what is stored (a bucket with data replaces the stored one; a
 missing bucket never erases data), so re-fetching an overlap is harmless and a retried
 write gives the same day.
+
+A day of an objective measured from a latency series also keeps its slice latencies
+(`latency`: 86,400 / `latencySliceSeconds` float64 seconds, NaN without a sample),
+merged the same way: a slice with a sample replaces the stored one, a missing one never
+erases it. A day stored at another slice length (the query's step changed) has its
+latency array replaced whole by the new slices: slices of two lengths cannot share one
+array. Days of other objectives hold no latency property at all. Only suggestions read
+it (`latency_series`); status reads never carry those bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from hub.domain.buckets import BucketSeries
+from hub.domain.latency import LatencySeries
 from hub.domain.windows import BUCKET_SECONDS, Window
 from hub.graph.client import Graph, Transaction
 from hub.graph.cypher import telemetry as q
@@ -44,6 +53,17 @@ def _days(start: datetime, end: datetime) -> list[date]:
 
 def _decode(blob: bytes | None) -> np.ndarray:
     return np.frombuffer(blob if blob is not None else _EMPTY_DAY, dtype="<f8")
+
+
+def _decode_latency(row: dict[str, Any] | None, slice_seconds: int) -> np.ndarray:
+    """A stored day's slice latencies when kept at `slice_seconds`, else all NaN."""
+    size = DAY_SECONDS // slice_seconds
+    blob = None if row is None else row.get("latency")
+    if blob is not None and row is not None and row.get("latencySliceSeconds") == slice_seconds:
+        found = np.frombuffer(blob, dtype="<f8")
+        if found.shape[0] == size:
+            return found.copy()
+    return np.full(size, np.nan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,25 +106,85 @@ class TelemetryRepository:
             result[(objective_id, source)] = BucketSeries(start=start, good=good, total=total)
         return result
 
+    async def latency_series(
+        self, wanted: Sequence[tuple[str, str]], window: Window
+    ) -> dict[tuple[str, str], LatencySeries | None]:
+        """The slice latencies of each (objective, source) over the days `window`
+        touches, in one read; None for a pair without any kept in them. A series takes
+        the slice length of its latest day; days kept at another length count as
+        without samples."""
+        days = _days(window.start, window.end)
+        keys = [day_key(o, s, d) for o, s in wanted for d in days]
+        rows = await self._graph.read(q.TELEMETRY_LATENCY_DAYS, keys=keys)
+        stored = {row["key"]: row for row in rows}
+        result: dict[tuple[str, str], LatencySeries | None] = {}
+        for objective_id, source in wanted:
+            kept = [
+                (n, row)
+                for n, day in enumerate(days)
+                if (row := stored.get(day_key(objective_id, source, day))) is not None
+            ]
+            if not kept:
+                result[(objective_id, source)] = None
+                continue
+            slice_seconds = int(kept[-1][1]["latencySliceSeconds"])
+            per_day = DAY_SECONDS // slice_seconds
+            seconds = np.full(len(days) * per_day, np.nan)
+            for n, row in kept:
+                seconds[n * per_day : (n + 1) * per_day] = _decode_latency(row, slice_seconds)
+            result[(objective_id, source)] = LatencySeries(
+                _midnight(days[0]), slice_seconds, seconds
+            )
+        return result
+
     async def store(self, objective_id: str, source: str, series: BucketSeries) -> int:
         """Merge `series` into the stored days in one transaction; returns how many
         buckets with data it carried."""
         return await self.store_many([(objective_id, source, series)])
 
-    async def store_many(self, batch: Sequence[tuple[str, str, BucketSeries]]) -> int:
+    async def store_many(
+        self,
+        batch: Sequence[tuple[str, str, BucketSeries]],
+        latencies: Sequence[LatencySeries | None] = (),
+    ) -> int:
         """Merge each (objective, source, series) into the stored days, all in one
         transaction: one read of the days they touch and one write of them, however
-        many objectives the batch holds. Returns how many buckets with data it carried."""
+        many objectives the batch holds. `latencies`, empty or one per item of the
+        batch, are the slice latencies to keep with them (None: none); when any is
+        given, the days they touch are read a second time for their stored latencies.
+        Returns how many buckets with data the batch carried."""
         if not batch:
             return 0
+        if latencies and len(latencies) != len(batch):
+            raise ValueError("latencies: give one per item of the batch, or none")
+        items = [
+            (o, s, series, latencies[n] if latencies else None)
+            for n, (o, s, series) in enumerate(batch)
+        ]
 
         async def work(tx: Transaction) -> int:
-            touched = [(o, s, series, _days(series.start, series.end)) for o, s, series in batch]
-            keys = list(dict.fromkeys(day_key(o, s, d) for o, s, _, ds in touched for d in ds))
+            touched = [
+                (o, s, series, latency, _touched_days(series, latency))
+                for o, s, series, latency in items
+            ]
+            keys = list(dict.fromkeys(day_key(o, s, d) for o, s, _, _, ds in touched for d in ds))
             stored = {row["key"]: row for row in await tx.run(q.TELEMETRY_DAYS, keys=keys)}
+            latency_keys = list(
+                dict.fromkeys(
+                    day_key(o, s, d)
+                    for o, s, _, latency, ds in touched
+                    if latency is not None
+                    for d in ds
+                )
+            )
+            stored_latency: dict[str, dict[str, Any]] = {}
+            if latency_keys:
+                rows = await tx.run(q.TELEMETRY_LATENCY_DAYS, keys=latency_keys)
+                stored_latency = {row["key"]: row for row in rows}
             # A day two items of the batch share takes both, in batch order.
             merged: dict[str, tuple[str, str, date, np.ndarray, np.ndarray]] = {}
-            for objective_id, source, series, days in touched:
+            kept: dict[str, tuple[int, np.ndarray]] = {}
+            for objective_id, source, series, latency, days in touched:
                 for day in days:
                     key = day_key(objective_id, source, day)
                     if key not in merged:
@@ -114,9 +194,15 @@ class TelemetryRepository:
                         merged[key] = (objective_id, source, day, good, total)
                     _, _, _, good, total = merged[key]
                     _overlay_day(good, total, series, _midnight(day))
+                    if latency is None:
+                        continue
+                    size = latency.slice_seconds
+                    if key not in kept or kept[key][0] != size:
+                        kept[key] = (size, _decode_latency(stored_latency.get(key), size))
+                    _overlay_latency(kept[key][1], latency, _midnight(day))
             now = utc_now()
             rows = [
-                {"key": key, "props": day_props(o, s, day, good, total, now)}
+                {"key": key, "props": day_props(o, s, day, good, total, now, kept.get(key))}
                 for key, (o, s, day, good, total) in merged.items()
             ]
             await tx.run(q.UPSERT_TELEMETRY_DAYS, rows=rows)
@@ -195,10 +281,39 @@ def _overlay_day(
     total[target] = np.where(has_data, new_total, total[target])
 
 
+def _touched_days(series: BucketSeries, latency: LatencySeries | None) -> list[date]:
+    days = _days(series.start, series.end)
+    if latency is None or not latency.buckets:
+        return days
+    return sorted({*days, *_days(latency.start, latency.end)})
+
+
+def _overlay_latency(day: np.ndarray, latency: LatencySeries, midnight: datetime) -> None:
+    """Copy the slices of `latency` that have a sample and fall on this day into it."""
+    offset = int((midnight - latency.start).total_seconds()) // latency.slice_seconds
+    lo, hi = max(offset, 0), min(offset + day.shape[0], latency.seconds.shape[0])
+    if lo >= hi:
+        return
+    new = latency.seconds[lo:hi]
+    target = slice(lo - offset, hi - offset)
+    day[target] = np.where(np.isnan(new), day[target], new)
+
+
 def day_props(
-    objective_id: str, source: str, day: date, good: np.ndarray, total: np.ndarray, now: str
+    objective_id: str,
+    source: str,
+    day: date,
+    good: np.ndarray,
+    total: np.ndarray,
+    now: str,
+    latency: tuple[int, np.ndarray] | None = None,
 ) -> dict[str, Any]:
+    """A day's properties; `latency` (slice seconds, slice latencies) only for a day
+    that keeps them."""
     with_data = ~np.isnan(total)
+    extra: dict[str, Any] = {}
+    if latency is not None:
+        extra = {"latency": latency[1].astype("<f8").tobytes(), "latencySliceSeconds": latency[0]}
     return {
         "objectiveId": objective_id,
         "source": source,
@@ -209,6 +324,7 @@ def day_props(
         "totalSum": float(np.sum(total[with_data])),
         "bucketsWithData": int(np.count_nonzero(with_data)),
         "updatedAt": now,
+        **extra,
     }
 
 

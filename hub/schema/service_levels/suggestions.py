@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
 
 from hub.domain.errors import FieldProblem, InvalidInputError
+from hub.domain.latency import LATENCY_PERCENTILE_METHOD
+from hub.domain.latency import LatencyBaseline as LatencyBaselineRecord
 from hub.domain.models import Indicator, Tier
 from hub.domain.models import Objective as ObjectiveRecord
 from hub.domain.peak import PERCENTILE_METHOD
@@ -24,6 +27,55 @@ _METHOD = (
     f'numpy "{PERCENTILE_METHOD}": the value at rank floor(p/100 * (n - 1)) of the '
     "ascending daily compliance, always a day that was achieved"
 )
+
+
+_LATENCY_METHOD = (
+    f'numpy "{LATENCY_PERCENTILE_METHOD}": the least slice latency with at least p % of '
+    "the counted slices at or below it, always a measured slice"
+)
+
+
+@strawberry.type
+class LatencyPercentile:
+    percentile: float
+    seconds: float | None = strawberry.field(
+        description="A counted slice's latency; null when it is +inf (slower than the "
+        "highest histogram bucket)."
+    )
+
+
+@strawberry.type(
+    description="The latency of a LATENCY objective's time slices over [from, to), as its "
+    "sync kept them from its primary source's latency series (in seconds, per query step "
+    "up to 300 s): slices with a sample, off-peak only when excludePeak, never inside "
+    "approved exceptions."
+)
+class LatencyBaseline:
+    slice_seconds: int
+    slices: int = strawberry.field(description="Slices counted.")
+    peak_slices_excluded: int = strawberry.field(
+        description="Slices with a sample left out as peak."
+    )
+    percentiles: list[LatencyPercentile] = strawberry.field(
+        description="50, 90, 95, 99 and 99.9; empty without slices counted."
+    )
+    method: str
+
+    @classmethod
+    def of(cls, found: LatencyBaselineRecord) -> LatencyBaseline:
+        return cls(
+            slice_seconds=found.slice_seconds,
+            slices=found.slices,
+            peak_slices_excluded=found.peak_slices_excluded,
+            percentiles=[
+                LatencyPercentile(
+                    percentile=p.percentile,
+                    seconds=p.seconds if math.isfinite(p.seconds) else None,
+                )
+                for p in found.percentiles
+            ],
+            method=_LATENCY_METHOD,
+        )
 
 
 @strawberry.type(description="One day (UTC) of a baseline: the buckets counted in it.")
@@ -64,9 +116,19 @@ class Baseline:
     percentiles: list[CompliancePercentile]
     percentile_method: str
     days: list[DayCompliance]
+    latency: LatencyBaseline | None = strawberry.field(
+        description="Percentiles of the slice latencies; null unless the objective is "
+        "LATENCY, measured from a latency series, with slice latencies kept on the days of "
+        "[from, to) (one measured by good/total keeps no durations)."
+    )
 
     @classmethod
-    def of(cls, objective: ObjectiveRecord, found: BaselineRecord) -> Baseline:
+    def of(
+        cls,
+        objective: ObjectiveRecord,
+        found: BaselineRecord,
+        latency: LatencyBaselineRecord | None = None,
+    ) -> Baseline:
         return cls(
             objective=Objective.from_domain(objective),
             from_=found.window.start,
@@ -94,6 +156,7 @@ class Baseline:
                 )
                 for d in found.days
             ],
+            latency=None if latency is None else LatencyBaseline.of(latency),
         )
 
 
@@ -114,7 +177,10 @@ class TierTarget:
     threshold: float | None = strawberry.field(
         description="Seconds. Ticket times: the least whole minutes on the ticket clock "
         "within which `target` percent of the tickets settled in [from, to) were settled "
-        "(null without any). LATENCY: the measured threshold. Otherwise null."
+        "(null without any). LATENCY with `evidence.latency`: the least whole "
+        "[slo.suggestions] latency_step_seconds within which `target` percent of its "
+        "counted slices fell (null without any, or when that share needs a +inf slice); "
+        "LATENCY without: the measured threshold. Otherwise null."
     )
 
     @classmethod
@@ -153,7 +219,7 @@ class SuggestedObjective:
             threshold=found.threshold,
             targets=[TierTarget.of(t, found.thresholds.get(t.tier)) for t in found.targets],
             tickets=found.tickets,
-            evidence=Baseline.of(found.objective, found.baseline),
+            evidence=Baseline.of(found.objective, found.baseline, found.latency),
         )
 
 
@@ -220,8 +286,9 @@ class SuggestionQueries:
         )
 
     @strawberry.field(
-        description="The objective's compliance over [from, to) and its daily percentiles, "
-        "leaving peak hours and seasons out unless excludePeak is false."
+        description="The objective's compliance over [from, to) and its daily percentiles "
+        "(and, for LATENCY, its slice latency percentiles), leaving peak hours and seasons "
+        "out unless excludePeak is false."
     )
     async def baseline(
         self,
