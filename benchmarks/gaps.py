@@ -373,8 +373,8 @@ async def run(connection: GraphConnection, data_dir: Path, report: Report) -> No
     report.gaps = sum(expected.values())
     report.chain_sizes = sorted(len(members) for members in chain.values())
     report.paths = sorted(estate.paths(key, False, 25) for key in estate.services[:20])
-    sampled = list(planted.slas.values())[:: max(1, len(planted.slas) // args.single)]
-    singles = sampled[: args.single]
+    step = max(1, len(planted.slas) // max(args.single, 1))
+    singles = list(planted.slas.values())[::step][: args.single]  # none with --single 0
     settings = Settings(data_dir=data_dir, api=ApiSettings(execution_timeout_seconds=args.timeout))
     app = create_app(settings, connection, schedule_syncs=False)
     try:
