@@ -121,15 +121,13 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
 
     async def apply_budget_policies() -> None:
         try:
-            report = await run_scheduled_budget_policies(graph, settings)
+            await run_scheduled_budget_policies(graph, settings)
         except LeaseHeldError as exc:  # another hub's run is acting now
             log.info("scheduled budget policies skipped: %s", exc)
             return
         except GraphError as exc:  # what was not done now is due at the next run
             log.error("scheduled budget policies failed: %s", exc)
             return
-        if report.taken or report.lifted:
-            log.info("scheduled budget policies: %s", report)
 
     scheduler.add_job(
         assess,
@@ -271,15 +269,13 @@ def build_scheduler(settings: Settings, graph: Graph) -> AsyncIOScheduler:
 
         async def escalate_at_risk() -> None:
             try:
-                report = await run_at_risk_escalation(graph, settings, datetime.now(UTC))
+                await run_at_risk_escalation(graph, settings, datetime.now(UTC))
             except LeaseHeldError as exc:
                 log.info("scheduled at-risk escalation skipped: %s", exc)
                 return
             except GraphError as exc:  # what was not done now is due at the next run
                 log.error("scheduled at-risk escalation failed: %s", exc)
                 return
-            if report.opened or report.escalated or report.closed:
-                log.info("scheduled at-risk escalation: %s", report)
 
         # The lease and unique step keys keep replicas from telling one level twice. The
         # first run waits an interval, as the assessment does: statuses of every objective

@@ -238,5 +238,5 @@ def test_a_freeze_is_lifted_only_when_healthy_above_the_threshold(
     for state, budget, d in zip(states, remaining, run(states, remaining), strict=True):
         if d.lift_freeze:
             assert state is H
-            assert budget is not None
+            assert budget is not None  # for the type checker: `left` holds floats only
             assert budget > POLICY.freeze_lift_percent

@@ -458,7 +458,9 @@ async def test_statuses_at_many_instants_cost_the_statements_of_one(
     objectives = [o for e in result.data["agreements"]["edges"] for o in e["node"]["objectives"]]
     assert len(objectives) == 2 * len(expected)
     # Each alias is judged at its own instant: a rolling window ends there.
-    for objective in (o for o in objectives if o["windowKind"] == "ROLLING"):
+    rolling = [o for o in objectives if o["windowKind"] == "ROLLING"]
+    assert rolling  # the loop below must check something
+    for objective in rolling:
         assert [objective[f"h{i}"]["windowEnd"] for i in range(instants)] == [
             objective_window(WindowKind.ROLLING, 28, at).end.isoformat().replace("+00:00", "Z")
             for at in instants_at

@@ -111,8 +111,9 @@ class ComponentRepository:
             **self._scope.params(),
         }
         rows: list[dict[str, Any]] = []
-        # Slice by slice of the id space: a page costs about its own rows, not the
-        # whole list's, on the first page and the last alike.
+        # Slice by slice of the id space: an unfiltered page costs about its own rows,
+        # not the whole list's, on the first page and the last alike. A selective filter
+        # may read every slice (four statements, the last most of the id space).
         for lo, hi in id_slices(after, PREFIXES["Component"], FINE_SHARES):
             rows += await self._graph.read(
                 q.LIST_CONFIGURATION_ITEMS, lo=lo, hi=hi, limit=limit - len(rows), **params
